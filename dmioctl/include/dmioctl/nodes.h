@@ -1,0 +1,74 @@
+// File: dmioctl/nodes.h
+//
+// Device nodes without udev. libdevmapper, when udev is absent, makes
+// `<dev_dir>/mapper/<name>` itself as a block node (mode 0600, root) after
+// create/resume, renames it on rename and unlinks it on remove; `dmsetup
+// mknodes` reconciles the directory with the kernel. DeviceNodes does the
+// same, under $DM_DEV_DIR (default /dev).
+#ifndef DMIOCTL_NODES_H_
+#define DMIOCTL_NODES_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dmioctl/types.h"
+
+namespace dmioctl {
+
+class DeviceMapper;
+
+struct MknodesReport {
+  std::vector<std::string> created;   // nodes that were missing
+  std::vector<std::string> replaced;  // nodes with the wrong device number
+  std::vector<std::string> removed;   // nodes of devices that do not exist
+};
+
+class DeviceNodes {
+ public:
+  explicit DeviceNodes(std::string dev_dir = "/dev");
+  // The directory from $DM_DEV_DIR, else /dev.
+  static DeviceNodes FromEnvironment();
+
+  const std::string& dev_dir() const { return dev_dir_; }
+  // `<dev_dir>/mapper`.
+  std::string MapperDir() const;
+  // `<dev_dir>/mapper/<name>`.
+  std::string PathFor(std::string_view name) const;
+
+  // Add()
+  //
+  // Makes the node for `name` with device number `dev`: kept when it is
+  // already a block node for `dev`, replaced when it is a block node for
+  // another number, an error when something else has the name.
+  // Creates `<dev_dir>/mapper` if needed. Returns whether it changed anything.
+  absl::StatusOr<bool> Add(std::string_view name, DevNum dev);
+
+  // Remove()
+  //
+  // Unlinks the node for `name`; a missing node is not an error. Something
+  // that is not a block node is left alone and reported.
+  absl::Status Remove(std::string_view name);
+
+  // Rename()
+  //
+  // Moves the node for `old_name` to `new_name` (making it if missing).
+  absl::Status Rename(std::string_view old_name, std::string_view new_name,
+                      DevNum dev);
+
+  // Reconcile()
+  //
+  // `dmsetup mknodes`: removes nodes of devices the kernel does not have,
+  // makes missing ones and replaces wrong ones, for every device in the
+  // kernel's list. `control` is left alone.
+  absl::StatusOr<MknodesReport> Reconcile(DeviceMapper& dm);
+
+ private:
+  std::string dev_dir_;
+};
+
+}  // namespace dmioctl
+
+#endif  // DMIOCTL_NODES_H_

@@ -1,0 +1,142 @@
+// File: dmioctl/operations.h
+//
+// Multi-step device operations. Each one either completes or leaves the
+// system as it found it, and reports the FIRST error (with its errno and the
+// device name), even when the rollback itself fails.
+//
+//   dmioctl::DeviceNodes nodes = dmioctl::DeviceNodes::FromEnvironment();
+//   dmioctl::Table table;
+//   table.targets.push_back(dmioctl::targets::Thin(0, sectors, "253:3", id));
+//   auto info = dmioctl::CreateDevice(dm, "docker-253:2-3693860-abc", table,
+//                                     {.nodes = &nodes});
+#ifndef DMIOCTL_OPERATIONS_H_
+#define DMIOCTL_OPERATIONS_H_
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dmioctl/device_mapper.h"
+#include "dmioctl/nodes.h"
+#include "dmioctl/table.h"
+
+namespace dmioctl {
+
+struct CreateOptions {
+  std::string uuid;
+  std::optional<uint32_t> minor;  // persistent minor
+  // Node management; nullptr leaves /dev alone (library users with udev).
+  DeviceNodes* nodes = nullptr;
+  // Resume with DM_SKIP_LOCKFS_FLAG: a new device has no filesystem to
+  // freeze, and 6.1 freezes anyway without it (fixed upstream in 6.4,
+  // 38d11da522aa).
+  bool skip_lockfs = true;
+};
+
+// CreateDevice()
+//
+// DM_DEV_CREATE, then DM_TABLE_LOAD addressed by the returned device number,
+// then resume, then the node. An empty table makes a device with no table
+// (dmsetup --notable): only the create and the node. If the load, the resume
+// or the node fails, the device and its node are removed again and the
+// original error is returned. Returns the state after resume.
+absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
+                                        std::string_view name,
+                                        const Table& table,
+                                        const CreateOptions& options = {});
+
+struct RemoveOptions {
+  // Retry on EBUSY (a transient opener such as blkid): `retries` more
+  // attempts, `retry_delay` apart. Off by default, as in dmsetup;
+  // dmsetup --retry is 25 x 200 ms.
+  int retries = 0;
+  std::chrono::milliseconds retry_delay{200};
+  // Mark an open device for removal on its last close.
+  bool deferred = false;
+  // Replace the table with an `error` target of the same length first (so
+  // holders fail fast), resuming with noflush + skip-lockfs, then remove.
+  bool force = false;
+  DeviceNodes* nodes = nullptr;
+  // Test hook: called before each retry sleep with the attempt number.
+  std::function<void(int)> on_retry;
+};
+
+// RemoveDevice()
+//
+// Removes a device and its node. A device that was found suspended is not
+// left suspended by a failed remove: if the remove fails, a device this
+// call suspended (for --force) is resumed again.
+absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
+                                        const DeviceRef& device,
+                                        const RemoveOptions& options = {});
+
+// WipeTable()
+//
+// `dmsetup wipe_table`: loads an `error` table of the device's current
+// length and resumes with noflush + skip-lockfs, so all I/O fails at once.
+// If the resume fails, the inactive table is cleared again.
+absl::StatusOr<DeviceInfo> WipeTable(DeviceMapper& dm, const DeviceRef& device);
+
+// RenameDevice() / SetDeviceUuid()
+//
+// Rename moves the node along (nodes may be nullptr); if the node cannot be
+// moved the kernel rename is undone. SetDeviceUuid keeps the node.
+absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
+                                        std::string_view name,
+                                        std::string_view new_name,
+                                        DeviceNodes* nodes);
+absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,
+                                         std::string_view name,
+                                         std::string_view uuid);
+
+// ReloadTable()
+//
+// Loads `table` into the inactive slot and, with `resume`, swaps it in
+// (suspend/resume with the given options). If the resume fails the
+// inactive table is cleared, so the old table stays live.
+absl::StatusOr<DeviceInfo> ReloadTable(DeviceMapper& dm,
+                                       const DeviceRef& device,
+                                       const Table& table, bool resume,
+                                       const SuspendOptions& options = {});
+
+// A device handle that removes its device when destroyed unless released:
+// "own locally, hand over on success".
+class ScopedDevice {
+ public:
+  ScopedDevice() = default;
+  ScopedDevice(DeviceMapper* dm, std::string name, DeviceNodes* nodes)
+      : dm_(dm), name_(std::move(name)), nodes_(nodes) {}
+  ScopedDevice(ScopedDevice&& other) noexcept;
+  ScopedDevice& operator=(ScopedDevice&& other) noexcept;
+  ~ScopedDevice();
+
+  // Create()
+  //
+  // CreateDevice() whose result is removed again when the handle goes away.
+  static absl::StatusOr<ScopedDevice> Create(DeviceMapper& dm,
+                                             std::string name,
+                                             const Table& table,
+                                             const CreateOptions& options = {});
+
+  const std::string& name() const { return name_; }
+  DevNum dev() const { return dev_; }
+  // Removes the device now and reports how that went.
+  absl::Status Remove();
+  // Gives up ownership: the device stays.
+  std::string Release();
+
+ private:
+  DeviceMapper* dm_ = nullptr;
+  std::string name_;
+  DeviceNodes* nodes_ = nullptr;
+  DevNum dev_;
+};
+
+}  // namespace dmioctl
+
+#endif  // DMIOCTL_OPERATIONS_H_

@@ -1,0 +1,110 @@
+// File: dmioctl/table.h
+//
+// A device-mapper table is an ordered list of targets, each mapping
+// `length` sectors from `start` to a target type with its parameter text.
+// This file holds the table types and the three text forms tables travel in:
+//
+//  * dmsetup's table text, one target per line:
+//      0 20971520 thin 253:3 34709
+//  * dmsetup's concise form, several devices on one line (`create --concise`,
+//    `table --concise`), with `\` escapes for `,` `;` and `\`:
+//      name,uuid,minor,rw,0 2048 linear 7:0 0;name2,,,ro,0 8 zero
+//  * the kernel's `dm-mod.create=` boot parameter (dm-init), which has the
+//    same shape but no escapes.
+//
+// Every parser is bounded and total: malformed text is an InvalidArgument
+// error naming the line or field, never a crash.
+#ifndef DMIOCTL_TABLE_H_
+#define DMIOCTL_TABLE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace dmioctl {
+
+// Longest target type name the kernel takes (DM_MAX_TYPE_NAME - 1).
+inline constexpr size_t kMaxTargetTypeLength = 15;
+
+struct Target {
+  uint64_t start = 0;   // sectors
+  uint64_t length = 0;  // sectors
+  std::string type;     // "linear", "thin", ...
+  std::string params;   // the target's own argument text
+
+  friend bool operator==(const Target&, const Target&) = default;
+};
+
+struct Table {
+  std::vector<Target> targets;
+  bool read_only = false;
+
+  // Appends a target that starts where the previous one ends.
+  Table& Append(uint64_t length, std::string type, std::string params);
+  // Total length in sectors (end of the last target).
+  uint64_t Sectors() const;
+  bool empty() const { return targets.empty(); }
+
+  // Validate()
+  //
+  // Checks what the kernel checks at load, so a bad table fails before any
+  // ioctl: at least one target, none of zero length, the first starting at 0
+  // and each starting where the previous ended, type names of 1..15 bytes.
+  absl::Status Validate() const;
+
+  friend bool operator==(const Table&, const Table&) = default;
+};
+
+// ParseTable()
+//
+// Parses dmsetup's table text: one `start length type params` per line;
+// leading and trailing blanks trimmed, blank lines and lines starting with
+// '#' skipped, and (as dmsetup does) everything from a '#' inside a line
+// dropped. Does not call Validate(): the kernel is the judge of gaps when the
+// caller wants it to be.
+absl::StatusOr<Table> ParseTable(std::string_view text);
+
+// FormatTable()
+//
+// One `start length type params` line per target, each ending in '\n'.
+std::string FormatTable(const Table& table);
+
+// ParseTargetLine()
+//
+// Parses one `start length type [params]` line.
+absl::StatusOr<Target> ParseTargetLine(std::string_view line);
+
+// One device of the concise or dm-init form.
+struct DeviceSpec {
+  std::string name;
+  std::string uuid;                // empty: none
+  std::optional<uint32_t> minor;   // empty: any
+  Table table;                     // table.read_only carries the ro/rw flag
+
+  friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
+};
+
+// ParseConcise() / FormatConcise()
+//
+// dmsetup's concise form (see the file comment). FormatConcise escapes `,`,
+// `;` and `\` with a backslash as dmsetup does.
+absl::StatusOr<std::vector<DeviceSpec>> ParseConcise(std::string_view text);
+std::string FormatConcise(const std::vector<DeviceSpec>& devices);
+
+// ParseDmInit() / FormatDmInit()
+//
+// The `dm-mod.create=` form. The kernel's parser has no escapes, so
+// FormatDmInit fails on a value containing `,` or `;`, and ParseDmInit
+// treats a backslash as an ordinary character. The kernel also caps it at
+// 256 devices and 256 targets per device; both are enforced.
+absl::StatusOr<std::vector<DeviceSpec>> ParseDmInit(std::string_view text);
+absl::StatusOr<std::string> FormatDmInit(const std::vector<DeviceSpec>& devices);
+
+}  // namespace dmioctl
+
+#endif  // DMIOCTL_TABLE_H_

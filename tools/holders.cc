@@ -1,0 +1,12 @@
+#include <stdio.h>
+
+#include "tools/applet.h"
+
+namespace dmkit {
+
+int HoldersMain(int, char**) {
+  fprintf(stderr, "holders: not implemented yet\n");
+  return 1;
+}
+
+}  // namespace dmkit
