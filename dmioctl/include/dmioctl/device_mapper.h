@@ -33,7 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -125,7 +125,7 @@ class DeviceMapper {
   //
   // Opens the control device under `dev_dir` (see OpenControl()).
   static absl::StatusOr<std::unique_ptr<DeviceMapper>> Open(
-      std::string_view dev_dir = "/dev");
+      absl::string_view dev_dir = "/dev");
 
   // Instance()
   //
@@ -161,12 +161,12 @@ class DeviceMapper {
                                           bool deferred = false);
 
   // DM_DEV_RENAME. The kernel finds the device by its current name only.
-  absl::StatusOr<DeviceInfo> Rename(std::string_view name,
-                                    std::string_view new_name);
+  absl::StatusOr<DeviceInfo> Rename(absl::string_view name,
+                                    absl::string_view new_name);
   // DM_DEV_RENAME with DM_UUID_FLAG: sets the uuid of a device that has
   // none (the kernel allows setting it once).
-  absl::StatusOr<DeviceInfo> SetUuid(std::string_view name,
-                                     std::string_view uuid);
+  absl::StatusOr<DeviceInfo> SetUuid(absl::string_view name,
+                                     absl::string_view uuid);
 
   // DM_DEV_SUSPEND with and without DM_SUSPEND_FLAG.
   absl::StatusOr<DeviceInfo> Suspend(const DeviceRef& device,
@@ -213,7 +213,7 @@ class DeviceMapper {
   // acted on the message.
   absl::StatusOr<std::string> SendMessage(const DeviceRef& device,
                                           uint64_t sector,
-                                          std::string_view message,
+                                          absl::string_view message,
                                           size_t max_output = 64 * 1024);
 
   // DM_DEV_SET_GEOMETRY.
@@ -226,7 +226,7 @@ class DeviceMapper {
   int EventFd() const { return transport_->EventFd(); }
 
   // DM_GET_TARGET_VERSION (4.41+): loads the target's module if needed.
-  absl::StatusOr<TargetVersion> GetTargetVersion(std::string_view type);
+  absl::StatusOr<TargetVersion> GetTargetVersion(absl::string_view type);
 
   const IoctlCounters& counters() const { return counters_; }
 

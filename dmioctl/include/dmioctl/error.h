@@ -15,7 +15,7 @@
 
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "dmioctl/types.h"
@@ -54,7 +54,7 @@ int ErrnoOf(const absl::Status& status);
 //
 // A status for a failed system call (open, mknod, ...) that keeps the errno:
 // message "<context>: <strerror>".
-absl::Status ErrnoError(int error_number, std::string_view context);
+absl::Status ErrnoError(int error_number, absl::string_view context);
 
 }  // namespace dmioctl
 

@@ -9,7 +9,7 @@
 #define DMIOCTL_NODES_H_
 
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -36,7 +36,7 @@ class DeviceNodes {
   // `<dev_dir>/mapper`.
   std::string MapperDir() const;
   // `<dev_dir>/mapper/<name>`.
-  std::string PathFor(std::string_view name) const;
+  std::string PathFor(absl::string_view name) const;
 
   // Add()
   //
@@ -44,18 +44,18 @@ class DeviceNodes {
   // already a block node for `dev`, replaced when it is a block node for
   // another number, an error when something else has the name.
   // Creates `<dev_dir>/mapper` if needed. Returns whether it changed anything.
-  absl::StatusOr<bool> Add(std::string_view name, DevNum dev);
+  absl::StatusOr<bool> Add(absl::string_view name, DevNum dev);
 
   // Remove()
   //
   // Unlinks the node for `name`; a missing node is not an error. Something
   // that is not a block node is left alone and reported.
-  absl::Status Remove(std::string_view name);
+  absl::Status Remove(absl::string_view name);
 
   // Rename()
   //
   // Moves the node for `old_name` to `new_name` (making it if missing).
-  absl::Status Rename(std::string_view old_name, std::string_view new_name,
+  absl::Status Rename(absl::string_view old_name, absl::string_view new_name,
                       DevNum dev);
 
   // Reconcile()

@@ -16,7 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -46,7 +46,7 @@ struct CreateOptions {
 // or the node fails, the device and its node are removed again and the
 // original error is returned. Returns the state after resume.
 absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
-                                        std::string_view name,
+                                        absl::string_view name,
                                         const Table& table,
                                         const CreateOptions& options = {});
 
@@ -87,12 +87,12 @@ absl::StatusOr<DeviceInfo> WipeTable(DeviceMapper& dm, const DeviceRef& device);
 // Rename moves the node along (nodes may be nullptr); if the node cannot be
 // moved the kernel rename is undone. SetDeviceUuid keeps the node.
 absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
-                                        std::string_view name,
-                                        std::string_view new_name,
+                                        absl::string_view name,
+                                        absl::string_view new_name,
                                         DeviceNodes* nodes);
 absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,
-                                         std::string_view name,
-                                         std::string_view uuid);
+                                         absl::string_view name,
+                                         absl::string_view uuid);
 
 // ReloadTable()
 //

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,7 +67,7 @@ struct Table {
 // '#' skipped, and (as dmsetup does) everything from a '#' inside a line
 // dropped. Does not call Validate(): the kernel is the judge of gaps when the
 // caller wants it to be.
-absl::StatusOr<Table> ParseTable(std::string_view text);
+absl::StatusOr<Table> ParseTable(absl::string_view text);
 
 // FormatTable()
 //
@@ -77,7 +77,7 @@ std::string FormatTable(const Table& table);
 // ParseTargetLine()
 //
 // Parses one `start length type [params]` line.
-absl::StatusOr<Target> ParseTargetLine(std::string_view line);
+absl::StatusOr<Target> ParseTargetLine(absl::string_view line);
 
 // One device of the concise or dm-init form.
 struct DeviceSpec {
@@ -93,7 +93,7 @@ struct DeviceSpec {
 //
 // dmsetup's concise form (see the file comment). FormatConcise escapes `,`,
 // `;` and `\` with a backslash as dmsetup does.
-absl::StatusOr<std::vector<DeviceSpec>> ParseConcise(std::string_view text);
+absl::StatusOr<std::vector<DeviceSpec>> ParseConcise(absl::string_view text);
 std::string FormatConcise(const std::vector<DeviceSpec>& devices);
 
 // ParseDmInit() / FormatDmInit()
@@ -102,7 +102,7 @@ std::string FormatConcise(const std::vector<DeviceSpec>& devices);
 // FormatDmInit fails on a value containing `,` or `;`, and ParseDmInit
 // treats a backslash as an ordinary character. The kernel also caps it at
 // 256 devices and 256 targets per device; both are enforced.
-absl::StatusOr<std::vector<DeviceSpec>> ParseDmInit(std::string_view text);
+absl::StatusOr<std::vector<DeviceSpec>> ParseDmInit(absl::string_view text);
 absl::StatusOr<std::string> FormatDmInit(const std::vector<DeviceSpec>& devices);
 
 }  // namespace dmioctl

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,7 +24,7 @@ namespace dmioctl::targets {
 // Largest thin device id (24 bits; the kernel's MAX_DEV_ID).
 inline constexpr uint32_t kMaxThinId = (1u << 24) - 1;
 
-Target Linear(uint64_t start, uint64_t length, std::string_view device,
+Target Linear(uint64_t start, uint64_t length, absl::string_view device,
               uint64_t offset);
 Target Zero(uint64_t start, uint64_t length);
 Target Error(uint64_t start, uint64_t length);
@@ -41,25 +41,25 @@ struct ThinPoolOptions {
   uint64_t low_water_blocks = 0;
   std::vector<std::string> features;  // skip_block_zeroing, read_only, ...
 };
-Target ThinPool(uint64_t start, uint64_t length, std::string_view metadata_dev,
-                std::string_view data_dev, const ThinPoolOptions& options);
-Target Thin(uint64_t start, uint64_t length, std::string_view pool_dev,
+Target ThinPool(uint64_t start, uint64_t length, absl::string_view metadata_dev,
+                absl::string_view data_dev, const ThinPoolOptions& options);
+Target Thin(uint64_t start, uint64_t length, absl::string_view pool_dev,
             uint32_t thin_id,
-            std::optional<std::string_view> external_origin = std::nullopt);
+            std::optional<absl::string_view> external_origin = std::nullopt);
 
 // `persistent`: P (persistent), PO (persistent, overflow), N (transient).
-Target Snapshot(uint64_t start, uint64_t length, std::string_view origin,
-                std::string_view cow, std::string_view persistent,
+Target Snapshot(uint64_t start, uint64_t length, absl::string_view origin,
+                absl::string_view cow, absl::string_view persistent,
                 uint64_t chunk_sectors);
 Target SnapshotOrigin(uint64_t start, uint64_t length,
-                      std::string_view origin);
+                      absl::string_view origin);
 
 // Flakey: `up_seconds` of normal I/O, then `down_seconds` of failing I/O
 // (or the behaviour the features select: drop_writes, error_writes, ...).
-Target Flakey(uint64_t start, uint64_t length, std::string_view device,
+Target Flakey(uint64_t start, uint64_t length, absl::string_view device,
               uint64_t offset, uint32_t up_seconds, uint32_t down_seconds,
               const std::vector<std::string>& features = {});
-Target Delay(uint64_t start, uint64_t length, std::string_view device,
+Target Delay(uint64_t start, uint64_t length, absl::string_view device,
              uint64_t offset, uint32_t delay_ms);
 
 struct CryptOptions {
@@ -69,7 +69,7 @@ struct CryptOptions {
   uint64_t offset = 0;
   std::vector<std::string> features;
 };
-Target Crypt(uint64_t start, uint64_t length, std::string_view device,
+Target Crypt(uint64_t start, uint64_t length, absl::string_view device,
              const CryptOptions& options);
 
 // RedactKeys()
@@ -78,7 +78,7 @@ Target Crypt(uint64_t start, uint64_t length, std::string_view device,
 // replaced by as many '0's (keyring references, starting with ':', kept),
 // and integrity's internal_hash:, journal_crypt: and journal_mac: keys
 // zeroed the same way. Other targets are returned unchanged.
-std::string RedactKeys(std::string_view type, std::string_view params);
+std::string RedactKeys(absl::string_view type, absl::string_view params);
 
 // Status lines.
 
@@ -97,14 +97,14 @@ struct ThinPoolStatus {
   bool needs_check = false;
   std::optional<uint64_t> metadata_low_watermark;
 };
-absl::StatusOr<ThinPoolStatus> ParseThinPoolStatus(std::string_view status);
+absl::StatusOr<ThinPoolStatus> ParseThinPoolStatus(absl::string_view status);
 
 struct ThinStatus {
   bool failed = false;
   uint64_t mapped_sectors = 0;
   std::optional<uint64_t> highest_mapped_sector;
 };
-absl::StatusOr<ThinStatus> ParseThinStatus(std::string_view status);
+absl::StatusOr<ThinStatus> ParseThinStatus(absl::string_view status);
 
 struct SnapshotStatus {
   bool invalid = false;
@@ -114,7 +114,7 @@ struct SnapshotStatus {
   uint64_t total_sectors = 0;
   uint64_t metadata_sectors = 0;
 };
-absl::StatusOr<SnapshotStatus> ParseSnapshotStatus(std::string_view status);
+absl::StatusOr<SnapshotStatus> ParseSnapshotStatus(absl::string_view status);
 
 // Table params of a thin target: pool device and id.
 struct ThinParams {
@@ -122,7 +122,7 @@ struct ThinParams {
   uint32_t thin_id = 0;
   std::optional<std::string> external_origin;
 };
-absl::StatusOr<ThinParams> ParseThinParams(std::string_view params);
+absl::StatusOr<ThinParams> ParseThinParams(absl::string_view params);
 
 // Table params of a thin-pool target.
 struct ThinPoolParams {
@@ -130,7 +130,7 @@ struct ThinPoolParams {
   std::string data_dev;
   ThinPoolOptions options;
 };
-absl::StatusOr<ThinPoolParams> ParseThinPoolParams(std::string_view params);
+absl::StatusOr<ThinPoolParams> ParseThinPoolParams(absl::string_view params);
 
 }  // namespace dmioctl::targets
 

@@ -8,7 +8,7 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -38,7 +38,7 @@ class Transport {
 // /sys/class/misc/device-mapper/dev or /proc/misc first. When the kernel has
 // no device-mapper at all, the error says so.
 absl::StatusOr<std::unique_ptr<Transport>> OpenControl(
-    std::string_view dev_dir = "/dev");
+    absl::string_view dev_dir = "/dev");
 
 }  // namespace dmioctl
 

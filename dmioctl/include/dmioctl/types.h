@@ -14,7 +14,7 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,7 +34,7 @@ struct DevNum {
 
   // Parses "MAJ:MIN" (decimal). Rejects anything else, including trailing
   // text and numbers out of range.
-  static absl::StatusOr<DevNum> Parse(std::string_view text);
+  static absl::StatusOr<DevNum> Parse(absl::string_view text);
   // The kernel's huge_encode_dev() form, used in dm_ioctl.dev, deps and
   // name lists.
   static DevNum Decode(uint64_t encoded);
@@ -54,12 +54,12 @@ struct DevNum {
 // A device name must be 1..127 bytes, contain no '/', and not be ".", ".."
 // or "control" (6.1 accepts those three, but they collide with /dev/mapper
 // entries; kernels >= 6.4 reject them too).
-absl::Status ValidateName(std::string_view name);
+absl::Status ValidateName(absl::string_view name);
 
 // ValidateUuid()
 //
 // A uuid must be 1..128 bytes with no NUL.
-absl::Status ValidateUuid(std::string_view uuid);
+absl::Status ValidateUuid(absl::string_view uuid);
 
 // DeviceRef
 //

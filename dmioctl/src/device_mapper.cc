@@ -1,0 +1,580 @@
+#include "dmioctl/device_mapper.h"
+
+#include <errno.h>
+#include <linux/dm-ioctl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "dmioctl/error.h"
+#include "dmioctl/wire.h"
+
+namespace dmioctl {
+namespace {
+
+static_assert(sizeof(dm_ioctl) == 312 && offsetof(dm_ioctl, data) == 305,
+              "struct dm_ioctl layout differs from the kernel's");
+static_assert(sizeof(dm_target_spec) == 40);
+
+// Where the payload goes and where the kernel writes every reply: the header
+// rounded up to 8 bytes.
+constexpr uint32_t kDataStart = sizeof(dm_ioctl);
+// libdevmapper's starting size for commands that return data.
+constexpr size_t kInitialBufferSize = 16 * 1024;
+// The kernel refuses larger buffers (DM_MAX_TARGETS * DM_MAX_TARGET_PARAMS).
+constexpr size_t kMaxBufferSize = size_t{1} << 30;
+
+// Per ioctl: printable name, the minimum interface version it needs (what
+// libdevmapper sends, so older kernels accept it), whether the kernel reads
+// only the header, and whether a DM_BUFFER_FULL reply may be repeated with a
+// bigger buffer.
+struct CommandInfo {
+  const char* ioctl_name;
+  InterfaceVersion min_version;
+  bool header_only;
+  bool grows;
+};
+
+constexpr CommandInfo kCommands[] = {
+    /* DM_VERSION_CMD */ {"DM_VERSION", {4, 0, 0}, true, false},
+    /* DM_REMOVE_ALL_CMD */ {"DM_REMOVE_ALL", {4, 0, 0}, true, false},
+    /* DM_LIST_DEVICES_CMD */ {"DM_LIST_DEVICES", {4, 0, 0}, false, true},
+    /* DM_DEV_CREATE_CMD */ {"DM_DEV_CREATE", {4, 0, 0}, true, false},
+    /* DM_DEV_REMOVE_CMD */ {"DM_DEV_REMOVE", {4, 0, 0}, true, false},
+    /* DM_DEV_RENAME_CMD */ {"DM_DEV_RENAME", {4, 0, 0}, false, false},
+    /* DM_DEV_SUSPEND_CMD */ {"DM_DEV_SUSPEND", {4, 0, 0}, true, false},
+    /* DM_DEV_STATUS_CMD */ {"DM_DEV_STATUS", {4, 0, 0}, true, false},
+    // A wait is never repeated: see WaitEvent().
+    /* DM_DEV_WAIT_CMD */ {"DM_DEV_WAIT", {4, 0, 0}, false, false},
+    /* DM_TABLE_LOAD_CMD */ {"DM_TABLE_LOAD", {4, 0, 0}, false, false},
+    /* DM_TABLE_CLEAR_CMD */ {"DM_TABLE_CLEAR", {4, 0, 0}, true, false},
+    /* DM_TABLE_DEPS_CMD */ {"DM_TABLE_DEPS", {4, 0, 0}, false, true},
+    /* DM_TABLE_STATUS_CMD */ {"DM_TABLE_STATUS", {4, 0, 0}, false, true},
+    /* DM_LIST_VERSIONS_CMD */ {"DM_LIST_VERSIONS", {4, 1, 0}, false, true},
+    // A message is never repeated: the kernel has already acted on it.
+    /* DM_TARGET_MSG_CMD */ {"DM_TARGET_MSG", {4, 2, 0}, false, false},
+    /* DM_DEV_SET_GEOMETRY_CMD */ {"DM_DEV_SET_GEOMETRY", {4, 6, 0}, false, false},
+    // The kernel has had DM_DEV_ARM_POLL since 4.37 (libdm says 4.36).
+    /* DM_DEV_ARM_POLL_CMD */ {"DM_DEV_ARM_POLL", {4, 37, 0}, true, false},
+    /* DM_GET_TARGET_VERSION_CMD */ {"DM_GET_TARGET_VERSION", {4, 41, 0}, false, true},
+};
+static_assert(std::size(kCommands) == DM_GET_TARGET_VERSION_CMD + 1);
+
+uint32_t Pack(const InterfaceVersion& v) {
+  return (v[0] << 24) | (std::min<uint32_t>(v[1], 0xfff) << 12) |
+         std::min<uint32_t>(v[2], 0xfff);
+}
+InterfaceVersion Unpack(uint32_t p) {
+  return {p >> 24, (p >> 12) & 0xfff, p & 0xfff};
+}
+
+void CopyField(char* field, size_t size, absl::string_view value) {
+  size_t n = std::min(value.size(), size - 1);
+  memcpy(field, value.data(), n);
+  field[n] = '\0';
+}
+
+}  // namespace
+
+bool DeviceInfo::suspended() const { return flags & DM_SUSPEND_FLAG; }
+bool DeviceInfo::read_only() const { return flags & DM_READONLY_FLAG; }
+bool DeviceInfo::live_table() const { return flags & DM_ACTIVE_PRESENT_FLAG; }
+bool DeviceInfo::inactive_table() const {
+  return flags & DM_INACTIVE_PRESENT_FLAG;
+}
+bool DeviceInfo::deferred_remove() const {
+  return flags & DM_DEFERRED_REMOVE;
+}
+bool DeviceInfo::internal_suspend() const {
+  return flags & DM_INTERNAL_SUSPEND_FLAG;
+}
+bool DeviceInfo::uevent_generated() const {
+  return flags & DM_UEVENT_GENERATED_FLAG;
+}
+
+// One request, built afresh for every attempt so no header the kernel wrote
+// into (it writes `dev`, name and uuid back) is ever sent again.
+struct DeviceMapper::Request {
+  unsigned int command = 0;
+  const char* operation = "";  // libdevmapper's name, for error messages
+  const DeviceRef* device = nullptr;
+  absl::string_view name;  // set instead of `device` (create, rename, list)
+  absl::string_view uuid;
+  uint64_t dev = 0;
+  uint32_t flags = 0;
+  uint32_t event_nr = 0;
+  uint32_t target_count = 0;
+  absl::string_view payload;  // placed at kDataStart
+  size_t buffer_size = 0;    // 0: the command's default
+};
+
+struct DeviceMapper::Reply {
+  std::vector<uint64_t> storage;  // 8-aligned, as the kernel's layouts are
+  bool buffer_full = false;
+
+  const dm_ioctl& header() const {
+    return *reinterpret_cast<const dm_ioctl*>(storage.data());
+  }
+  // The payload the kernel wrote: [data_start, data_size), bounds-checked in
+  // Execute().
+  ReplyBytes data() const {
+    const dm_ioctl& h = header();
+    if (h.data_size <= h.data_start) return ReplyBytes();
+    return ReplyBytes(
+        reinterpret_cast<const char*>(storage.data()) + h.data_start,
+        h.data_size - h.data_start);
+  }
+  DeviceInfo Info() const {
+    const dm_ioctl& h = header();
+    DeviceInfo info;
+    info.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
+    info.uuid.assign(h.uuid, strnlen(h.uuid, sizeof(h.uuid)));
+    info.dev = DevNum::Decode(h.dev);
+    info.open_count = h.open_count;
+    info.event_nr = h.event_nr;
+    info.target_count = h.target_count;
+    info.flags = h.flags;
+    return info;
+  }
+};
+
+absl::StatusOr<std::unique_ptr<DeviceMapper>> DeviceMapper::Open(
+    absl::string_view dev_dir) {
+  DMIOCTL_ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport,
+                           OpenControl(dev_dir));
+  return std::make_unique<DeviceMapper>(std::move(transport));
+}
+
+absl::StatusOr<DeviceMapper*> DeviceMapper::Instance() {
+  static const absl::StatusOr<std::unique_ptr<DeviceMapper>>* instance = [] {
+    const char* dev_dir = getenv("DM_DEV_DIR");
+    return new absl::StatusOr<std::unique_ptr<DeviceMapper>>(
+        Open(dev_dir && *dev_dir ? dev_dir : "/dev"));
+  }();
+  if (!instance->ok()) return instance->status();
+  return instance->value().get();
+}
+
+DeviceMapper::DeviceMapper(std::unique_ptr<Transport> transport)
+    : transport_(std::move(transport)) {}
+
+InterfaceVersion DeviceMapper::kernel_version() const {
+  return Unpack(kernel_version_packed_.load(std::memory_order_relaxed));
+}
+
+absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
+    const Request& request) {
+  const CommandInfo& command = kCommands[request.command];
+  IoctlErrorInfo error_info;
+  error_info.operation = request.operation;
+  error_info.ioctl_name = command.ioctl_name;
+  if (request.device != nullptr) {
+    DMIOCTL_RETURN_IF_ERROR(request.device->Validate());
+    switch (request.device->kind()) {
+      case DeviceRef::Kind::kName:
+        error_info.name = request.device->id();
+        break;
+      case DeviceRef::Kind::kUuid:
+        error_info.uuid = request.device->id();
+        break;
+      case DeviceRef::Kind::kDevNum:
+        error_info.dev = request.device->dev();
+        break;
+    }
+  } else {
+    error_info.name = std::string(request.name);
+    error_info.uuid = std::string(request.uuid);
+  }
+
+  size_t minimum = kDataStart + request.payload.size();
+  size_t size = request.buffer_size;
+  if (size == 0) {
+    size = command.header_only ? kDataStart
+                               : std::max(kInitialBufferSize, minimum);
+  }
+  size = std::max(size, minimum);
+
+  Reply reply;
+  for (;;) {
+    reply.storage.assign((size + 7) / 8, 0);
+    auto* header = reinterpret_cast<dm_ioctl*>(reply.storage.data());
+    header->version[0] = command.min_version[0];
+    header->version[1] = command.min_version[1];
+    header->version[2] = command.min_version[2];
+    header->data_size = static_cast<uint32_t>(size);
+    header->data_start = kDataStart;
+    header->target_count = request.target_count;
+    header->flags = request.flags;
+    header->event_nr = request.event_nr;
+    header->dev = request.dev;
+    if (request.device != nullptr) {
+      switch (request.device->kind()) {
+        case DeviceRef::Kind::kName:
+          CopyField(header->name, sizeof(header->name), request.device->id());
+          break;
+        case DeviceRef::Kind::kUuid:
+          CopyField(header->uuid, sizeof(header->uuid), request.device->id());
+          break;
+        case DeviceRef::Kind::kDevNum:
+          header->dev = request.device->dev().Encode();
+          break;
+      }
+    } else {
+      CopyField(header->name, sizeof(header->name), request.name);
+      CopyField(header->uuid, sizeof(header->uuid), request.uuid);
+    }
+    memcpy(reinterpret_cast<char*>(header) + kDataStart,
+           request.payload.data(), request.payload.size());
+
+    counters_.ioctls.fetch_add(1, std::memory_order_relaxed);
+    int r = transport_->Ioctl(_IOWR(DM_IOCTL, request.command, dm_ioctl),
+                              header);
+    // The kernel writes its version into every reply, failed ones included.
+    if (header->version[0] == DM_VERSION_MAJOR) {
+      kernel_version_packed_.store(
+          Pack({header->version[0], header->version[1], header->version[2]}),
+          std::memory_order_relaxed);
+    }
+    if (r < 0) {
+      error_info.error_number = -r;
+      return KernelError(error_info);
+    }
+    if (r > 0) {
+      // DM_TARGET_MSG to a device without a live table returns 2 with
+      // nothing copied back (6.1 dm-ioctl.c target_message): a failure.
+      error_info.error_number = EINVAL;
+      absl::Status status = KernelError(error_info);
+      return absl::Status(status.code(),
+                          absl::StrCat(status.message(), " (ioctl returned ",
+                                       r, ")"));
+    }
+    // Commands that return nothing (remove_all, set_geometry) leave the
+    // header as sent; header-only commands report data_size 305 < data_start.
+    // Anything else must describe a payload inside the buffer and after the
+    // header.
+    if (header->data_size > size ||
+        (header->data_size > header->data_start &&
+         header->data_start < kDataStart)) {
+      error_info.error_number = EPROTO;
+      absl::Status status = KernelError(error_info);
+      return absl::Status(
+          status.code(),
+          absl::StrCat(status.message(), ": malformed reply (data_start ",
+                       header->data_start, ", data_size ", header->data_size,
+                       ", buffer ", size, ")"));
+    }
+    if (!(header->flags & DM_BUFFER_FULL_FLAG)) break;
+    if (!command.grows) {
+      reply.buffer_full = true;
+      break;
+    }
+    if (size >= kMaxBufferSize) {
+      error_info.error_number = ENOBUFS;
+      return KernelError(error_info);
+    }
+    size = std::min(size * 2, kMaxBufferSize);
+    counters_.buffer_full_retries.fetch_add(1, std::memory_order_relaxed);
+  }
+  return reply;
+}
+
+absl::StatusOr<InterfaceVersion> DeviceMapper::Version() {
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
+                           Execute({.command = DM_VERSION_CMD,
+                                    .operation = "version"}));
+  const dm_ioctl& h = reply.header();
+  return InterfaceVersion{h.version[0], h.version[1], h.version[2]};
+}
+
+absl::Status DeviceMapper::RemoveAll(bool deferred) {
+  return Execute({.command = DM_REMOVE_ALL_CMD,
+                  .operation = "remove_all",
+                  .flags = deferred ? DM_DEFERRED_REMOVE : 0u})
+      .status();
+}
+
+absl::StatusOr<std::vector<DeviceListEntry>> DeviceMapper::ListDevices(
+    const ListOptions& options) {
+  DMIOCTL_ASSIGN_OR_RETURN(
+      Reply reply, Execute({.command = DM_LIST_DEVICES_CMD,
+                            .operation = "names",
+                            .name = options.name_prefix,
+                            .uuid = options.uuid_prefix,
+                            .flags = options.with_uuid ? DM_UUID_FLAG : 0u}));
+  InterfaceVersion v = kernel_version();
+  // The event_nr trailer arrived with 4.37, uuids with 4.45.
+  return ParseNameList(reply.data(), v[1] >= 37, options.with_uuid && v[1] >= 45);
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::CreateDevice(
+    const CreateRequest& request) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(request.name));
+  if (!request.uuid.empty()) DMIOCTL_RETURN_IF_ERROR(ValidateUuid(request.uuid));
+  if (request.minor && *request.minor >= (1u << 20)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("minor ", *request.minor, " is out of range"));
+  }
+  Request r{.command = DM_DEV_CREATE_CMD,
+            .operation = "create",
+            .name = request.name,
+            .uuid = request.uuid};
+  if (request.minor) {
+    r.flags |= DM_PERSISTENT_DEV_FLAG;
+    r.dev = DevNum{0, *request.minor}.Encode();
+  }
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute(r));
+  return reply.Info();
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::RemoveDevice(const DeviceRef& device,
+                                                      bool deferred) {
+  DMIOCTL_ASSIGN_OR_RETURN(
+      Reply reply, Execute({.command = DM_DEV_REMOVE_CMD,
+                            .operation = "remove",
+                            .device = &device,
+                            .flags = deferred ? DM_DEFERRED_REMOVE : 0u}));
+  return reply.Info();
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::Rename(absl::string_view name,
+                                                absl::string_view new_name) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(new_name));
+  std::string payload(new_name);
+  payload.push_back('\0');
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_DEV_RENAME_CMD,
+                                                 .operation = "rename",
+                                                 .name = name,
+                                                 .payload = payload}));
+  return reply.Info();
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::SetUuid(absl::string_view name,
+                                                 absl::string_view uuid) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  DMIOCTL_RETURN_IF_ERROR(ValidateUuid(uuid));
+  std::string payload(uuid);
+  payload.push_back('\0');
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_DEV_RENAME_CMD,
+                                                 .operation = "rename",
+                                                 .name = name,
+                                                 .flags = DM_UUID_FLAG,
+                                                 .payload = payload}));
+  return reply.Info();
+}
+
+namespace {
+uint32_t SuspendFlags(const SuspendOptions& options) {
+  return (options.noflush ? DM_NOFLUSH_FLAG : 0u) |
+         (options.skip_lockfs ? DM_SKIP_LOCKFS_FLAG : 0u);
+}
+}  // namespace
+
+absl::StatusOr<DeviceInfo> DeviceMapper::Suspend(
+    const DeviceRef& device, const SuspendOptions& options) {
+  DMIOCTL_ASSIGN_OR_RETURN(
+      Reply reply,
+      Execute({.command = DM_DEV_SUSPEND_CMD,
+               .operation = "suspend",
+               .device = &device,
+               .flags = DM_SUSPEND_FLAG | SuspendFlags(options)}));
+  return reply.Info();
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::Resume(const DeviceRef& device,
+                                                const SuspendOptions& options) {
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
+                           Execute({.command = DM_DEV_SUSPEND_CMD,
+                                    .operation = "resume",
+                                    .device = &device,
+                                    .flags = SuspendFlags(options)}));
+  return reply.Info();
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::GetInfo(const DeviceRef& device,
+                                                 bool inactive) {
+  DMIOCTL_ASSIGN_OR_RETURN(
+      Reply reply,
+      Execute({.command = DM_DEV_STATUS_CMD,
+               .operation = "info",
+               .device = &device,
+               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}));
+  return reply.Info();
+}
+
+absl::StatusOr<TableReply> DeviceMapper::WaitEvent(
+    const DeviceRef& device, uint32_t event_nr, const StatusOptions& options) {
+  uint32_t flags = (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
+                   (options.noflush ? DM_NOFLUSH_FLAG : 0u);
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_DEV_WAIT_CMD,
+                                                 .operation = "waitevent",
+                                                 .device = &device,
+                                                 .flags = flags,
+                                                 .event_nr = event_nr}));
+  if (reply.buffer_full) {
+    // The event has happened; waiting again with the same event_nr would
+    // return at once, but only by luck of timing. Fetch the status instead.
+    DMIOCTL_ASSIGN_OR_RETURN(TableReply status,
+                             TableStatus(device, flags, "status"));
+    return status;
+  }
+  TableReply result;
+  result.info = reply.Info();
+  DMIOCTL_ASSIGN_OR_RETURN(result.targets,
+                           ParseTargetSpecs(reply.data(), result.info.target_count));
+  return result;
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::LoadTable(const DeviceRef& device,
+                                                   const Table& table) {
+  DMIOCTL_RETURN_IF_ERROR(table.Validate());
+  std::string payload = SerializeTargets(table);
+  DMIOCTL_ASSIGN_OR_RETURN(
+      Reply reply,
+      Execute({.command = DM_TABLE_LOAD_CMD,
+               .operation = "reload",
+               .device = &device,
+               .flags = table.read_only ? DM_READONLY_FLAG : 0u,
+               .target_count = static_cast<uint32_t>(table.targets.size()),
+               .payload = payload}));
+  return reply.Info();
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::ClearTable(const DeviceRef& device) {
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_TABLE_CLEAR_CMD,
+                                                 .operation = "clear",
+                                                 .device = &device}));
+  return reply.Info();
+}
+
+absl::StatusOr<DepsReply> DeviceMapper::GetDeps(const DeviceRef& device,
+                                                bool inactive) {
+  DMIOCTL_ASSIGN_OR_RETURN(
+      Reply reply,
+      Execute({.command = DM_TABLE_DEPS_CMD,
+               .operation = "deps",
+               .device = &device,
+               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}));
+  DepsReply result;
+  result.info = reply.Info();
+  DMIOCTL_ASSIGN_OR_RETURN(result.devices, ParseDeps(reply.data()));
+  return result;
+}
+
+absl::StatusOr<TableReply> DeviceMapper::TableStatus(const DeviceRef& device,
+                                                     uint32_t flags,
+                                                     const char* operation) {
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_TABLE_STATUS_CMD,
+                                                 .operation = operation,
+                                                 .device = &device,
+                                                 .flags = flags}));
+  TableReply result;
+  result.info = reply.Info();
+  DMIOCTL_ASSIGN_OR_RETURN(
+      result.targets, ParseTargetSpecs(reply.data(), result.info.target_count));
+  return result;
+}
+
+absl::StatusOr<TableReply> DeviceMapper::GetStatus(
+    const DeviceRef& device, const StatusOptions& options) {
+  return TableStatus(device,
+                     (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
+                         (options.noflush ? DM_NOFLUSH_FLAG : 0u),
+                     "status");
+}
+
+absl::StatusOr<TableReply> DeviceMapper::GetTable(const DeviceRef& device,
+                                                  bool inactive) {
+  return TableStatus(
+      device,
+      DM_STATUS_TABLE_FLAG | (inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u),
+      "table");
+}
+
+absl::StatusOr<std::vector<TargetVersion>> DeviceMapper::ListTargetVersions() {
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
+                           Execute({.command = DM_LIST_VERSIONS_CMD,
+                                    .operation = "versions"}));
+  return ParseVersionList(reply.data());
+}
+
+absl::StatusOr<std::string> DeviceMapper::SendMessage(const DeviceRef& device,
+                                                      uint64_t sector,
+                                                      absl::string_view message,
+                                                      size_t max_output) {
+  if (message.empty() || message.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("empty message or message with NUL");
+  }
+  std::string payload = SerializeMessage(sector, message);
+  // The output lands at data_start, over the message; one more byte than
+  // the longest output is needed (the kernel reports overflow when the
+  // string fills the buffer).
+  size_t size = kDataStart + std::max(payload.size(), max_output + 1);
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_TARGET_MSG_CMD,
+                                                 .operation = "message",
+                                                 .device = &device,
+                                                 .payload = payload,
+                                                 .buffer_size = size}));
+  const dm_ioctl& h = reply.header();
+  if (reply.buffer_full) {
+    IoctlErrorInfo info{.error_number = ENOBUFS,
+                        .operation = "message",
+                        .ioctl_name = "DM_TARGET_MSG"};
+    info.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
+    absl::Status status = KernelError(info);
+    return absl::Status(
+        status.code(),
+        absl::StrCat(status.message(), ": output longer than ", max_output,
+                     " bytes (the message was executed once, not repeated)"));
+  }
+  if (!(h.flags & DM_DATA_OUT_FLAG)) return std::string();
+  ReplyBytes data = reply.data();
+  size_t n = strnlen(data.data(), data.size());
+  if (n == data.size()) {
+    return absl::DataLossError("DM_TARGET_MSG: output is not terminated");
+  }
+  return std::string(data.data(), n);
+}
+
+absl::Status DeviceMapper::SetGeometry(const DeviceRef& device,
+                                       uint32_t cylinders, uint32_t heads,
+                                       uint32_t sectors, uint64_t start) {
+  std::string payload =
+      absl::StrCat(cylinders, " ", heads, " ", sectors, " ", start);
+  payload.push_back('\0');
+  return Execute({.command = DM_DEV_SET_GEOMETRY_CMD,
+                  .operation = "setgeometry",
+                  .device = &device,
+                  .payload = payload})
+      .status();
+}
+
+absl::Status DeviceMapper::ArmPoll() {
+  return Execute({.command = DM_DEV_ARM_POLL_CMD, .operation = "armpoll"})
+      .status();
+}
+
+absl::StatusOr<TargetVersion> DeviceMapper::GetTargetVersion(
+    absl::string_view type) {
+  if (type.empty() || type.size() > kMaxTargetTypeLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid target type '", type, "'"));
+  }
+  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
+                           Execute({.command = DM_GET_TARGET_VERSION_CMD,
+                                    .operation = "target-version",
+                                    .name = type}));
+  DMIOCTL_ASSIGN_OR_RETURN(std::vector<TargetVersion> versions,
+                           ParseVersionList(reply.data()));
+  if (versions.size() != 1) {
+    return absl::DataLossError(absl::StrCat(
+        "DM_GET_TARGET_VERSION: ", versions.size(), " entries in reply"));
+  }
+  return versions[0];
+}
+
+}  // namespace dmioctl

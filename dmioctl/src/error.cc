@@ -1,0 +1,74 @@
+#include "dmioctl/error.h"
+
+#include <string.h>
+
+#include <charconv>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+
+namespace dmioctl {
+namespace {
+
+// Payload type URLs. One payload per field keeps them readable with
+// Status::GetPayload and needs no serialisation format.
+constexpr char kErrnoUrl[] = "dmioctl/errno";
+constexpr char kOperationUrl[] = "dmioctl/op";
+constexpr char kIoctlUrl[] = "dmioctl/ioctl";
+constexpr char kNameUrl[] = "dmioctl/name";
+constexpr char kUuidUrl[] = "dmioctl/uuid";
+constexpr char kDevUrl[] = "dmioctl/dev";
+
+std::string Payload(const absl::Status& status, const char* url) {
+  auto cord = status.GetPayload(url);
+  return cord ? std::string(*cord) : std::string();
+}
+
+}  // namespace
+
+absl::Status KernelError(const IoctlErrorInfo& info) {
+  std::string device = info.name;
+  if (device.empty()) device = info.uuid;
+  if (device.empty() && info.dev) device = info.dev->ToString();
+  absl::Status status = absl::ErrnoToStatus(
+      info.error_number,
+      device.empty() ? info.ioctl_name : absl::StrCat(info.ioctl_name, " ", device));
+  status.SetPayload(kErrnoUrl, absl::Cord(absl::StrCat(info.error_number)));
+  status.SetPayload(kOperationUrl, absl::Cord(info.operation));
+  status.SetPayload(kIoctlUrl, absl::Cord(info.ioctl_name));
+  if (!info.name.empty()) status.SetPayload(kNameUrl, absl::Cord(info.name));
+  if (!info.uuid.empty()) status.SetPayload(kUuidUrl, absl::Cord(info.uuid));
+  if (info.dev) status.SetPayload(kDevUrl, absl::Cord(info.dev->ToString()));
+  return status;
+}
+
+std::optional<IoctlErrorInfo> GetIoctlErrorInfo(const absl::Status& status) {
+  if (status.ok() || !status.GetPayload(kOperationUrl)) return std::nullopt;
+  IoctlErrorInfo info;
+  info.error_number = ErrnoOf(status);
+  info.operation = Payload(status, kOperationUrl);
+  info.ioctl_name = Payload(status, kIoctlUrl);
+  info.name = Payload(status, kNameUrl);
+  info.uuid = Payload(status, kUuidUrl);
+  std::string dev = Payload(status, kDevUrl);
+  if (!dev.empty()) {
+    if (auto parsed = DevNum::Parse(dev); parsed.ok()) info.dev = *parsed;
+  }
+  return info;
+}
+
+int ErrnoOf(const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::string text = Payload(status, kErrnoUrl);
+  int value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+absl::Status ErrnoError(int error_number, absl::string_view context) {
+  absl::Status status = absl::ErrnoToStatus(error_number, context);
+  status.SetPayload(kErrnoUrl, absl::Cord(absl::StrCat(error_number)));
+  return status;
+}
+
+}  // namespace dmioctl

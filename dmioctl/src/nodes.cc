@@ -1,0 +1,169 @@
+#include "dmioctl/nodes.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "dmioctl/device_mapper.h"
+#include "dmioctl/error.h"
+
+namespace dmioctl {
+namespace {
+
+// libdevmapper's defaults without udev: root:root, 0600.
+constexpr mode_t kNodeMode = 0600;
+
+absl::Status MakeBlockNode(const std::string& path, DevNum dev) {
+  // umask must not narrow the mode, as in libdevmapper's _add_dev_node().
+  mode_t old_umask = umask(0);
+  int r = mknod(path.c_str(), S_IFBLK | kNodeMode, dev.ToDevT());
+  int saved = errno;
+  umask(old_umask);
+  if (r != 0) return ErrnoError(saved, absl::StrCat("mknod ", path));
+  if (chown(path.c_str(), 0, 0) != 0 && errno != EPERM) {
+    return ErrnoError(errno, absl::StrCat("chown ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+DeviceNodes::DeviceNodes(std::string dev_dir) : dev_dir_(std::move(dev_dir)) {
+  while (dev_dir_.size() > 1 && dev_dir_.back() == '/') dev_dir_.pop_back();
+}
+
+DeviceNodes DeviceNodes::FromEnvironment() {
+  const char* dir = getenv("DM_DEV_DIR");
+  return DeviceNodes(dir && *dir ? dir : "/dev");
+}
+
+std::string DeviceNodes::MapperDir() const {
+  return absl::StrCat(dev_dir_, "/mapper");
+}
+
+std::string DeviceNodes::PathFor(absl::string_view name) const {
+  return absl::StrCat(dev_dir_, "/mapper/", name);
+}
+
+absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  std::string dir = MapperDir();
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoError(errno, absl::StrCat("mkdir ", dir));
+  }
+  std::string path = PathFor(name);
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode)) {
+      // A link made by udev that points at the right device is kept; a
+      // dangling or wrong one is replaced by a node.
+      struct stat target;
+      if (stat(path.c_str(), &target) == 0 && S_ISBLK(target.st_mode) &&
+          target.st_rdev == dev.ToDevT()) {
+        return false;
+      }
+    } else if (!S_ISBLK(st.st_mode)) {
+      return ErrnoError(EEXIST, absl::StrCat(path, " exists and is not a "
+                                                   "block device"));
+    } else if (st.st_rdev == dev.ToDevT()) {
+      return false;
+    }
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoError(errno, absl::StrCat("unlink ", path));
+    }
+  } else if (errno != ENOENT) {
+    return ErrnoError(errno, absl::StrCat("stat ", path));
+  }
+  DMIOCTL_RETURN_IF_ERROR(MakeBlockNode(path, dev));
+  return true;
+}
+
+absl::Status DeviceNodes::Remove(absl::string_view name) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  std::string path = PathFor(name);
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoError(errno, absl::StrCat("stat ", path));
+  }
+  // A symlink here was made by udev; anything else that is not a block node
+  // belongs to someone else.
+  if (!S_ISBLK(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    return ErrnoError(EEXIST, absl::StrCat(path, " is not a block device; "
+                                                 "left in place"));
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoError(errno, absl::StrCat("unlink ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeviceNodes::Rename(absl::string_view old_name,
+                                 absl::string_view new_name, DevNum dev) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(old_name));
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(new_name));
+  std::string from = PathFor(old_name);
+  std::string to = PathFor(new_name);
+  struct stat st;
+  if (lstat(from.c_str(), &st) == 0 && S_ISBLK(st.st_mode) &&
+      st.st_rdev == dev.ToDevT()) {
+    struct stat existing;
+    if (lstat(to.c_str(), &existing) == 0 && !S_ISBLK(existing.st_mode)) {
+      return ErrnoError(EEXIST, absl::StrCat(to, " exists and is not a "
+                                                 "block device"));
+    }
+    if (rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoError(errno, absl::StrCat("rename ", from, " to ", to));
+    }
+    return absl::OkStatus();
+  }
+  DMIOCTL_RETURN_IF_ERROR(Add(new_name, dev).status());
+  return Remove(old_name);
+}
+
+absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
+  MknodesReport report;
+  DMIOCTL_ASSIGN_OR_RETURN(std::vector<DeviceListEntry> devices,
+                           dm.ListDevices({.with_uuid = false}));
+  std::set<std::string, std::less<>> names;
+  for (const DeviceListEntry& d : devices) names.insert(d.name);
+
+  std::string dir = MapperDir();
+  if (DIR* d = opendir(dir.c_str())) {
+    std::vector<std::string> stale;
+    while (dirent* entry = readdir(d)) {
+      absl::string_view name = entry->d_name;
+      if (name == "." || name == ".." || name == "control") continue;
+      if (!names.contains(name)) stale.emplace_back(name);
+    }
+    closedir(d);
+    for (const std::string& name : stale) {
+      std::string path = PathFor(name);
+      struct stat st;
+      // Only nodes and links are ours to drop; other files stay.
+      if (lstat(path.c_str(), &st) != 0 ||
+          !(S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode))) {
+        continue;
+      }
+      if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoError(errno, absl::StrCat("unlink ", path));
+      }
+      report.removed.push_back(name);
+    }
+  }
+  for (const DeviceListEntry& d : devices) {
+    std::string path = PathFor(d.name);
+    struct stat st;
+    bool existed = lstat(path.c_str(), &st) == 0;
+    DMIOCTL_ASSIGN_OR_RETURN(bool changed, Add(d.name, d.dev));
+    if (changed) (existed ? report.replaced : report.created).push_back(d.name);
+  }
+  return report;
+}
+
+}  // namespace dmioctl

@@ -1,0 +1,208 @@
+#include "dmioctl/operations.h"
+
+#include <errno.h>
+
+#include <thread>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "dmioctl/error.h"
+#include "dmioctl/targets.h"
+
+namespace dmioctl {
+namespace {
+
+// Rollback removal of a device this process just created. Nothing but our
+// own half-made device can hold it, except a transient prober (blkid run by
+// udev on the add event), so a short bounded retry on EBUSY is enough.
+void RemoveCreatedDevice(DeviceMapper& dm, DevNum dev, absl::string_view name,
+                         DeviceNodes* nodes) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    absl::Status s = dm.RemoveDevice(DeviceRef::ByDevNum(dev)).status();
+    if (s.ok() || ErrnoOf(s) != EBUSY) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Best effort: the caller reports the error that made us roll back.
+  if (nodes != nullptr) nodes->Remove(name).IgnoreError();
+}
+
+// After a failed table swap: drop the new inactive table, and resume the
+// device if the failed attempt left it suspended when it was not before.
+void UndoFailedSwap(DeviceMapper& dm, const DeviceRef& device,
+                    bool was_suspended) {
+  dm.ClearTable(device).IgnoreError();  // best effort; original error wins
+  absl::StatusOr<DeviceInfo> now = dm.GetInfo(device);
+  if (now.ok() && now->suspended() && !was_suspended) {
+    dm.Resume(device, {.noflush = true, .skip_lockfs = true}).IgnoreError();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
+                                        absl::string_view name,
+                                        const Table& table,
+                                        const CreateOptions& options) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  if (!table.empty()) DMIOCTL_RETURN_IF_ERROR(table.Validate());
+  DMIOCTL_ASSIGN_OR_RETURN(
+      DeviceInfo created,
+      dm.CreateDevice({.name = std::string(name),
+                       .uuid = options.uuid,
+                       .minor = options.minor}));
+  if (table.empty()) return created;
+
+  // Address the new device by number: the kernel wrote it into the create
+  // reply, and a by-name request must not carry it.
+  const DeviceRef by_dev = DeviceRef::ByDevNum(created.dev);
+  auto rollback = absl::MakeCleanup(
+      [&] { RemoveCreatedDevice(dm, created.dev, name, options.nodes); });
+  DMIOCTL_RETURN_IF_ERROR(dm.LoadTable(by_dev, table).status());
+  DMIOCTL_ASSIGN_OR_RETURN(
+      DeviceInfo resumed,
+      dm.Resume(by_dev, {.skip_lockfs = options.skip_lockfs}));
+  if (options.nodes != nullptr) {
+    DMIOCTL_RETURN_IF_ERROR(options.nodes->Add(name, created.dev).status());
+  }
+  std::move(rollback).Cancel();
+  return resumed;
+}
+
+absl::StatusOr<DeviceInfo> WipeTable(DeviceMapper& dm,
+                                     const DeviceRef& device) {
+  DMIOCTL_ASSIGN_OR_RETURN(TableReply live, dm.GetTable(device));
+  if (!live.info.live_table() || live.targets.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(device.ToString(), ": no live table to wipe"));
+  }
+  Table error_table;
+  error_table.targets.push_back(
+      targets::Error(0, live.targets.back().start + live.targets.back().length));
+  DMIOCTL_RETURN_IF_ERROR(dm.LoadTable(device, error_table).status());
+  // noflush + skip-lockfs: holders' I/O must fail now, not be flushed into a
+  // device that may be gone (as libdevmapper's _error_device does).
+  absl::StatusOr<DeviceInfo> resumed =
+      dm.Resume(device, {.noflush = true, .skip_lockfs = true});
+  if (!resumed.ok()) UndoFailedSwap(dm, device, live.info.suspended());
+  return resumed;
+}
+
+absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
+                                        const DeviceRef& device,
+                                        const RemoveOptions& options) {
+  DMIOCTL_RETURN_IF_ERROR(device.Validate());
+  if (options.force) {
+    absl::StatusOr<DeviceInfo> wiped = WipeTable(dm, device);
+    // A device without a live table has nothing to wipe; remove it as is.
+    if (!wiped.ok() && !absl::IsFailedPrecondition(wiped.status())) {
+      return wiped.status();
+    }
+  }
+  absl::StatusOr<DeviceInfo> removed;
+  for (int attempt = 0;; ++attempt) {
+    removed = dm.RemoveDevice(device, options.deferred);
+    if (removed.ok() || ErrnoOf(removed.status()) != EBUSY ||
+        attempt >= options.retries) {
+      break;
+    }
+    if (options.on_retry) options.on_retry(attempt + 1);
+    std::this_thread::sleep_for(options.retry_delay);
+  }
+  if (!removed.ok()) return removed.status();
+  // With a deferred remove still pending the device (and its node) live on
+  // until the last close.
+  bool pending = options.deferred && removed->deferred_remove();
+  if (options.nodes != nullptr && !pending && !removed->name.empty()) {
+    DMIOCTL_RETURN_IF_ERROR(options.nodes->Remove(removed->name));
+  }
+  return removed;
+}
+
+absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
+                                        absl::string_view name,
+                                        absl::string_view new_name,
+                                        DeviceNodes* nodes) {
+  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo renamed, dm.Rename(name, new_name));
+  if (nodes == nullptr) return renamed;
+  absl::Status moved = nodes->Rename(name, new_name, renamed.dev);
+  if (!moved.ok()) {
+    // Keep name and node in step: undo the kernel rename.
+    dm.Rename(new_name, name).IgnoreError();  // original error wins
+    return moved;
+  }
+  renamed.name = std::string(new_name);
+  return renamed;
+}
+
+absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,
+                                         absl::string_view name,
+                                         absl::string_view uuid) {
+  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo info, dm.SetUuid(name, uuid));
+  info.uuid = std::string(uuid);
+  return info;
+}
+
+absl::StatusOr<DeviceInfo> ReloadTable(DeviceMapper& dm,
+                                       const DeviceRef& device,
+                                       const Table& table, bool resume,
+                                       const SuspendOptions& options) {
+  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(device, table));
+  if (!resume) return loaded;
+  absl::StatusOr<DeviceInfo> resumed = dm.Resume(device, options);
+  if (!resumed.ok()) UndoFailedSwap(dm, device, loaded.suspended());
+  return resumed;
+}
+
+ScopedDevice::ScopedDevice(ScopedDevice&& other) noexcept
+    : dm_(other.dm_),
+      name_(std::move(other.name_)),
+      nodes_(other.nodes_),
+      dev_(other.dev_) {
+  other.dm_ = nullptr;
+}
+
+ScopedDevice& ScopedDevice::operator=(ScopedDevice&& other) noexcept {
+  if (this != &other) {
+    Remove().IgnoreError();  // destructor semantics for the old device
+    dm_ = other.dm_;
+    name_ = std::move(other.name_);
+    nodes_ = other.nodes_;
+    dev_ = other.dev_;
+    other.dm_ = nullptr;
+  }
+  return *this;
+}
+
+ScopedDevice::~ScopedDevice() {
+  // A destructor cannot report; Remove() is there for callers who care.
+  Remove().IgnoreError();
+}
+
+absl::StatusOr<ScopedDevice> ScopedDevice::Create(DeviceMapper& dm,
+                                                  std::string name,
+                                                  const Table& table,
+                                                  const CreateOptions& options) {
+  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo info,
+                           CreateDevice(dm, name, table, options));
+  ScopedDevice device(&dm, std::move(name), options.nodes);
+  device.dev_ = info.dev;
+  return device;
+}
+
+absl::Status ScopedDevice::Remove() {
+  if (dm_ == nullptr) return absl::OkStatus();
+  DeviceMapper* dm = dm_;
+  dm_ = nullptr;
+  return dmioctl::RemoveDevice(*dm, DeviceRef::ByName(name_),
+                               {.retries = 10,
+                                .retry_delay = std::chrono::milliseconds(50),
+                                .nodes = nodes_})
+      .status();
+}
+
+std::string ScopedDevice::Release() {
+  dm_ = nullptr;
+  return name_;
+}
+
+}  // namespace dmioctl
