@@ -247,10 +247,8 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
       // DM_TARGET_MSG to a device without a live table returns 2 with
       // nothing copied back (6.1 dm-ioctl.c target_message): a failure.
       error_info.error_number = EINVAL;
-      absl::Status status = KernelError(error_info);
-      return absl::Status(status.code(),
-                          absl::StrCat(status.message(), " (ioctl returned ",
-                                       r, ")"));
+      error_info.detail = absl::StrCat("ioctl returned ", r);
+      return KernelError(error_info);
     }
     // Commands that return nothing (remove_all, set_geometry) leave the
     // header as sent; header-only commands report data_size 305 < data_start.
@@ -260,12 +258,10 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
         (header->data_size > header->data_start &&
          header->data_start < kDataStart)) {
       error_info.error_number = EPROTO;
-      absl::Status status = KernelError(error_info);
-      return absl::Status(
-          status.code(),
-          absl::StrCat(status.message(), ": malformed reply (data_start ",
-                       header->data_start, ", data_size ", header->data_size,
-                       ", buffer ", size, ")"));
+      error_info.detail =
+          absl::StrCat("malformed reply: data_start ", header->data_start,
+                       ", data_size ", header->data_size, ", buffer ", size);
+      return KernelError(error_info);
     }
     if (!(header->flags & DM_BUFFER_FULL_FLAG)) break;
     if (!command.grows) {
@@ -520,23 +516,23 @@ absl::StatusOr<std::string> DeviceMapper::SendMessage(const DeviceRef& device,
                                                  .payload = payload,
                                                  .buffer_size = size}));
   const dm_ioctl& h = reply.header();
-  if (reply.buffer_full) {
+  auto too_long = [&] {
     IoctlErrorInfo info{.error_number = ENOBUFS,
                         .operation = "message",
                         .ioctl_name = "DM_TARGET_MSG"};
     info.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
-    absl::Status status = KernelError(info);
-    return absl::Status(
-        status.code(),
-        absl::StrCat(status.message(), ": output longer than ", max_output,
-                     " bytes (the message was executed once, not repeated)"));
-  }
+    info.detail = absl::StrCat("output longer than ", max_output,
+                               " bytes; the message ran once, not repeated");
+    return KernelError(info);
+  };
+  if (reply.buffer_full) return too_long();
   if (!(h.flags & DM_DATA_OUT_FLAG)) return std::string();
   ReplyBytes data = reply.data();
   size_t n = strnlen(data.data(), data.size());
   if (n == data.size()) {
     return absl::DataLossError("DM_TARGET_MSG: output is not terminated");
   }
+  if (n > max_output) return too_long();
   return std::string(data.data(), n);
 }
 

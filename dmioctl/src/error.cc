@@ -30,9 +30,10 @@ absl::Status KernelError(const IoctlErrorInfo& info) {
   std::string device = info.name;
   if (device.empty()) device = info.uuid;
   if (device.empty() && info.dev) device = info.dev->ToString();
-  absl::Status status = absl::ErrnoToStatus(
-      info.error_number,
-      device.empty() ? info.ioctl_name : absl::StrCat(info.ioctl_name, " ", device));
+  std::string context =
+      device.empty() ? info.ioctl_name : absl::StrCat(info.ioctl_name, " ", device);
+  if (!info.detail.empty()) absl::StrAppend(&context, " (", info.detail, ")");
+  absl::Status status = absl::ErrnoToStatus(info.error_number, context);
   status.SetPayload(kErrnoUrl, absl::Cord(absl::StrCat(info.error_number)));
   status.SetPayload(kOperationUrl, absl::Cord(info.operation));
   status.SetPayload(kIoctlUrl, absl::Cord(info.ioctl_name));

@@ -30,6 +30,7 @@ struct IoctlErrorInfo {
   std::string name;        // device name, if known
   std::string uuid;        // device uuid, if known
   std::optional<DevNum> dev;  // set when the device was addressed by number
+  std::string detail;         // optional, appended to the message
 };
 
 // KernelError()

@@ -1,0 +1,537 @@
+// DeviceMapper against the fake kernel: every command's request checked field
+// by field against <linux/dm-ioctl.h>, and every reply path.
+#include <errno.h>
+#include <linux/dm-ioctl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "dmioctl/device_mapper.h"
+#include "dmioctl/error.h"
+#include "dmioctl/targets.h"
+#include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
+
+namespace dmkit::testing {
+namespace {
+
+using dmioctl::DeviceRef;
+using dmioctl::DevNum;
+using ::testing::ElementsAre;
+
+std::string Name(const dm_ioctl& h) { return std::string(h.name); }
+std::string Uuid(const dm_ioctl& h) { return std::string(h.uuid); }
+
+dmioctl::Table LinearTable() {
+  dmioctl::Table t;
+  t.targets.push_back(dmioctl::targets::Linear(0, 2048, "7:0", 0));
+  return t;
+}
+
+TEST(DeviceMapperTest, VersionSendsHeaderOnlyAndCachesKernelVersion) {
+  FakeDm f;
+  auto v = f.dm.Version();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ((*v)[0], 4u);
+  EXPECT_EQ((*v)[1], 47u);
+  ASSERT_EQ(f.kernel->sent.size(), 1u);
+  const dm_ioctl& h = f.kernel->sent[0].header;
+  EXPECT_EQ(f.kernel->sent[0].command, unsigned{DM_VERSION_CMD});
+  EXPECT_EQ(h.version[0], 4u);
+  EXPECT_EQ(h.version[1], 0u);
+  EXPECT_EQ(h.data_size, sizeof(dm_ioctl));
+  EXPECT_EQ(f.dm.kernel_version()[1], 47u);
+}
+
+TEST(DeviceMapperTest, KernelVersionComesFromFirstReplyWithoutExtraIoctl) {
+  FakeDm f;
+  f.kernel->version_minor = 45;
+  ASSERT_TRUE(f.dm.ListDevices().ok());
+  EXPECT_EQ(f.kernel->sent.size(), 1u);
+  EXPECT_EQ(f.dm.kernel_version()[1], 45u);
+}
+
+TEST(DeviceMapperTest, CreateSendsNameUuidAndNoPayload) {
+  FakeDm f;
+  auto info = f.dm.CreateDevice({.name = "vol", .uuid = "UUID-1"});
+  ASSERT_TRUE(info.ok()) << info.status();
+  const SentIoctl& s = f.kernel->sent[0];
+  EXPECT_EQ(s.command, unsigned{DM_DEV_CREATE_CMD});
+  EXPECT_EQ(Name(s.header), "vol");
+  EXPECT_EQ(Uuid(s.header), "UUID-1");
+  EXPECT_EQ(s.header.dev, 0u);
+  EXPECT_EQ(s.header.flags, 0u);
+  EXPECT_EQ(s.header.data_size, sizeof(dm_ioctl));  // header only
+  EXPECT_EQ(info->dev, (DevNum{253, 0}));
+  EXPECT_EQ(info->name, "vol");
+  EXPECT_EQ(info->uuid, "UUID-1");
+  EXPECT_FALSE(info->live_table());
+}
+
+TEST(DeviceMapperTest, CreateWithPersistentMinorSetsFlagAndDev) {
+  FakeDm f;
+  auto info = f.dm.CreateDevice({.name = "vol", .minor = 300});
+  ASSERT_TRUE(info.ok()) << info.status();
+  const dm_ioctl& h = f.kernel->sent[0].header;
+  EXPECT_TRUE(h.flags & DM_PERSISTENT_DEV_FLAG);
+  EXPECT_EQ(DevNum::Decode(h.dev).minor, 300u);
+  EXPECT_EQ(info->dev.minor, 300u);
+  // A taken minor is ENXIO, as in the kernel.
+  auto again = f.dm.CreateDevice({.name = "vol2", .minor = 300});
+  EXPECT_THAT(again.status(), HasErrno(ENXIO));
+}
+
+TEST(DeviceMapperTest, DuplicateNameIsEbusyWithDmsetupDetails) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  auto dup = f.dm.CreateDevice({.name = "vol", .uuid = "U"});
+  ASSERT_FALSE(dup.ok());
+  auto info = dmioctl::GetIoctlErrorInfo(dup.status());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->error_number, EBUSY);
+  EXPECT_EQ(info->operation, "create");
+  EXPECT_EQ(info->ioctl_name, "DM_DEV_CREATE");
+  EXPECT_EQ(info->name, "vol");
+  EXPECT_EQ(info->uuid, "U");
+  EXPECT_EQ(dup.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(dup.status().message()).find("DM_DEV_CREATE vol"),
+            std::string::npos);
+}
+
+TEST(DeviceMapperTest, InvalidNamesRejectedBeforeAnyIoctl) {
+  FakeDm f;
+  for (std::string bad : {std::string(""), std::string("a/b"), std::string("."),
+                          std::string(".."), std::string("control"),
+                          std::string(128, 'x')}) {
+    EXPECT_FALSE(f.dm.CreateDevice({.name = bad}).ok()) << bad;
+  }
+  EXPECT_FALSE(f.dm.CreateDevice({.name = "ok", .uuid = std::string(129, 'u')}).ok());
+  EXPECT_FALSE(f.dm.GetInfo(DeviceRef::ByName("a/b")).ok());
+  EXPECT_TRUE(f.kernel->sent.empty());
+  EXPECT_TRUE(f.dm.CreateDevice({.name = std::string(127, 'x')}).ok());
+}
+
+TEST(DeviceMapperTest, DeviceRefFillsExactlyOneField) {
+  FakeDm f;
+  auto created = f.dm.CreateDevice({.name = "vol", .uuid = "U1"});
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(f.dm.GetInfo(DeviceRef::ByName("vol")).ok());
+  ASSERT_TRUE(f.dm.GetInfo(DeviceRef::ByUuid("U1")).ok());
+  ASSERT_TRUE(f.dm.GetInfo(DeviceRef::ByDevNum(created->dev)).ok());
+  const auto& s = f.kernel->sent;
+  EXPECT_EQ(Name(s[1].header), "vol");
+  EXPECT_EQ(Uuid(s[1].header), "");
+  EXPECT_EQ(s[1].header.dev, 0u);
+  EXPECT_EQ(Name(s[2].header), "");
+  EXPECT_EQ(Uuid(s[2].header), "U1");
+  EXPECT_EQ(s[2].header.dev, 0u);
+  EXPECT_EQ(Name(s[3].header), "");
+  EXPECT_EQ(Uuid(s[3].header), "");
+  EXPECT_EQ(DevNum::Decode(s[3].header.dev), created->dev);
+}
+
+TEST(DeviceMapperTest, MissingDeviceIsEnxio) {
+  FakeDm f;
+  auto info = f.dm.GetInfo(DeviceRef::ByName("nope"));
+  EXPECT_THAT(info.status(), HasErrno(ENXIO));
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(DeviceMapperTest, LoadSerialisesSpecsRelativeToEachSpec) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  dmioctl::Table table;
+  table.Append(100, "linear", "7:0 0").Append(50, "zero", "").Append(
+      8, "crypt", "aes a\\b 0 7:1 0");
+  table.read_only = true;
+  auto info = f.dm.LoadTable(DeviceRef::ByName("vol"), table);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->inactive_table());
+  const SentIoctl& s = f.kernel->sent.back();
+  EXPECT_EQ(s.command, unsigned{DM_TABLE_LOAD_CMD});
+  EXPECT_EQ(s.header.target_count, 3u);
+  EXPECT_EQ(s.header.data_start, sizeof(dm_ioctl));
+  EXPECT_TRUE(s.header.flags & DM_READONLY_FLAG);
+  // First spec: linear, next = align8(40 + strlen("7:0 0") + 1) = 48.
+  dm_target_spec spec;
+  memcpy(&spec, s.payload.data(), sizeof(spec));
+  EXPECT_EQ(spec.sector_start, 0u);
+  EXPECT_EQ(spec.length, 100u);
+  EXPECT_STREQ(spec.target_type, "linear");
+  EXPECT_EQ(spec.next, 48u);
+  EXPECT_STREQ(s.payload.data() + 40, "7:0 0");
+  memcpy(&spec, s.payload.data() + 48, sizeof(spec));
+  EXPECT_EQ(spec.sector_start, 100u);
+  EXPECT_STREQ(spec.target_type, "zero");
+  EXPECT_EQ(spec.next, 48u);
+  // Backslashes are doubled on the wire and undone by the kernel.
+  EXPECT_STREQ(s.payload.data() + 96 + 40, "aes a\\\\b 0 7:1 0");
+  EXPECT_EQ(f.kernel->Find("vol")->inactive->targets[2].params,
+            "aes a\\b 0 7:1 0");
+}
+
+TEST(DeviceMapperTest, LoadRejectsInvalidTableBeforeIoctl) {
+  FakeDm f;
+  dmioctl::Table gap;
+  gap.targets.push_back({0, 10, "zero", ""});
+  gap.targets.push_back({20, 10, "zero", ""});
+  EXPECT_FALSE(f.dm.LoadTable(DeviceRef::ByName("vol"), gap).ok());
+  EXPECT_FALSE(f.dm.LoadTable(DeviceRef::ByName("vol"), dmioctl::Table{}).ok());
+  EXPECT_TRUE(f.kernel->sent.empty());
+}
+
+TEST(DeviceMapperTest, SuspendResumeFlags) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  auto ref = DeviceRef::ByName("vol");
+  ASSERT_TRUE(f.dm.LoadTable(ref, LinearTable()).ok());
+  auto resumed = f.dm.Resume(ref, {.skip_lockfs = true});
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_TRUE(resumed->live_table());
+  EXPECT_FALSE(resumed->suspended());
+  const dm_ioctl& r = f.kernel->sent.back().header;
+  EXPECT_EQ(r.flags & (DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG | DM_NOFLUSH_FLAG),
+            unsigned{DM_SKIP_LOCKFS_FLAG});
+  auto suspended = f.dm.Suspend(ref, {.noflush = true});
+  ASSERT_TRUE(suspended.ok());
+  EXPECT_TRUE(suspended->suspended());
+  const dm_ioctl& s = f.kernel->sent.back().header;
+  EXPECT_EQ(s.flags & (DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG | DM_NOFLUSH_FLAG),
+            unsigned{DM_SUSPEND_FLAG | DM_NOFLUSH_FLAG});
+  EXPECT_EQ(s.data_size, sizeof(dm_ioctl));
+}
+
+TEST(DeviceMapperTest, ListDevicesWithUuidsAndEvents) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "b", .uuid = "UB"}).ok());
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "a"}).ok());
+  f.kernel->Find("a")->event_nr = 7;
+  auto list = f.dm.ListDevices();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "a");
+  EXPECT_EQ((*list)[0].event_nr, 7u);
+  EXPECT_EQ((*list)[0].uuid, "");
+  EXPECT_EQ((*list)[0].dev, (DevNum{253, 1}));
+  EXPECT_EQ((*list)[1].name, "b");
+  EXPECT_EQ((*list)[1].uuid, "UB");
+  const dm_ioctl& h = f.kernel->sent.back().header;
+  EXPECT_TRUE(h.flags & DM_UUID_FLAG);
+  EXPECT_EQ(Name(h), "");
+  EXPECT_EQ(h.data_size, 16384u);
+}
+
+TEST(DeviceMapperTest, ListDevicesOnOldKernelHasNoUuidOrEvents) {
+  FakeDm f;
+  f.kernel->version_minor = 36;
+  ASSERT_TRUE(f.dm.Version().ok());
+  // The fake always writes the 4.37+ layout, so model the old one by hand.
+  f.kernel->overrides[DM_LIST_DEVICES_CMD] = [](dm_ioctl* h, size_t) {
+    char* p = reinterpret_cast<char*>(h) + sizeof(dm_ioctl);
+    uint64_t dev = DevNum{253, 4}.Encode();
+    memcpy(p, &dev, 8);
+    memset(p + 8, 0, 4);
+    memcpy(p + 12, "old", 4);
+    h->data_start = sizeof(dm_ioctl);
+    h->data_size = sizeof(dm_ioctl) + 16;
+    return 0;
+  };
+  auto list = f.dm.ListDevices();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "old");
+  EXPECT_FALSE((*list)[0].event_nr.has_value());
+  EXPECT_FALSE((*list)[0].uuid.has_value());
+}
+
+TEST(DeviceMapperTest, ListDevicesEmpty) {
+  FakeDm f;
+  auto list = f.dm.ListDevices();
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+}
+
+TEST(DeviceMapperTest, BufferFullDoublesUntilItFits) {
+  FakeDm f;
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(f.dm.CreateDevice({.name = "device-with-a-longish-name-" +
+                                           std::to_string(i),
+                                   .uuid = "UUID-" + std::to_string(i)})
+                    .ok());
+  }
+  f.kernel->sent.clear();
+  auto list = f.dm.ListDevices();
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->size(), 600u);
+  // 600 * (48 + 8 + 16) bytes needs 64 KiB: 16 -> 32 -> 64 KiB.
+  ASSERT_EQ(f.kernel->sent.size(), 3u);
+  EXPECT_EQ(f.kernel->sent[0].header.data_size, 16384u);
+  EXPECT_EQ(f.kernel->sent[1].header.data_size, 32768u);
+  EXPECT_EQ(f.kernel->sent[2].header.data_size, 65536u);
+  EXPECT_EQ(f.dm.counters().buffer_full_retries.load(), 2u);
+}
+
+TEST(DeviceMapperTest, BufferFullRetryBuildsAFreshHeader) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  ASSERT_TRUE(f.dm.LoadTable(DeviceRef::ByName("vol"), LinearTable()).ok());
+  ASSERT_TRUE(f.dm.Resume(DeviceRef::ByName("vol")).ok());
+  int calls = 0;
+  f.kernel->overrides[DM_TABLE_STATUS_CMD] = [&](dm_ioctl* h, size_t) {
+    // The first reply is BUFFER_FULL and scribbles dev into the header,
+    // as the kernel does; the retry must not carry it.
+    if (++calls == 1) {
+      h->dev = DevNum{253, 0}.Encode();
+      h->flags |= DM_BUFFER_FULL_FLAG;
+      h->data_size = offsetof(dm_ioctl, data);
+      return 0;
+    }
+    f.kernel->overrides.erase(DM_TABLE_STATUS_CMD);
+    return f.kernel->Handle(_IOWR(DM_IOCTL, DM_TABLE_STATUS_CMD, dm_ioctl), h);
+  };
+  auto table = f.dm.GetTable(DeviceRef::ByName("vol"));
+  ASSERT_TRUE(table.ok()) << table.status();
+  ASSERT_EQ(table->targets.size(), 1u);
+  EXPECT_EQ(table->targets[0].params, "7:0 0");
+  const auto& sent = f.kernel->sent;
+  EXPECT_EQ(sent[sent.size() - 2].header.dev, 0u);
+  EXPECT_EQ(sent[sent.size() - 2].header.data_size, 32768u);
+}
+
+TEST(DeviceMapperTest, TableAndStatusAndInactive) {
+  FakeDm f;
+  auto ref = DeviceRef::ByName("vol");
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  dmioctl::Table two;
+  two.Append(10, "linear", "7:0 0").Append(20, "linear", "7:1 5");
+  ASSERT_TRUE(f.dm.LoadTable(ref, two).ok());
+  auto inactive = f.dm.GetTable(ref, /*inactive=*/true);
+  ASSERT_TRUE(inactive.ok()) << inactive.status();
+  EXPECT_EQ(inactive->targets, two.targets);
+  EXPECT_TRUE(f.kernel->sent.back().header.flags & DM_QUERY_INACTIVE_TABLE_FLAG);
+  EXPECT_TRUE(f.kernel->sent.back().header.flags & DM_STATUS_TABLE_FLAG);
+  auto live = f.dm.GetTable(ref);
+  ASSERT_TRUE(live.ok());
+  EXPECT_TRUE(live->targets.empty());
+  ASSERT_TRUE(f.dm.Resume(ref).ok());
+  auto status = f.dm.GetStatus(ref, {.noflush = true});
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(status->targets.size(), 2u);
+  EXPECT_EQ(status->targets[1].start, 10u);
+  EXPECT_EQ(status->targets[1].type, "linear");
+  EXPECT_FALSE(f.kernel->sent.back().header.flags & DM_STATUS_TABLE_FLAG);
+  EXPECT_TRUE(f.kernel->sent.back().header.flags & DM_NOFLUSH_FLAG);
+}
+
+TEST(DeviceMapperTest, ClearDropsInactiveTable) {
+  FakeDm f;
+  auto ref = DeviceRef::ByName("vol");
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  ASSERT_TRUE(f.dm.LoadTable(ref, LinearTable()).ok());
+  auto cleared = f.dm.ClearTable(ref);
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_FALSE(cleared->inactive_table());
+  EXPECT_EQ(f.kernel->sent.back().header.data_size, sizeof(dm_ioctl));
+}
+
+TEST(DeviceMapperTest, RenameAndSetUuidPutNewValueInPayload) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "old"}).ok());
+  ASSERT_TRUE(f.dm.Rename("old", "new").ok());
+  const SentIoctl& s = f.kernel->sent.back();
+  EXPECT_EQ(s.command, unsigned{DM_DEV_RENAME_CMD});
+  EXPECT_EQ(Name(s.header), "old");
+  EXPECT_EQ(Uuid(s.header), "");
+  EXPECT_FALSE(s.header.flags & DM_UUID_FLAG);
+  EXPECT_STREQ(s.payload.c_str(), "new");
+  EXPECT_NE(f.kernel->Find("new"), nullptr);
+  ASSERT_TRUE(f.dm.SetUuid("new", "U9").ok());
+  EXPECT_TRUE(f.kernel->sent.back().header.flags & DM_UUID_FLAG);
+  EXPECT_EQ(f.kernel->Find("new")->uuid, "U9");
+  // The uuid can be set once only.
+  EXPECT_THAT(f.dm.SetUuid("new", "U10").status(), HasErrno(EINVAL));
+}
+
+TEST(DeviceMapperTest, RemoveAndDeferredRemove) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  f.kernel->Find("vol")->open_count = 1;
+  EXPECT_THAT(f.dm.RemoveDevice(DeviceRef::ByName("vol")).status(),
+              HasErrno(EBUSY));
+  auto deferred = f.dm.RemoveDevice(DeviceRef::ByName("vol"), true);
+  ASSERT_TRUE(deferred.ok());
+  EXPECT_TRUE(deferred->deferred_remove());
+  EXPECT_TRUE(f.kernel->sent.back().header.flags & DM_DEFERRED_REMOVE);
+  f.kernel->Find("vol")->open_count = 0;
+  ASSERT_TRUE(f.dm.RemoveDevice(DeviceRef::ByName("vol")).ok());
+  EXPECT_EQ(f.kernel->Find("vol"), nullptr);
+}
+
+TEST(DeviceMapperTest, RemoveAll) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "a"}).ok());
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "b"}).ok());
+  f.kernel->Find("b")->open_count = 1;
+  ASSERT_TRUE(f.dm.RemoveAll().ok());
+  EXPECT_EQ(f.kernel->Find("a"), nullptr);
+  EXPECT_NE(f.kernel->Find("b"), nullptr);
+}
+
+TEST(DeviceMapperTest, DepsOfDeviceWithoutTableIsEmpty) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  auto deps = f.dm.GetDeps(DeviceRef::ByName("vol"));
+  ASSERT_TRUE(deps.ok()) << deps.status();
+  EXPECT_TRUE(deps->devices.empty());
+}
+
+TEST(DeviceMapperTest, DepsParsesDeviceNumbers) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  f.kernel->overrides[DM_TABLE_DEPS_CMD] = [](dm_ioctl* h, size_t) {
+    char* p = reinterpret_cast<char*>(h) + sizeof(dm_ioctl);
+    uint32_t count[2] = {2, 0};
+    uint64_t devs[2] = {DevNum{7, 0}.Encode(), DevNum{8, 300}.Encode()};
+    memcpy(p, count, 8);
+    memcpy(p + 8, devs, 16);
+    h->data_start = sizeof(dm_ioctl);
+    h->data_size = sizeof(dm_ioctl) + 24;
+    return 0;
+  };
+  auto deps = f.dm.GetDeps(DeviceRef::ByName("vol"));
+  ASSERT_TRUE(deps.ok()) << deps.status();
+  EXPECT_THAT(deps->devices, ElementsAre(DevNum{7, 0}, DevNum{8, 300}));
+}
+
+TEST(DeviceMapperTest, TargetVersions) {
+  FakeDm f;
+  auto versions = f.dm.ListTargetVersions();
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_EQ(versions->size(), 4u);
+  EXPECT_EQ((*versions)[3].name, "thin-pool");
+  EXPECT_EQ((*versions)[3].version, (dmioctl::InterfaceVersion{1, 23, 0}));
+  EXPECT_EQ(f.kernel->sent.back().header.version[1], 1u);
+  auto one = f.dm.GetTargetVersion("striped");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->version, (dmioctl::InterfaceVersion{1, 6, 0}));
+  EXPECT_EQ(Name(f.kernel->sent.back().header), "striped");
+  EXPECT_EQ(f.kernel->sent.back().header.version[1], 41u);
+  EXPECT_THAT(f.dm.GetTargetVersion("nosuch").status(), HasErrno(EINVAL));
+}
+
+TEST(DeviceMapperTest, OldKernelRejectsNewerCommandVersion) {
+  FakeDm f;
+  f.kernel->version_minor = 40;
+  EXPECT_THAT(f.dm.GetTargetVersion("linear").status(), HasErrno(EINVAL));
+  EXPECT_EQ(f.dm.kernel_version()[1], 40u);
+}
+
+TEST(DeviceMapperTest, MessageWithOutputAndNoRepeatOnOverflow) {
+  FakeDm f;
+  auto ref = DeviceRef::ByName("vol");
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  // No live table: the 6.1 kernel returns 2; that is a failure.
+  auto no_table = f.dm.SendMessage(ref, 0, "echo hi");
+  EXPECT_THAT(no_table.status(), HasErrno(EINVAL));
+  ASSERT_TRUE(f.dm.LoadTable(ref, LinearTable()).ok());
+  ASSERT_TRUE(f.dm.Resume(ref).ok());
+  auto out = f.dm.SendMessage(ref, 0, "echo hello");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "hello");
+  const SentIoctl& s = f.kernel->sent.back();
+  uint64_t sector;
+  memcpy(&sector, s.payload.data(), 8);
+  EXPECT_EQ(sector, 0u);
+  EXPECT_STREQ(s.payload.data() + 8, "echo hello");
+  auto silent = f.dm.SendMessage(ref, 0, "create_thin 1");
+  ASSERT_TRUE(silent.ok());
+  EXPECT_EQ(*silent, "");
+  // Output too large: the message ran once and is not sent again.
+  uint32_t events = f.kernel->Find("vol")->event_nr;
+  size_t sent = f.kernel->sent.size();
+  auto big = f.dm.SendMessage(ref, 0, "echo " + std::string(100, 'x'), 10);
+  EXPECT_THAT(big.status(), HasErrno(ENOBUFS));
+  EXPECT_EQ(f.kernel->sent.size(), sent + 1);
+  EXPECT_EQ(f.kernel->Find("vol")->event_nr, events + 1);
+  EXPECT_FALSE(f.dm.SendMessage(ref, 0, "").ok());
+}
+
+TEST(DeviceMapperTest, WaitBufferFullFetchesStatusInsteadOfWaitingAgain) {
+  FakeDm f;
+  auto ref = DeviceRef::ByName("vol");
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  ASSERT_TRUE(f.dm.LoadTable(ref, LinearTable()).ok());
+  ASSERT_TRUE(f.dm.Resume(ref).ok());
+  f.kernel->overrides[DM_DEV_WAIT_CMD] = [](dm_ioctl* h, size_t) {
+    h->flags |= DM_BUFFER_FULL_FLAG;
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  auto waited = f.dm.WaitEvent(ref, 0);
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(waited->targets.size(), 1u);
+  const auto& sent = f.kernel->sent;
+  EXPECT_EQ(sent[sent.size() - 2].command, unsigned{DM_DEV_WAIT_CMD});
+  EXPECT_EQ(sent.back().command, unsigned{DM_TABLE_STATUS_CMD});
+  int waits = 0;
+  for (const SentIoctl& s : sent) waits += s.command == DM_DEV_WAIT_CMD;
+  EXPECT_EQ(waits, 1);
+}
+
+TEST(DeviceMapperTest, WaitSendsEventNumber) {
+  FakeDm f;
+  auto ref = DeviceRef::ByName("vol");
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  f.kernel->Find("vol")->event_nr = 5;
+  auto waited = f.dm.WaitEvent(ref, 4);
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(f.kernel->sent.back().header.event_nr, 4u);
+  EXPECT_EQ(waited->info.event_nr, 5u);
+}
+
+TEST(DeviceMapperTest, SetGeometryAndArmPoll) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  ASSERT_TRUE(f.dm.SetGeometry(DeviceRef::ByName("vol"), 100, 16, 63, 0).ok());
+  EXPECT_STREQ(f.kernel->sent.back().payload.c_str(), "100 16 63 0");
+  ASSERT_TRUE(f.dm.ArmPoll().ok());
+  EXPECT_EQ(f.kernel->sent.back().command, unsigned{DM_DEV_ARM_POLL_CMD});
+  EXPECT_EQ(f.kernel->sent.back().header.version[1], 37u);
+}
+
+TEST(DeviceMapperTest, PositiveIoctlReturnIsAFailure) {
+  FakeDm f;
+  f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl*, size_t) { return 1; };
+  EXPECT_FALSE(f.dm.GetInfo(DeviceRef::ByName("vol")).ok());
+}
+
+TEST(DeviceMapperTest, ReplyLargerThanBufferIsRejected) {
+  FakeDm f;
+  f.kernel->overrides[DM_LIST_DEVICES_CMD] = [](dm_ioctl* h, size_t size) {
+    h->data_size = static_cast<uint32_t>(size + 8);
+    return 0;
+  };
+  auto list = f.dm.ListDevices();
+  EXPECT_THAT(list.status(), HasErrno(EPROTO));
+}
+
+TEST(DeviceMapperTest, PayloadOverlappingHeaderIsRejected) {
+  FakeDm f;
+  f.kernel->overrides[DM_LIST_DEVICES_CMD] = [](dm_ioctl* h, size_t) {
+    h->data_start = 100;
+    h->data_size = 400;
+    return 0;
+  };
+  EXPECT_THAT(f.dm.ListDevices().status(), HasErrno(EPROTO));
+}
+
+TEST(DeviceMapperTest, InjectedErrnoIsReported) {
+  FakeDm f;
+  f.kernel->fail_at = 1;
+  f.kernel->fail_errno = EACCES;
+  auto info = f.dm.GetInfo(DeviceRef::ByName("vol"));
+  EXPECT_THAT(info.status(), HasErrno(EACCES));
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace dmkit::testing

@@ -1,0 +1,29 @@
+// Shared helpers for the host unit tests.
+#ifndef DMKIT_TESTS_UNIT_TEST_UTIL_H_
+#define DMKIT_TESTS_UNIT_TEST_UTIL_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "dmioctl/device_mapper.h"
+#include "dmioctl/error.h"
+#include "gmock/gmock.h"
+#include "tests/unit/fake_kernel.h"
+
+namespace dmkit::testing {
+
+// A DeviceMapper wired to a fresh fake kernel.
+struct FakeDm {
+  std::shared_ptr<FakeKernelState> kernel = std::make_shared<FakeKernelState>();
+  dmioctl::DeviceMapper dm{std::make_unique<FakeTransport>(kernel)};
+};
+
+MATCHER_P(HasErrno, error_number, "") {
+  return dmioctl::ErrnoOf(arg) == error_number;
+}
+
+MATCHER(IsOk, "") { return arg.ok(); }
+
+}  // namespace dmkit::testing
+
+#endif  // DMKIT_TESTS_UNIT_TEST_UTIL_H_
