@@ -82,8 +82,10 @@ int FakeKernelState::Handle(unsigned long request, void* buffer) {
   h->version[1] = version_minor;
   h->version[2] = 0;
   if (!version_ok) return -EINVAL;
-  if (fail_at != 0 && static_cast<int>(sent.size()) == fail_at) {
-    return -fail_errno;
+  int index = static_cast<int>(sent.size());
+  if (fail_at != 0 && index == fail_at) return -fail_errno;
+  if (auto it = more_failures.find(index); it != more_failures.end()) {
+    return -it->second;
   }
   if (auto it = overrides.find(command); it != overrides.end()) {
     return it->second(h, size);

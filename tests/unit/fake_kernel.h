@@ -56,9 +56,11 @@ class FakeKernelState {
   uint32_t version_minor = 47;
   uint32_t global_event_nr = 0;
 
-  // Fault injection: the ioctl with this 1-based index fails with errno.
+  // Fault injection: the ioctl with this 1-based index fails with errno;
+  // `more_failures` maps further indexes to errnos.
   int fail_at = 0;
   int fail_errno = 0;
+  std::map<int, int> more_failures;
   // Crafted replies: called instead of the model for `command`; writes into
   // the buffer and returns the ioctl's return value.
   std::map<unsigned int, std::function<int(dm_ioctl*, size_t)>> overrides;

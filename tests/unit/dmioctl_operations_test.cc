@@ -1,0 +1,378 @@
+// Compound operations failed at step N for every N: afterwards the (fake)
+// kernel and the node directory are as they were, and the error is the
+// first one, with its errno and device name.
+#include <errno.h>
+#include <linux/dm-ioctl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "dmioctl/error.h"
+#include "dmioctl/nodes.h"
+#include "dmioctl/operations.h"
+#include "dmioctl/targets.h"
+#include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
+
+namespace dmkit::testing {
+namespace {
+
+using dmioctl::DeviceRef;
+using dmioctl::DevNum;
+
+// A temporary DM_DEV_DIR.
+class TempDevDir {
+ public:
+  TempDevDir() {
+    char pattern[] = "/tmp/dmkit-devdir-XXXXXX";
+    path_ = mkdtemp(pattern);
+  }
+  ~TempDevDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool CanMknod(const std::string& dir) {
+  std::string probe = dir + "/probe";
+  if (mknod(probe.c_str(), S_IFBLK | 0600, makedev(7, 0)) != 0) return false;
+  unlink(probe.c_str());
+  return true;
+}
+
+bool IsBlockNode(const std::string& path, DevNum dev) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode) &&
+         st.st_rdev == dev.ToDevT() && (st.st_mode & 07777) == 0600;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+dmioctl::Table LinearTable(uint64_t sectors = 2048) {
+  dmioctl::Table t;
+  t.targets.push_back(dmioctl::targets::Linear(0, sectors, "7:0", 0));
+  return t;
+}
+
+class OperationsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!CanMknod(dir_.path())) GTEST_SKIP() << "mknod needs CAP_MKNOD";
+  }
+  FakeDm f_;
+  TempDevDir dir_;
+  dmioctl::DeviceNodes nodes_{dir_.path()};
+};
+
+TEST_F(OperationsTest, CreateMakesDeviceAndNode) {
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.uuid = "U", .nodes = &nodes_});
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->live_table());
+  EXPECT_FALSE(info->suspended());
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), info->dev));
+  // create, load by number, resume with skip-lockfs: three ioctls.
+  const auto& sent = f_.kernel->sent;
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[1].command, unsigned{DM_TABLE_LOAD_CMD});
+  EXPECT_EQ(sent[1].header.name[0], '\0');
+  EXPECT_EQ(DevNum::Decode(sent[1].header.dev), info->dev);
+  EXPECT_EQ(sent[2].command, unsigned{DM_DEV_SUSPEND_CMD});
+  EXPECT_TRUE(sent[2].header.flags & DM_SKIP_LOCKFS_FLAG);
+  EXPECT_FALSE(sent[2].header.flags & DM_SUSPEND_FLAG);
+}
+
+TEST_F(OperationsTest, CreateWithoutTableIsOneIoctl) {
+  auto info = dmioctl::CreateDevice(f_.dm, "empty", {}, {.nodes = &nodes_});
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(f_.kernel->sent.size(), 1u);
+  EXPECT_FALSE(info->live_table());
+}
+
+TEST_F(OperationsTest, CreateFailedAtEveryStepLeavesNothing) {
+  const char* operations[] = {"create", "reload", "resume"};
+  for (int step = 1; step <= 3; ++step) {
+    SCOPED_TRACE(step);
+    FakeDm f;
+    f.kernel->fail_at = step;
+    f.kernel->fail_errno = ENOMEM;
+    auto info = dmioctl::CreateDevice(f.dm, "vol", LinearTable(),
+                                      {.nodes = &nodes_});
+    ASSERT_FALSE(info.ok());
+    auto details = dmioctl::GetIoctlErrorInfo(info.status());
+    ASSERT_TRUE(details.has_value());
+    EXPECT_EQ(details->error_number, ENOMEM);
+    EXPECT_EQ(details->operation, operations[step - 1]);
+    EXPECT_TRUE(f.kernel->devices.empty());
+    EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+  }
+}
+
+TEST_F(OperationsTest, CreateReportsOriginalErrorWhenRollbackFails) {
+  f_.kernel->fail_at = 2;  // load
+  f_.kernel->fail_errno = EINVAL;
+  f_.kernel->more_failures[3] = EIO;  // the rollback's remove
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_});
+  EXPECT_THAT(info.status(), HasErrno(EINVAL));
+}
+
+TEST_F(OperationsTest, CreateRollsBackWhenNodeCannotBeMade) {
+  ASSERT_EQ(mkdir(nodes_.MapperDir().c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(nodes_.PathFor("vol").c_str(), 0755), 0);  // in the way
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_});
+  EXPECT_THAT(info.status(), HasErrno(EEXIST));
+  EXPECT_TRUE(f_.kernel->devices.empty());
+  struct stat st;
+  ASSERT_EQ(lstat(nodes_.PathFor("vol").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));  // someone else's file stays
+}
+
+TEST_F(OperationsTest, CreateWithInvalidTableSendsNothing) {
+  dmioctl::Table gap;
+  gap.targets = {{0, 8, "zero", ""}, {16, 8, "zero", ""}};
+  EXPECT_FALSE(dmioctl::CreateDevice(f_.dm, "vol", gap).ok());
+  EXPECT_TRUE(f_.kernel->sent.empty());
+}
+
+TEST_F(OperationsTest, CreateWithUnknownTargetRemovesDevice) {
+  dmioctl::Table bad;
+  bad.targets = {{0, 8, "unknown-target", ""}};
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", bad, {.nodes = &nodes_});
+  EXPECT_THAT(info.status(), HasErrno(EINVAL));
+  EXPECT_EQ(dmioctl::GetIoctlErrorInfo(info.status())->operation, "reload");
+  EXPECT_TRUE(f_.kernel->devices.empty());
+}
+
+TEST_F(OperationsTest, RemoveDeletesNode) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_})
+                  .ok());
+  auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
+                                       {.nodes = &nodes_});
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+  EXPECT_TRUE(f_.kernel->devices.empty());
+}
+
+TEST_F(OperationsTest, RemoveByUuidFindsNameForNode) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.uuid = "U", .nodes = &nodes_})
+                  .ok());
+  ASSERT_TRUE(dmioctl::RemoveDevice(f_.dm, DeviceRef::ByUuid("U"),
+                                    {.nodes = &nodes_})
+                  .ok());
+  EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+}
+
+TEST_F(OperationsTest, RemoveRetriesOnBusyUntilClosed) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable()).ok());
+  f_.kernel->Find("vol")->open_count = 1;
+  int retries = 0;
+  auto removed = dmioctl::RemoveDevice(
+      f_.dm, DeviceRef::ByName("vol"),
+      {.retries = 5,
+       .retry_delay = std::chrono::milliseconds(1),
+       .on_retry = [&](int attempt) {
+         retries = attempt;
+         if (attempt == 2) f_.kernel->Find("vol")->open_count = 0;
+       }});
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(retries, 2);
+}
+
+TEST_F(OperationsTest, RemoveWithoutRetryFailsBusyOnce) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_})
+                  .ok());
+  f_.kernel->Find("vol")->open_count = 1;
+  size_t before = f_.kernel->sent.size();
+  auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
+                                       {.nodes = &nodes_});
+  EXPECT_THAT(removed.status(), HasErrno(EBUSY));
+  EXPECT_EQ(dmioctl::GetIoctlErrorInfo(removed.status())->name, "vol");
+  EXPECT_EQ(f_.kernel->sent.size(), before + 1);
+  EXPECT_TRUE(Exists(nodes_.PathFor("vol")));
+}
+
+TEST_F(OperationsTest, DeferredRemoveKeepsNodeWhilePending) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_})
+                  .ok());
+  f_.kernel->Find("vol")->open_count = 1;
+  auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
+                                       {.deferred = true, .nodes = &nodes_});
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(removed->deferred_remove());
+  EXPECT_TRUE(Exists(nodes_.PathFor("vol")));
+}
+
+TEST_F(OperationsTest, ForceRemoveSwapsInErrorTableOfSameLength) {
+  dmioctl::Table two;
+  two.Append(100, "linear", "7:0 0").Append(28, "zero", "");
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", two).ok());
+  f_.kernel->Find("vol")->open_count = 1;  // busy: the remove will fail
+  auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
+                                       {.force = true});
+  EXPECT_THAT(removed.status(), HasErrno(EBUSY));
+  const FakeDevice* d = f_.kernel->Find("vol");
+  ASSERT_NE(d, nullptr);
+  ASSERT_TRUE(d->live.has_value());
+  ASSERT_EQ(d->live->targets.size(), 1u);
+  EXPECT_EQ(d->live->targets[0], (dmioctl::Target{0, 128, "error", ""}));
+  EXPECT_FALSE(d->suspended);
+  // The resume was noflush + skip-lockfs.
+  for (const SentIoctl& s : f_.kernel->sent) {
+    if (s.command == DM_DEV_SUSPEND_CMD && !(s.header.flags & DM_SUSPEND_FLAG) &&
+        s.header.dev == 0) {
+      EXPECT_TRUE(s.header.flags & DM_NOFLUSH_FLAG);
+      EXPECT_TRUE(s.header.flags & DM_SKIP_LOCKFS_FLAG);
+    }
+  }
+}
+
+TEST_F(OperationsTest, ForceRemoveFailedAtEveryStep) {
+  // Steps after the 3 of create: table, load(error), resume, remove.
+  for (int step = 4; step <= 7; ++step) {
+    SCOPED_TRACE(step);
+    FakeDm f;
+    ASSERT_TRUE(dmioctl::CreateDevice(f.dm, "vol", LinearTable(),
+                                      {.nodes = &nodes_})
+                    .ok());
+    f.kernel->fail_at = step;
+    f.kernel->fail_errno = EIO;
+    auto removed = dmioctl::RemoveDevice(f.dm, DeviceRef::ByName("vol"),
+                                         {.force = true, .nodes = &nodes_});
+    EXPECT_THAT(removed.status(), HasErrno(EIO));
+    const FakeDevice* d = f.kernel->Find("vol");
+    ASSERT_NE(d, nullptr);
+    EXPECT_FALSE(d->suspended);
+    EXPECT_FALSE(d->inactive.has_value());
+    ASSERT_TRUE(d->live.has_value());
+    // Before the swap the old table is live; after it, the error table.
+    EXPECT_EQ(d->live->targets[0].type, step <= 6 ? "linear" : "error");
+    EXPECT_TRUE(Exists(nodes_.PathFor("vol")));
+    ASSERT_TRUE(dmioctl::RemoveDevice(f.dm, DeviceRef::ByName("vol"),
+                                      {.nodes = &nodes_})
+                    .ok());
+    EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+  }
+}
+
+TEST_F(OperationsTest, RenameMovesNode) {
+  auto info = dmioctl::CreateDevice(f_.dm, "old", LinearTable(),
+                                    {.nodes = &nodes_});
+  ASSERT_TRUE(info.ok());
+  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", &nodes_);
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_FALSE(Exists(nodes_.PathFor("old")));
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("new"), info->dev));
+  EXPECT_NE(f_.kernel->Find("new"), nullptr);
+}
+
+TEST_F(OperationsTest, RenameUndoneWhenNodeCannotMove) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "old", LinearTable(),
+                                    {.nodes = &nodes_})
+                  .ok());
+  ASSERT_EQ(mkdir(nodes_.PathFor("new").c_str(), 0755), 0);
+  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", &nodes_);
+  EXPECT_THAT(renamed.status(), HasErrno(EEXIST));
+  EXPECT_NE(f_.kernel->Find("old"), nullptr);
+  EXPECT_EQ(f_.kernel->Find("new"), nullptr);
+  EXPECT_TRUE(Exists(nodes_.PathFor("old")));
+}
+
+TEST_F(OperationsTest, RenameFailureChangesNothing) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "old", LinearTable(),
+                                    {.nodes = &nodes_})
+                  .ok());
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "taken", LinearTable(),
+                                    {.nodes = &nodes_})
+                  .ok());
+  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "taken", &nodes_);
+  EXPECT_THAT(renamed.status(), HasErrno(EBUSY));
+  EXPECT_TRUE(Exists(nodes_.PathFor("old")));
+  EXPECT_NE(f_.kernel->Find("old"), nullptr);
+}
+
+TEST_F(OperationsTest, ReloadFailedResumeKeepsOldTableLive) {
+  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable()).ok());
+  int next = static_cast<int>(f_.kernel->sent.size()) + 2;  // the resume
+  f_.kernel->fail_at = next;
+  f_.kernel->fail_errno = EINVAL;
+  auto reloaded = dmioctl::ReloadTable(f_.dm, DeviceRef::ByName("vol"),
+                                       LinearTable(4096), true);
+  EXPECT_THAT(reloaded.status(), HasErrno(EINVAL));
+  const FakeDevice* d = f_.kernel->Find("vol");
+  EXPECT_EQ(d->live->targets[0].length, 2048u);
+  EXPECT_FALSE(d->inactive.has_value());
+  EXPECT_FALSE(d->suspended);
+}
+
+TEST_F(OperationsTest, ScopedDeviceRemovesOnScopeExit) {
+  {
+    auto device = dmioctl::ScopedDevice::Create(f_.dm, "scoped", LinearTable(),
+                                                {.nodes = &nodes_});
+    ASSERT_TRUE(device.ok());
+    EXPECT_NE(f_.kernel->Find("scoped"), nullptr);
+    EXPECT_TRUE(Exists(nodes_.PathFor("scoped")));
+  }
+  EXPECT_EQ(f_.kernel->Find("scoped"), nullptr);
+  EXPECT_FALSE(Exists(nodes_.PathFor("scoped")));
+  auto kept = dmioctl::ScopedDevice::Create(f_.dm, "kept", LinearTable());
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->Release(), "kept");
+  kept = dmioctl::ScopedDevice();
+  EXPECT_NE(f_.kernel->Find("kept"), nullptr);
+}
+
+TEST_F(OperationsTest, NodesAddKeepReplaceAndRefuse) {
+  DevNum dev{253, 4};
+  auto added = nodes_.Add("vol", dev);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_TRUE(*added);
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), dev));
+  EXPECT_FALSE(*nodes_.Add("vol", dev));
+  EXPECT_TRUE(*nodes_.Add("vol", DevNum{253, 5}));
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), DevNum{253, 5}));
+  std::string file = nodes_.PathFor("file");
+  FILE* fp = fopen(file.c_str(), "w");
+  ASSERT_NE(fp, nullptr);
+  fclose(fp);
+  EXPECT_FALSE(nodes_.Add("file", dev).ok());
+  EXPECT_FALSE(nodes_.Remove("file").ok());
+  EXPECT_TRUE(Exists(file));
+  EXPECT_TRUE(nodes_.Remove("vol").ok());
+  EXPECT_TRUE(nodes_.Remove("vol").ok());  // already gone: fine
+  EXPECT_FALSE(nodes_.Add("bad/name", dev).ok());
+}
+
+TEST_F(OperationsTest, MknodesRepairsMissingWrongAndStaleNodes) {
+  auto a = dmioctl::CreateDevice(f_.dm, "a", LinearTable());
+  auto b = dmioctl::CreateDevice(f_.dm, "b", LinearTable());
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(nodes_.Add("b", DevNum{253, 99}).ok());      // wrong
+  ASSERT_TRUE(nodes_.Add("stale", DevNum{253, 50}).ok());  // no device
+  std::string control = nodes_.PathFor("control");
+  ASSERT_EQ(mknod(control.c_str(), S_IFCHR | 0600, makedev(10, 236)), 0);
+  auto report = nodes_.Reconcile(f_.dm);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->created, std::vector<std::string>{"a"});
+  EXPECT_EQ(report->replaced, std::vector<std::string>{"b"});
+  EXPECT_EQ(report->removed, std::vector<std::string>{"stale"});
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("a"), a->dev));
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("b"), b->dev));
+  EXPECT_FALSE(Exists(nodes_.PathFor("stale")));
+  EXPECT_TRUE(Exists(control));
+}
+
+}  // namespace
+}  // namespace dmkit::testing
