@@ -106,11 +106,13 @@ void PoolJson(json::Writer& w, const absl::StatusOr<PoolState>& pool,
 }  // namespace
 
 int Fail(const absl::Status& status) {
+  fflush(stdout);  // what was done so far comes before why it stopped
   fprintf(stderr, "docker: %s\n", Describe(status).c_str());
   return 1;
 }
 
 int Fail(absl::string_view message) {
+  fflush(stdout);
   fprintf(stderr, "docker: %.*s\n", static_cast<int>(message.size()),
           message.data());
   return 1;

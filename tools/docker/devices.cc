@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
@@ -16,9 +17,12 @@ using dmioctl::DeviceMapper;
 using dmioctl::DeviceRef;
 using dmioctl::DevNum;
 
+// "start length type params", without the space the kernel leaves after a
+// thin-pool's feature list.
 std::string TableLine(const dmioctl::Target& t) {
+  absl::string_view params = absl::StripTrailingAsciiWhitespace(t.params);
   return absl::StrCat(t.start, " ", t.length, " ", t.type,
-                      t.params.empty() ? "" : " ", t.params);
+                      params.empty() ? "" : " ", params);
 }
 
 }  // namespace

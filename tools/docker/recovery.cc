@@ -195,8 +195,7 @@ int MountCommand(const Options& options) {
   absl::StatusOr<std::string> fs = DetectFilesystem(node);
   if (!fs.ok()) {
     unlink_node();
-    return Fail(absl::Status(fs.status().code(),
-                             absl::StrCat(name, ": ", Describe(fs.status()))));
+    return Fail(fs.status());  // names the device node
   }
   // Every snapshot of Docker's base device shares its XFS UUID.
   std::string fs_options = *fs == "xfs" ? "nouuid" : "";
@@ -204,9 +203,10 @@ int MountCommand(const Options& options) {
       MountDevice(node, *mountpoint, *fs, fs_options, !options.rw);
   if (!mount.ok()) {
     unlink_node();
+    // mountns's message names the device node and the mountpoint.
     return Fail(absl::Status(
         mount.status().code(),
-        absl::StrCat(name, ": ", Describe(mount.status()),
+        absl::StrCat(Describe(mount.status()),
                      options.rw ? "" : " (a dirty log cannot be replayed "
                                        "read-only; try --rw)")));
   }
