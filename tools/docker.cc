@@ -3,13 +3,11 @@
 // Docker's exact names and tables, mounts them, and shows who holds them in
 // which mount namespace. See tools/docker/commands.h.
 #include <stdio.h>
-#include <string.h>
 
 #include <string>
-#include <string_view>
 
 #include "tools/applet.h"
-#include "tools/docker/commands.h"
+#include "tools/docker/cli.h"
 
 namespace dmkit {
 namespace {
@@ -43,17 +41,6 @@ constexpr char kUsage[] =
     "\n"
     "CONTAINER is a full id, a unique id prefix, or a name.\n";
 
-struct Command {
-  std::string_view name;
-  int (*run)(const docker::Options&);
-};
-
-constexpr Command kCommands[] = {
-    {"df", docker::DfCommand},         {"inspect", docker::InspectCommand},
-    {"ls", docker::LsCommand},         {"mount", docker::MountCommand},
-    {"pool", docker::PoolCommand},     {"umount", docker::UmountCommand},
-};
-
 int UsageError(const std::string& message) {
   fprintf(stderr, "docker: %s\nTry 'dmkit docker --help' for more information.\n",
           message.c_str());
@@ -63,83 +50,20 @@ int UsageError(const std::string& message) {
 }  // namespace
 
 int DockerMain(int argc, char** argv) {
-  docker::Options options;
-  const Command* command = nullptr;
-  bool only_positionals = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (!only_positionals && arg.size() > 1 && arg[0] == '-') {
-      if (arg == "--") {
-        only_positionals = true;
-        continue;
-      }
-      if (arg == "-h" || arg == "--help") {
-        fputs(kUsage, stdout);
-        return 0;
-      }
-      std::string_view key = arg;
-      std::optional<std::string> value;
-      if (size_t eq = arg.find('='); eq != std::string_view::npos) {
-        key = arg.substr(0, eq);
-        value = std::string(arg.substr(eq + 1));
-      }
-      auto take_value = [&]() -> bool {
-        if (value) return true;
-        if (i + 1 >= argc) return false;
-        value = argv[++i];
-        return true;
-      };
-      if (key == "--root" || key == "--pool") {
-        if (!take_value() || value->empty()) {
-          return UsageError(std::string(key) + " needs a value");
-        }
-        (key == "--root" ? options.root : options.pool) = *value;
-        continue;
-      }
-      if (value) {
-        return UsageError("option " + std::string(key) + " takes no value");
-      }
-      if (arg == "--json") {
-        options.json = true;
-      } else if (arg == "--rw") {
-        options.rw = true;
-      } else if (arg == "--no-activate") {
-        options.no_activate = true;
-      } else if (arg == "--activate") {
-        options.activate = true;
-      } else {
-        return UsageError("unknown option " + std::string(arg));
-      }
-      continue;
+  absl::StatusOr<docker::Invocation> inv =
+      docker::ParseCommandLine(argc, argv);
+  if (!inv.ok()) {
+    if (argc < 2) {
+      fputs(kUsage, stderr);
+      return 1;
     }
-    if (command == nullptr) {
-      for (const Command& c : kCommands) {
-        if (c.name == arg) command = &c;
-      }
-      if (command == nullptr) {
-        return UsageError("unknown command '" + std::string(arg) + "'");
-      }
-      continue;
-    }
-    options.args.emplace_back(arg);
+    return UsageError(std::string(inv.status().message()));
   }
-  if (command == nullptr) {
-    fputs(kUsage, stderr);
-    return 1;
+  if (inv->help) {
+    fputs(kUsage, stdout);
+    return 0;
   }
-  // Options that do not belong to the command are mistakes, not no-ops.
-  std::string_view n = command->name;
-  if (options.rw && n != "mount") return UsageError("--rw is for mount");
-  if (options.json && n != "ls" && n != "df" && n != "pool") {
-    return UsageError("--json is for ls, df and pool");
-  }
-  if (options.no_activate && n != "df") {
-    return UsageError("--no-activate is for df");
-  }
-  if (options.activate && n != "pool") {
-    return UsageError("--activate is for pool");
-  }
-  int status = command->run(options);
+  int status = docker::FindCommand(inv->command)(inv->options);
   fflush(stdout);
   return status;
 }

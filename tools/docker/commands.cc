@@ -165,6 +165,9 @@ absl::StatusOr<PoolState> Session::Pool() const {
 }
 
 absl::StatusOr<std::vector<ThinMapping>> Session::Mappings() const {
+  // Without device-mapper nothing is known (ENODEV also maps to kNotFound,
+  // which must not read as "no pool, so nothing active").
+  if (dm_ == nullptr) return dm_error_;
   absl::StatusOr<PoolState> pool = Pool();
   if (!pool.ok()) {
     if (absl::IsNotFound(pool.status())) return std::vector<ThinMapping>();
