@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "mountns/status.h"
+#include "mountns/unique_fd.h"
 
 namespace mountns {
 namespace {
@@ -36,6 +37,29 @@ int PidfdOpen(pid_t pid) {
 int PidfdSendSignal(int pidfd, int sig) {
   return static_cast<int>(
       syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// Whether the process has more than one thread ("Threads:" in
+// /proc/self/status). If that cannot be read, assume it does: the cautious
+// answer only costs the atomic entry.
+bool IsMultithreaded() {
+  absl::StatusOr<std::string> status = ReadFile("/proc/self/status", 1 << 16);
+  if (!status.ok()) return true;
+  constexpr absl::string_view kField = "\nThreads:";
+  size_t at = status->find(kField.data(), 0, kField.size());
+  if (at == std::string::npos) return true;
+  size_t p = at + kField.size();
+  while (p < status->size() && ((*status)[p] == ' ' || (*status)[p] == '\t'))
+    ++p;
+  size_t end = p;
+  while (end < status->size() && (*status)[end] >= '0' && (*status)[end] <= '9')
+    ++end;
+  int threads = 0;
+  if (!absl::SimpleAtoi(absl::string_view(*status).substr(p, end - p),
+                        &threads)) {
+    return true;
+  }
+  return threads > 1;
 }
 
 }  // namespace
@@ -201,13 +225,28 @@ absl::Status NamespaceSet::Enter(EntryMethod method) const {
     done[i] = !entries_[i].fd.valid();
   }
   const bool use_pidfd = pidfd_.valid() && method == EntryMethod::kAuto;
+  // setns(fd, CLONE_NEWNS) fails with EINVAL while the thread shares its
+  // fs_struct (mntns_install checks fs->users). setns(pidfd, CLONE_NEWNS |
+  // other flags) skips that check: the kernel installs into a private copy
+  // of fs_struct and then writes root and cwd into the shared one
+  // (prepare_nsset/commit_nsset in kernel/nsproxy.c, Linux 5.8), moving
+  // the other threads' root too. So with several threads the mount
+  // namespace always goes through its file, and the kernel's check.
+  int not_by_pidfd = 0;
+  if (use_pidfd && (mask() & CLONE_NEWNS) && IsMultithreaded()) {
+    not_by_pidfd = CLONE_NEWNS;
+  }
+  auto by_pidfd = [&](size_t i) {
+    return use_pidfd && entries_[i].from_target &&
+           !(kNamespaceKinds[i].clone_flag & not_by_pidfd);
+  };
   for (int pass = 0; pass < 2; ++pass) {
     const bool report_errors = pass == 1;
     if (use_pidfd) {
       int flags = 0;
       for (const NamespaceKind& kind : kNamespaceKinds) {
         size_t i = IndexOf(kind.type);
-        if (done[i] || !entries_[i].from_target) continue;
+        if (done[i] || !by_pidfd(i)) continue;
         if (pass == 0 && kind.type == NamespaceType::kUser) continue;
         flags |= kind.clone_flag;
       }
@@ -227,7 +266,7 @@ absl::Status NamespaceSet::Enter(EntryMethod method) const {
       if (pass == 0 && kind.type == NamespaceType::kUser) continue;
       // On the first pass target namespaces wait for the pidfd's second
       // try instead of being entered piecemeal.
-      if (pass == 0 && use_pidfd && entries_[i].from_target) continue;
+      if (pass == 0 && by_pidfd(i)) continue;
       if (setns(entries_[i].fd.get(), kind.clone_flag) == 0) {
         done[i] = true;
       } else if (report_errors) {

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -175,6 +176,42 @@ TEST_P(EnterChildTest, EntersMountAndUtsNamespaces) {
 INSTANTIATE_TEST_SUITE_P(Methods, EnterChildTest,
                          ::testing::Values(EntryMethod::kAuto,
                                            EntryMethod::kNamespaceFiles));
+
+// In a multithreaded process, entering a mount namespace must fail as
+// setns(2) on the file does (EINVAL), even where one setns(pidfd, mask)
+// would let it through and move the root of every thread.
+TEST(NamespaceSetTest, MultithreadedCallerCannotEnterMountNamespace) {
+  MOUNTNS_SKIP_UNLESS_ROOT();
+  absl::StatusOr<NamespaceChild> child =
+      NamespaceChild::Start([]() -> absl::StatusOr<std::string> {
+        if (unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) {
+          return ErrnoError(errno, "unshare");
+        }
+        return std::string();
+      });
+  ASSERT_OK(child);
+  const pid_t target = child->pid();
+  // The attempt runs in a forked helper (an empty set enters nothing), so a
+  // failure of this test cannot move the test process.
+  absl::StatusOr<std::string> report = RunInNamespaces(
+      NamespaceSet(), [target]() -> absl::StatusOr<std::string> {
+        std::thread([] {
+          for (;;) pause();
+        }).detach();
+        MOUNTNS_ASSIGN_OR_RETURN(
+            NamespaceSet set,
+            NamespaceSet::ForPid(target, CLONE_NEWNS | CLONE_NEWUTS));
+        std::string before = ReadLink("/proc/thread-self/ns/mnt");
+        absl::Status entered = set.Enter(EntryMethod::kAuto);
+        std::string after = ReadLink("/proc/thread-self/ns/mnt");
+        return absl::StrCat(entered.message(), " ",
+                            before == after ? "stayed" : "moved");
+      });
+  ASSERT_OK(report);
+  EXPECT_EQ(*report,
+            "reassociate to namespace 'ns/mnt' failed: Invalid argument "
+            "stayed");
+}
 
 // Opening a namespace of a process pins the process only through the pidfd
 // check: once it is gone, a new set for its pid cannot be made.

@@ -21,9 +21,12 @@
 // last when it takes privileges away.
 //
 // setns(CLONE_NEWNS) fails with EINVAL in a process whose threads share
-// filesystem attributes (every multithreaded program). Callers that may have
-// threads should use RunInNamespaces() (mountns/run_in_namespaces.h), which
-// forks a single-threaded child first.
+// filesystem attributes (every multithreaded program). The pidfd form with
+// more than one flag does not check this and would move every thread's
+// root, so in a multithreaded process Enter() takes the mount namespace
+// through its file and gets the EINVAL. Callers that may have threads
+// should use RunInNamespaces() (mountns/run_in_namespaces.h), which forks a
+// single-threaded child first.
 #ifndef MOUNTNS_NAMESPACE_SET_H_
 #define MOUNTNS_NAMESPACE_SET_H_
 
