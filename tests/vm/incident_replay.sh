@@ -262,7 +262,9 @@ ok "umount by mountpoint removed the device and its node"
 must $DMKIT docker mount --rw kubesql-server /mnt/recovery
 run du -sh /mnt/recovery/rootfs/var/log/kubesql/huge.log
 run rm /mnt/recovery/rootfs/var/log/kubesql/huge.log || fail "rm"
-# Hand the freed blocks back to the pool, too.
+# Hand the freed blocks back to the pool, too. XFS frees a deleted file's
+# blocks in the background since 5.15 (inodegc); sync waits for that.
+sync
 run fstrim -v /mnt/recovery || fail fstrim
 mkdir /mnt/recovery/rootfs/.pivot_root492082001 || fail "mkdir still fails"
 rmdir /mnt/recovery/rootfs/.pivot_root492082001
