@@ -207,6 +207,8 @@ ok "nothing active"
 
 # ---------------------------------------------------------------- 3
 step "3. The recovery"
+mkdir -p /mnt/recovery
+must_refuse "is not active" $DMKIT docker mount kubesql-server /mnt/recovery
 must_refuse "pool --activate" $DMKIT docker pool
 must $DMKIT docker pool --activate
 case $out in *"created $POOL"*) ;; *) fail "pool not created as $POOL" ;; esac
@@ -238,7 +240,6 @@ case $out in *"table      0 655360 thin $POOLDEV 34709"*) ;;
 case $out in *"device     $PREFIX-$M1"*) ;; *) fail "inspect: device name" ;; esac
 ok "inspect shows the chain and the exact table"
 
-mkdir -p /mnt/recovery
 must $DMKIT docker mount kubesql-server /mnt/recovery
 [ "$(dm_uuid $PREFIX-$M1)" = "DMKIT-DOCKER-$M1" ] || fail "dm uuid"
 [ -b /dev/mapper/$PREFIX-$M1 ] || fail "no node /dev/mapper/$PREFIX-$M1"
@@ -293,6 +294,16 @@ ok "other devices, Docker's files and the pool's transaction id untouched"
 
 # ---------------------------------------------------------------- 4
 step "4. Refusals and rollback"
+# A pool the kernel put in read-only mode takes no new mappings.
+dmsetup reload $POOL --table \
+  "0 $DATA_SECTORS thin-pool 7:1 7:0 128 32768 2 skip_block_zeroing read_only" &&
+  dmsetup resume $POOL || fail "reloading the pool read-only"
+must_refuse "read-only mode" $DMKIT docker mount batch /mnt/recovery
+active $PREFIX-$M4 && fail "activated on a read-only pool"
+dmsetup reload $POOL --table \
+  "0 $DATA_SECTORS thin-pool 7:1 7:0 128 32768 1 skip_block_zeroing" &&
+  dmsetup resume $POOL || fail "reloading the pool read-write"
+
 must_refuse "deleted" $DMKIT docker mount old /mnt/recovery
 active $PREFIX-$M3 && fail "deleted device activated"
 
