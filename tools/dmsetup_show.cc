@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
+#include "dmioctl/targets.h"
 #include "tools/dmsetup_internal.h"
 
 #ifndef DMKIT_VERSION
@@ -594,7 +595,7 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
       j.Key("type");
       j.String(t.type);
       j.Key(table_cmd ? "params" : "status");
-      j.String(table_cmd && !o.showkeys ? RedactParams(t.type, t.params)
+      j.String(table_cmd && !o.showkeys ? dmioctl::targets::RedactKeys(t.type, t.params)
                                         : t.params);
       j.EndObject();
     }
@@ -649,7 +650,7 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
       }
       if (t != nullptr) {
         std::string params = table_cmd && !o.showkeys
-                                 ? RedactParams(t->type, t->params)
+                                 ? dmioctl::targets::RedactKeys(t->type, t->params)
                                  : t->params;
         if (concise) out.push_back(',');
         absl::StrAppend(&out, t->start, " ", t->length, " ", t->type, " ");

@@ -318,38 +318,6 @@ std::string QuoteConcise(absl::string_view s) {
 
 namespace {
 
-// dmsetup.c hide_key(): the first occurrence of `name`, then an optional
-// ":key" before the next blank.
-void HideKey(std::string& params, absl::string_view name) {
-  size_t c = params.find(name.data(), 0, name.size());
-  if (c == std::string::npos) return;
-  c += name.size();
-  c = params.find_first_of(" :", c);
-  if (c == std::string::npos || params[c] != ':') return;
-  for (++c; c < params.size() && params[c] != ' '; ++c) params[c] = '0';
-}
-
-}  // namespace
-
-std::string RedactParams(absl::string_view type, absl::string_view params) {
-  std::string out(params);
-  if (type == "crypt") {
-    size_t c = out.find(' ');
-    if (c == std::string::npos) return out;
-    ++c;
-    // Kernel keyring references (":len:type:desc") are harmless to show.
-    if (c < out.size() && out[c] == ':') return out;
-    for (; c < out.size() && out[c] != ' '; ++c) out[c] = '0';
-  } else if (type == "integrity") {
-    HideKey(out, "internal_hash:");
-    HideKey(out, "journal_crypt:");
-    HideKey(out, "journal_mac:");
-  }
-  return out;
-}
-
-namespace {
-
 // libdm-string.c _unquote(): reads one '-'-separated component starting at
 // `pos` ("--" stands for '-'), returns it and moves `pos` past the
 // separator. A '-' that is the last character is kept.

@@ -102,13 +102,6 @@ std::vector<ConciseDevice> ParseConciseInput(absl::string_view text,
 // Backslash before ',', ';' and '\' (concise output).
 std::string QuoteConcise(absl::string_view s);
 
-// RedactParams()
-//
-// `table` output without --showkeys (dmsetup _status): a crypt key (the
-// second word) zeroed unless it is a keyring reference starting with ':';
-// integrity's internal_hash:, journal_crypt: and journal_mac: keys zeroed.
-std::string RedactParams(absl::string_view type, absl::string_view params);
-
 // The LVM name split of `splitname` and the subsystem/vg/lv/layer fields.
 struct SplitName {
   std::string subsystem;
