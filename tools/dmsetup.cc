@@ -413,7 +413,7 @@ IoctlTarget DeviceSel::Target() const {
 Session::Session(Options options, std::string dev_dir)
     : options_(std::move(options)),
       dev_dir_(std::move(dev_dir)),
-      nodes_(dev_dir_) {}
+      nodes_(dev_dir_, kDebianNodeOwnership) {}
 
 Session::~Session() = default;
 
@@ -604,7 +604,8 @@ void Session::IoctlError(absl::string_view op, const IoctlTarget& target,
   }
 }
 
-void Session::AddNode(absl::string_view name, dmioctl::DevNum dev) {
+void Session::AddNode(absl::string_view name, dmioctl::DevNum dev,
+                      const dmioctl::NodeOwnership* owner) {
   if (name.empty()) return;
   std::string path = absl::StrCat(MapperDir(), "/", name);
   struct stat st;
@@ -615,18 +616,11 @@ void Session::AddNode(absl::string_view name, dmioctl::DevNum dev) {
                      "' is already present"));
     return;
   }
+  nodes_.set_ownership(owner ? *owner : kDebianNodeOwnership);
   absl::StatusOr<bool> added = nodes_.Add(name, dev);
   if (!added.ok()) {
     Err(absl::StrCat(path, ": mknod for ", name, " failed: ",
                      strerror(dmioctl::ErrnoOf(added.status()))));
-    return;
-  }
-  if (*added && (options_.uid_set || options_.gid_set || options_.mode_set)) {
-    if (options_.mode_set) chmod(path.c_str(), options_.mode & 07777);
-    if (chown(path.c_str(), options_.uid_set ? options_.uid : 0,
-              options_.gid_set ? options_.gid : 0) != 0) {
-      Err(absl::StrCat(path, ": chown failed: ", strerror(errno)));
-    }
   }
 }
 

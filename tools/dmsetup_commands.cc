@@ -224,22 +224,19 @@ bool CreateOneDevice(Session& s, const CreateSpec& spec) {
   }
   IoctlTarget target{*name, uuid, major, minor};
   dmioctl::CreateRequest request{.name = *name, .uuid = uuid};
-  if (minor >= 0) request.minor = static_cast<uint32_t>(minor);
+  // libdm encodes the number with MKDEV and the kernel decodes 20 bits of
+  // minor: larger minors wrap instead of failing.
+  if (minor >= 0) request.minor = static_cast<uint32_t>(minor) & 0xfffff;
+  dmioctl::NodeOwnership owner = kDebianNodeOwnership;
+  if (o.uid_set) owner.uid = static_cast<uid_t>(o.uid);
+  if (o.gid_set) owner.gid = static_cast<gid_t>(o.gid);
+  if (o.mode_set) owner.mode = static_cast<mode_t>(o.mode);
   absl::StatusOr<DeviceInfo> created = dm->CreateDevice(request);
   if (!created.ok()) {
-    int err = dmioctl::ErrnoOf(created.status());
-    // The kernel answers ENXIO for a minor it cannot have; dmioctl checks
-    // the range first.
-    if (err == 0 && minor >= 0 &&
-        absl::IsInvalidArgument(created.status()) &&
-        static_cast<uint32_t>(minor) >= (1u << 20)) {
-      s.IoctlErrno("create", target, ENXIO);
-    } else {
-      s.IoctlError("create", target, created.status());
-    }
+    s.IoctlError("create", target, created.status());
     return false;
   }
-  if (o.addnodeoncreate) s.AddNode(*name, created->dev);
+  if (o.addnodeoncreate) s.AddNode(*name, created->dev, &owner);
   DeviceInfo shown_info = *created;
   if (!table.empty()) {
     IoctlTarget after{*name, "", major, minor};
@@ -252,9 +249,11 @@ bool CreateOneDevice(Session& s, const CreateSpec& spec) {
                    step.status());
     } else {
       DeviceRef resume_ref =
-          minor >= 0 ? DeviceRef::ByDevNum(DevNum{static_cast<uint32_t>(major),
-                                                  static_cast<uint32_t>(minor)})
-                     : DeviceRef::ByName(*name);
+          minor >= 0
+              ? DeviceRef::ByDevNum(DevNum{static_cast<uint32_t>(major),
+                                           static_cast<uint32_t>(minor) &
+                                               0xfffff})
+              : DeviceRef::ByName(*name);
       step = dm->Resume(resume_ref);
       if (!step.ok()) s.IoctlError("resume", after, step.status());
     }
@@ -269,7 +268,7 @@ bool CreateOneDevice(Session& s, const CreateSpec& spec) {
       }
       return false;
     }
-    if (!o.addnodeoncreate) s.AddNode(*name, step->dev);
+    if (!o.addnodeoncreate) s.AddNode(*name, step->dev, &owner);
     s.SetReadAhead(*name, step->dev);
     shown_info = *step;
   }
@@ -388,6 +387,7 @@ bool Mknodes(Session& s, const std::string* name) {
   dmioctl::DeviceMapper* dm = s.Dm();
   if (dm == nullptr) return false;
   if (name == nullptr) {
+    s.Nodes().set_ownership(kDebianNodeOwnership);
     absl::StatusOr<dmioctl::MknodesReport> report = s.Nodes().Reconcile(*dm);
     if (!report.ok()) {
       if (dmioctl::GetIoctlErrorInfo(report.status())) {

@@ -26,6 +26,11 @@
 
 namespace dmkit::dmsetup {
 
+// Owner and mode of the nodes Debian's libdevmapper makes without udev
+// (built with device gid 6, "disk", and mode 0660).
+inline constexpr dmioctl::NodeOwnership kDebianNodeOwnership{
+    .uid = 0, .gid = 6, .mode = 0660};
+
 // How ls and deps print device numbers (-o devno|devname|blkdevname).
 enum class DevNameType { kDevNo, kBlk, kMap };
 
@@ -122,7 +127,9 @@ class Session {
                   int error_number);
 
   // Node operations as libdm stacks them (applied at once here).
-  void AddNode(absl::string_view name, dmioctl::DevNum dev);
+  // `owner`: create's -U/-G/-M; Debian's defaults otherwise.
+  void AddNode(absl::string_view name, dmioctl::DevNum dev,
+               const dmioctl::NodeOwnership* owner = nullptr);
   void RemoveNode(absl::string_view name);
   void RenameNode(absl::string_view old_name, absl::string_view new_name);
   // After a resume: --readahead, as libdm's set_dev_node_read_ahead().
