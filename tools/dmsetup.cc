@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 #include <sys/ioctl.h>
+#include <sys/sem.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +39,10 @@ bool CmdHelp(Session& s, const CmdArgs& a);
 bool CmdNotSupported(Session& s, const CmdArgs& a);
 bool CmdUdevFlags(Session& s, const CmdArgs& a);
 bool CmdUdevComplete(Session& s, const CmdArgs& a);
+bool CmdUdevCreateCookie(Session& s, const CmdArgs& a);
+bool CmdUdevReleaseCookie(Session& s, const CmdArgs& a);
+bool CmdUdevCompleteAll(Session& s, const CmdArgs& a);
+bool CmdUdevCookies(Session& s, const CmdArgs& a);
 
 namespace {
 
@@ -82,12 +89,12 @@ const Command kCommands[] = {
     {"wait", "<device> [<event_nr>] [--noflush]", 0, 2, 0, CmdWait},
     {"mknodes", "[<device>...]", 0, -1, 1, CmdMknodes},
     {"mangle", "[<device>...]", 0, -1, 1, CmdMangle},
-    {"udevcreatecookie", "", 0, 0, 0, CmdNotSupported},
-    {"udevreleasecookie", "[<cookie>]", 0, 1, 0, CmdNotSupported},
+    {"udevcreatecookie", "", 0, 0, 0, CmdUdevCreateCookie},
+    {"udevreleasecookie", "[<cookie>]", 0, 1, 0, CmdUdevReleaseCookie},
     {"udevflags", "<cookie>", 1, 1, 0, CmdUdevFlags},
     {"udevcomplete", "<cookie>", 1, 1, 0, CmdUdevComplete},
-    {"udevcomplete_all", "[<age_in_minutes>]", 0, 1, 0, CmdNotSupported},
-    {"udevcookies", "", 0, 0, 0, CmdNotSupported},
+    {"udevcomplete_all", "[<age_in_minutes>]", 0, 1, 0, CmdUdevCompleteAll},
+    {"udevcookies", "", 0, 0, 0, CmdUdevCookies},
     {"target-version", "[<target>...]", 1, -1, 1, CmdTargetVersion},
     {"targets", "", 0, 0, 0, CmdTargets},
     {"version", "", 0, 0, 0, CmdVersion},
@@ -325,13 +332,7 @@ bool CmdHelp(Session& s, const CmdArgs&) {
 }
 
 bool CmdNotSupported(Session& s, const CmdArgs& a) {
-  if (absl::StartsWith(a.cmd->name, "udev")) {
-    // What a dmsetup built without udev_sync says.
-    s.Err("Command not supported. Recompile with \"--enable-udev_sync\" to "
-          "enable.");
-  } else {
-    s.Err(absl::StrCat("dmkit: dmsetup ", a.cmd->name, " is not supported."));
-  }
+  s.Err(absl::StrCat("dmkit: dmsetup ", a.cmd->name, " is not supported."));
   return false;
 }
 
@@ -374,12 +375,145 @@ bool CmdUdevFlags(Session& s, const CmdArgs& a) {
   return true;
 }
 
+// dmkit never synchronises with udev: these behave as dmsetup's do when
+// libdevmapper finds udev synchronisation unavailable (DM_DISABLE_UDEV).
+
 bool CmdUdevComplete(Session& s, const CmdArgs& a) {
   uint32_t cookie;
   if (!CookieValue(s, a.args[0], &cookie)) return false;
   printf("DM_COOKIE_COMPLETED=0x%-10x\n", cookie);
-  // Without udev synchronisation there is no semaphore to release.
+  // There is no semaphore of ours to release.
   (void)kUdevFlagsMask;
+  return true;
+}
+
+bool CmdUdevCreateCookie(Session&, const CmdArgs&) {
+  // dm_udev_create_cookie() without synchronisation: cookie 0, not printed.
+  return true;
+}
+
+bool CmdUdevReleaseCookie(Session& s, const CmdArgs& a) {
+  uint32_t cookie = s.opt().udev_cookie;
+  if (!a.args.empty() && !CookieValue(s, a.args[0], &cookie)) return false;
+  if (cookie == 0) {
+    s.Err("No udev transaction cookie given.");
+    return false;
+  }
+  return true;
+}
+
+namespace {
+// libdevmapper's DM_COOKIE_MAGIC: the high half of its semaphore keys.
+constexpr uint32_t kCookieMagic = 0x0D4D;
+
+// dmsetup _yes_no_prompt().
+char YesNo(const char* prompt) {
+  int c = 0, ret = 0;
+  do {
+    if (c == '\n' || !c) {
+      fputs(prompt, stdout);
+      fflush(stdout);
+    }
+    if ((c = getchar()) == EOF) {
+      ret = 'n';
+      break;
+    }
+    c = tolower(c);
+    if (c == 'y' || c == 'n') ret = c;
+  } while (!ret || c != '\n');
+  if (c != '\n') putchar('\n');
+  return static_cast<char>(ret);
+}
+}  // namespace
+
+// Semaphores left behind by processes that died waiting for udev: dmsetup
+// can list and remove them, and so can dmkit.
+bool CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
+  unsigned age = 0;
+  if (a.args.size() == 1 && sscanf(a.args[0].c_str(), "%u", &age) != 1) {
+    s.Err("Failed to read age_in_minutes parameter.");
+    return false;
+  }
+  if (!s.opt().yes) {
+    if (age) {
+      fprintf(stderr,
+              "WARNING: This operation will destroy all semaphores older than "
+              "%d minutes with keys that have a prefix %u (0x%x).\n",
+              age, kCookieMagic, kCookieMagic);
+    } else {
+      fprintf(stderr,
+              "WARNING: This operation will destroy all semaphores with keys "
+              "that have a prefix %u (0x%x).\n",
+              kCookieMagic, kCookieMagic);
+    }
+    if (YesNo("Do you really want to continue? [y/n]: ") == 'n') {
+      printf("Semaphores with keys prefixed by %u (0x%x) NOT destroyed.\n",
+             kCookieMagic, kCookieMagic);
+      return true;
+    }
+  }
+  struct seminfo info;
+  int max_id = semctl(0, 0, SEM_INFO, &info);
+  if (max_id < 0) {
+    s.Err(absl::StrCat("SEM_INFO: semctl failed: ", strerror(errno)));
+    return false;
+  }
+  int counter = 0, skipped = 0;
+  for (int id = 0; id <= max_id; ++id) {
+    struct semid_ds data;
+    int sid = semctl(id, 0, SEM_STAT, &data);
+    if (sid < 0) continue;
+    uint32_t key = static_cast<uint32_t>(data.sem_perm.__key);
+    if (key >> 16 != kCookieMagic) continue;
+    time_t t = time(nullptr);
+    if (data.sem_ctime + static_cast<time_t>(age) * 60 > t ||
+        data.sem_otime + static_cast<time_t>(age) * 60 > t) {
+      ++skipped;
+      continue;
+    }
+    if (semctl(sid, 0, IPC_RMID, 0) < 0) {
+      s.Err(absl::StrCat("Could not cleanup notification semaphore with semid ",
+                         sid, " and cookie value ", key, " (0x",
+                         absl::Hex(key), ")."));
+      continue;
+    }
+    ++counter;
+  }
+  printf("%d semaphores with keys prefixed by %u (0x%x) destroyed. %d "
+         "skipped.\n",
+         counter, kCookieMagic, kCookieMagic, skipped);
+  return true;
+}
+
+bool CmdUdevCookies(Session& s, const CmdArgs&) {
+  struct seminfo info;
+  int max_id = semctl(0, 0, SEM_INFO, &info);
+  if (max_id < 0) {
+    s.Err(absl::StrCat("SEM_INFO: sem_ctl failed: ", strerror(errno)));
+    return false;
+  }
+  printf("Cookie       Semid      Value      Last semop time           Last "
+         "change time\n");
+  for (int id = 0; id <= max_id; ++id) {
+    struct semid_ds data;
+    int sid = semctl(id, 0, SEM_STAT, &data);
+    if (sid < 0) continue;
+    uint32_t key = static_cast<uint32_t>(data.sem_perm.__key);
+    if (key >> 16 != kCookieMagic) continue;
+    int val = semctl(sid, 0, GETVAL);
+    if (val < 0) {
+      s.Err(absl::StrCat("semid ", sid, ": sem_ctl failed for cookie 0x",
+                         absl::Hex(key), ": ", strerror(errno)));
+      continue;
+    }
+    char otime[26], ctime_buf[26];
+    char* o = ctime_r(&data.sem_otime, otime);
+    char* c = ctime_r(&data.sem_ctime, ctime_buf);
+    if (o) otime[strlen(o) - 1] = '\0';
+    if (c) ctime_buf[strlen(c) - 1] = '\0';
+    printf("0x%-10x %-10d %-10d %s  %s\n", key, sid, val, o ? o : "unknown",
+           c ? c : "unknown");
+  }
   return true;
 }
 

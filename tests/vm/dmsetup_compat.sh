@@ -342,6 +342,23 @@ scn_mangle() {
   step mangle ok1
 }
 
+scn_dev_dir() {
+  mkdir -p /tmp/altdev
+  rm -rf /tmp/altdev/mapper
+  step_env() { (DM_DEV_DIR=/tmp/altdev; export DM_DEV_DIR; step "$@"); }
+  step_env create a --table "0 8 zero"
+  step_env create b --notable
+  step_env mknodes
+  step_env info a
+  step_env info /tmp/altdev/mapper/a
+  step_env rename a a2
+  step_env remove b
+  for f in /tmp/altdev/mapper/*; do
+    stat -c '%n %F %a %u %g %t:%T' "$f" >>"$OUT"
+  done
+  (DM_DEV_DIR=relative; export DM_DEV_DIR; step ls)
+}
+
 # --- run -------------------------------------------------------------------
 
 setup_loops
@@ -467,8 +484,44 @@ compare splitname vg0-lv_x-tmeta
 compare mangle
 compare mangle lin1
 
+compare ls --exec echo
+
+# --json (dmkit only): one line of JSON with the devices in it.
+json_ok() {
+  out=$(kit "$@" --json) || return 1
+  [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || return 1
+  case $out in \{*\}) ;; *) return 1 ;; esac
+  printf '%s' "$out" | grep -q "$JSON_EXPECT"
+}
+for c in "ls:\"name\":\"lin1\",\"major\"" \
+         "info:\"uuid\":\"LVM-linuuid1\"" \
+         "table:\"type\":\"linear\",\"params\":\"7:0 0\"" \
+         "status:\"type\":\"thin-pool\"" \
+         "deps:\"name\":\"top\",\"deps\":\[{\"major\"" \
+         "targets:\"name\":\"thin-pool\",\"version\":\[" \
+         "version:\"library\":\"dmkit "; do
+  JSON_EXPECT=${c#*:}
+  if json_ok "${c%%:*}"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    failed="$failed
+  --json ${c%%:*}"
+    echo "FAIL: dmsetup ${c%%:*} --json"
+    kit "${c%%:*}" --json
+  fi
+done
+# Keys stay hidden in JSON too.
+if kit table --json crypt1 | grep -q '"params":"aes-xts-plain64 0000000000000000'; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1))
+  failed="$failed
+  --json table crypt1 (key redaction)"
+fi
+
 for s in create create_errors remove busy rename suspend reload message \
-         mknodes wait_geometry remove_all mangle; do
+         mknodes wait_geometry remove_all mangle dev_dir; do
   scenario "$s"
 done
 
