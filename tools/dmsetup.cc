@@ -730,12 +730,7 @@ void Session::IoctlErrno(absl::string_view op, const IoctlTarget& target,
 
 void Session::IoctlError(absl::string_view op, const IoctlTarget& target,
                          const absl::Status& status) {
-  int err = dmioctl::ErrnoOf(status);
-  if (err != 0 && dmioctl::GetIoctlErrorInfo(status).has_value()) {
-    IoctlErrno(op, target, err);
-  } else {
-    Err(status.message());
-  }
+  Err(FormatStatusError(op, target, status));
 }
 
 void Session::AddNode(absl::string_view name, dmioctl::DevNum dev,

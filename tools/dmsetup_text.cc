@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "absl/strings/str_cat.h"
+#include "dmioctl/error.h"
 
 namespace dmkit::dmsetup {
 namespace {
@@ -193,6 +194,15 @@ std::string FormatIoctlError(absl::string_view op, const IoctlTarget& target,
   }
   absl::StrAppend(&line, " failed: ", strerror(error_number));
   return line;
+}
+
+std::string FormatStatusError(absl::string_view op, const IoctlTarget& target,
+                              const absl::Status& status) {
+  int err = dmioctl::ErrnoOf(status);
+  if (err != 0 && dmioctl::GetIoctlErrorInfo(status).has_value()) {
+    return FormatIoctlError(op, target, err);
+  }
+  return std::string(status.message());
 }
 
 bool ParseTableLines(absl::string_view text, absl::string_view source,

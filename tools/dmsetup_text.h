@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "dmioctl/table.h"
 
@@ -67,6 +68,14 @@ struct IoctlTarget {
 // "failed" (or before the device number).
 std::string FormatIoctlError(absl::string_view op, const IoctlTarget& target,
                              int error_number);
+
+// FormatStatusError()
+//
+// The line for a failed dmioctl call: the ioctl error line when the status
+// carries the kernel's errno, else (a check the library made before any
+// ioctl) the status message.
+std::string FormatStatusError(absl::string_view op, const IoctlTarget& target,
+                              const absl::Status& status);
 
 // ParseTableLines()
 //

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 
+#include "dmioctl/error.h"
 #include "gtest/gtest.h"
 
 namespace dmkit::dmsetup {
@@ -88,6 +89,34 @@ TEST(IoctlError, DeviceNumberFollowsTheUuid) {
   EXPECT_EQ(FormatIoctlError("info", {"", "", 253, 0}, ENXIO),
             "device-mapper: info ioctl on  (253:0) failed: No such device or "
             "address");
+}
+
+TEST(IoctlError, FromKernelStatus) {
+  absl::Status busy = dmioctl::KernelError({.error_number = EBUSY,
+                                            .operation = "remove",
+                                            .ioctl_name = "DM_DEV_REMOVE",
+                                            .name = "pool"});
+  EXPECT_EQ(FormatStatusError("remove", {"pool", ""}, busy),
+            "device-mapper: remove ioctl on pool  failed: Device or resource "
+            "busy");
+  // The addressing printed is the caller's (libdm prints what it sent).
+  absl::Status missing = dmioctl::KernelError(
+      {.error_number = ENXIO, .operation = "info", .ioctl_name = "DM_DEV_STATUS",
+       .dev = dmioctl::DevNum{253, 7}});
+  EXPECT_EQ(FormatStatusError("info", {"", "", 253, 7}, missing),
+            "device-mapper: info ioctl on  (253:7) failed: No such device or "
+            "address");
+}
+
+TEST(IoctlError, LibraryCheckPrintsItsMessage) {
+  EXPECT_EQ(FormatStatusError("create", {"x", ""},
+                              absl::InvalidArgumentError("device name 'control' "
+                                                         "is reserved")),
+            "device name 'control' is reserved");
+  // An errno without ioctl details (a failed open) is not an ioctl line.
+  EXPECT_EQ(FormatStatusError("create", {"x", ""},
+                              dmioctl::ErrnoError(ENOENT, "open /dev/x")),
+            "open /dev/x: No such file or directory");
 }
 
 TEST(TableLines, ParsesLikeDmsetup) {
