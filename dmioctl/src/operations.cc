@@ -2,6 +2,8 @@
 
 #include <errno.h>
 
+#include <algorithm>
+#include <mutex>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -151,6 +153,114 @@ absl::StatusOr<DeviceInfo> ReloadTable(DeviceMapper& dm,
   absl::StatusOr<DeviceInfo> resumed = dm.Resume(device, options);
   if (!resumed.ok()) UndoFailedSwap(dm, device, loaded.suspended());
   return resumed;
+}
+
+namespace {
+
+// Runs work(i) for i in [0, count) on up to `jobs` threads. Each worker
+// takes the next index until `stop()` says to stop or the work runs out.
+void RunParallel(size_t count, int jobs, const std::function<bool()>& stop,
+                 const std::function<void(size_t)>& work) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (;;) {
+      if (stop()) return;
+      size_t i = next.fetch_add(1);
+      if (i >= count) return;
+      work(i);
+    }
+  };
+  size_t threads = std::min<size_t>(std::max(jobs, 1), count);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<DeviceInfo>> CreateDevices(
+    DeviceMapper& dm, const std::vector<DeviceSpec>& devices,
+    const BatchOptions& options) {
+  // Everything is validated before the first ioctl.
+  for (const DeviceSpec& spec : devices) {
+    DMIOCTL_RETURN_IF_ERROR(ValidateName(spec.name));
+    if (!spec.table.empty()) DMIOCTL_RETURN_IF_ERROR(spec.table.Validate());
+  }
+  std::vector<std::optional<DeviceInfo>> created(devices.size());
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  absl::Status first_error;  // guarded by mu
+  size_t first_error_index = devices.size();
+  auto cancelled = [&] {
+    return options.cancel != nullptr && options.cancel->load();
+  };
+  RunParallel(
+      devices.size(), options.jobs,
+      [&] { return failed.load() || cancelled(); },
+      [&](size_t i) {
+        const DeviceSpec& spec = devices[i];
+        absl::StatusOr<DeviceInfo> info =
+            CreateDevice(dm, spec.name, spec.table,
+                         {.uuid = spec.uuid,
+                          .minor = spec.minor,
+                          .nodes = options.nodes});
+        if (info.ok()) {
+          created[i] = *std::move(info);
+          return;
+        }
+        failed = true;
+        std::lock_guard<std::mutex> lock(mu);
+        if (i < first_error_index) {
+          first_error_index = i;
+          first_error = info.status();
+        }
+      });
+  if (!failed && cancelled()) {
+    first_error = absl::CancelledError(
+        "batch create cancelled; devices it created were removed");
+  }
+  if (first_error.ok()) {
+    std::vector<DeviceInfo> result;
+    result.reserve(created.size());
+    for (std::optional<DeviceInfo>& info : created) result.push_back(*info);
+    return result;
+  }
+  // Roll back what this batch made, concurrently as well.
+  std::vector<size_t> made;
+  for (size_t i = 0; i < created.size(); ++i) {
+    if (created[i]) made.push_back(i);
+  }
+  RunParallel(
+      made.size(), options.jobs, [] { return false; },
+      [&](size_t k) {
+        const DeviceInfo& info = *created[made[k]];
+        RemoveCreatedDevice(dm, info.dev, devices[made[k]].name,
+                            options.nodes);
+      });
+  return first_error;
+}
+
+absl::Status RemoveDevices(DeviceMapper& dm,
+                           const std::vector<DeviceRef>& devices,
+                           const RemoveOptions& remove_options,
+                           const BatchOptions& options) {
+  std::vector<absl::Status> results(devices.size());
+  RemoveOptions each = remove_options;
+  each.nodes = options.nodes;
+  RunParallel(
+      devices.size(), options.jobs,
+      [&] { return options.cancel != nullptr && options.cancel->load(); },
+      [&](size_t i) {
+        results[i] = RemoveDevice(dm, devices[i], each).status();
+      });
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  if (options.cancel != nullptr && options.cancel->load()) {
+    return absl::CancelledError("batch remove cancelled");
+  }
+  return absl::OkStatus();
 }
 
 ScopedDevice::ScopedDevice(ScopedDevice&& other) noexcept

@@ -64,6 +64,7 @@ uint32_t FakeKernelState::NextMinor() const {
 }
 
 int FakeKernelState::Handle(unsigned long request, void* buffer) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto* h = static_cast<dm_ioctl*>(buffer);
   unsigned int command = _IOC_NR(request);
   SentIoctl record;

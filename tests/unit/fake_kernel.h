@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +70,8 @@ class FakeKernelState {
   int Handle(unsigned long request, void* buffer);
 
  private:
+  // Batch operations call from several threads; overrides may call Handle().
+  std::recursive_mutex mu_;
   int Dispatch(unsigned int command, dm_ioctl* h, size_t size);
   FakeDevice* Lookup(dm_ioctl* h, int* error);
   void Status(const FakeDevice& d, dm_ioctl* h);
