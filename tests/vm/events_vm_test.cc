@@ -1,15 +1,19 @@
 // Events (DM_DEV_ARM_POLL + poll on the control fd, DM_DEV_WAIT) and
 // suspend/resume with I/O in flight, noflush and lockfs.
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "vm_test_util.h"
 
 namespace dmkit_vm {
@@ -172,6 +176,108 @@ TEST_F(Events, DevWaitSleepsThroughSuspendResumeLoadAndClearAndIsInterruptible) 
   sigaction(SIGUSR1, &old, nullptr);
   ASSERT_TRUE(returned);
   EXPECT_ERRNO(waited, EINTR);
+}
+
+// Kernel uevents (NETLINK_KOBJECT_UEVENT), the kernel's own record of
+// what DM_UEVENT_GENERATED_FLAG claims.
+class UeventListener {
+ public:
+  static absl::StatusOr<UeventListener> Open() {
+    UeventListener l;
+    l.fd_ = Fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                      NETLINK_KOBJECT_UEVENT));
+    if (!l.fd_.valid()) return dmioctl::ErrnoError(errno, "uevent socket");
+    int size = 4 << 20;
+    setsockopt(l.fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    addr.nl_groups = 1;  // kernel events
+    if (bind(l.fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      return dmioctl::ErrnoError(errno, "bind uevent socket");
+    }
+    return l;
+  }
+  // "action@devpath" of the events for block device dm-<minor> that arrive
+  // within `wait_ms` (stops early once one arrived and 100 ms passed quietly).
+  std::vector<std::string> Take(uint32_t minor, int wait_ms) {
+    std::vector<std::string> events;
+    std::string suffix = absl::StrCat("/block/dm-", minor);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    for (;;) {
+      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      deadline - std::chrono::steady_clock::now())
+                                      .count());
+      if (left <= 0) break;
+      pollfd pfd{fd_.get(), POLLIN, 0};
+      if (poll(&pfd, 1, events.empty() ? left : std::min(left, 100)) <= 0) {
+        if (!events.empty()) break;
+        continue;
+      }
+      char buffer[8192];
+      ssize_t n = recv(fd_.get(), buffer, sizeof(buffer) - 1, 0);
+      if (n <= 0) continue;
+      buffer[n] = '\0';
+      std::string header(buffer);  // "action@devpath"
+      if (absl::EndsWith(header, suffix)) events.push_back(header.substr(0, header.find('@')));
+    }
+    return events;
+  }
+
+ private:
+  Fd fd_;
+};
+
+// Uevents follow the gendisk, which exists only from the first table load
+// on: create sends none; a rename of a device that never had a table sends
+// none either, and its reply says so (the reference notes left this open).
+TEST_F(Events, UeventsFollowTheDiskAndTheFlagReportsThem) {
+  ASSERT_OK_AND_ASSIGN(UeventListener uevents, UeventListener::Open());
+  ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo created, dm().CreateDevice({.name = Name("a")}));
+  ScopedDevice guard(&dm(), Name("c"), nullptr);
+  const uint32_t minor = created.dev.minor;
+  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+
+  ASSERT_OK_AND_ASSIGN(DeviceInfo renamed, dm().Rename(Name("a"), Name("b")));
+  EXPECT_FALSE(renamed.uevent_generated());
+  EXPECT_EQ(renamed.event_nr, 0u);  // no live table, no table event
+  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+
+  DeviceRef ref = DeviceRef::ByName(Name("b"));
+  ASSERT_OK(dm().LoadTable(ref, OneTarget(targets::Zero(0, 64))));
+  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"add"});
+  // Loaded, not yet live: the rename now has a disk to send "change" for,
+  // still without a table event.
+  ASSERT_OK_AND_ASSIGN(DeviceInfo renamed2, dm().Rename(Name("b"), Name("c")));
+  EXPECT_TRUE(renamed2.uevent_generated());
+  EXPECT_EQ(renamed2.event_nr, 0u);
+  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"change"});
+  ref = DeviceRef::ByName(Name("c"));
+
+  ASSERT_OK_AND_ASSIGN(DeviceInfo resumed, dm().Resume(ref));
+  EXPECT_TRUE(resumed.uevent_generated());
+  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"change"});
+  ASSERT_OK_AND_ASSIGN(DeviceInfo suspended, dm().Suspend(ref));
+  EXPECT_FALSE(suspended.uevent_generated());
+  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+  ASSERT_OK(dm().Resume(ref));
+  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"change"});
+  // A resume with nothing to do sends nothing.
+  ASSERT_OK_AND_ASSIGN(DeviceInfo noop, dm().Resume(ref));
+  EXPECT_FALSE(noop.uevent_generated());
+  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+
+  ASSERT_OK_AND_ASSIGN(DeviceInfo removed, dm().RemoveDevice(ref));
+  guard.Release();
+  EXPECT_TRUE(removed.uevent_generated());
+  // Two: dev_remove's own KOBJ_REMOVE (the one the flag reports, carrying
+  // the cookie), then device_del's in del_gendisk.
+  EXPECT_EQ(uevents.Take(minor, 2000), (std::vector<std::string>{"remove", "remove"}));
+
+  // Removing a device that never had a disk: no uevent, flag clear.
+  ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo bare, dm().CreateDevice({.name = Name("d")}));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo bare_removed, dm().RemoveDevice(DeviceRef::ByName(Name("d"))));
+  EXPECT_FALSE(bare_removed.uevent_generated());
+  EXPECT_EQ(uevents.Take(bare.dev.minor, 300), std::vector<std::string>{});
 }
 
 // --- Suspend and resume with I/O ---------------------------------------------

@@ -138,6 +138,8 @@ TEST_F(Ioctl, RemoveTakesDiskNodeAndSysfsAway) {
   EXPECT_EQ(removed.name, Name("a"));
   EXPECT_EQ(removed.uuid, Uuid("a"));
   EXPECT_TRUE(removed.uevent_generated());
+  // No __dev_status on remove: the reply's dev is the request's (none).
+  EXPECT_TRUE(removed.dev.IsZero()) << removed.dev.ToString();
   EXPECT_FALSE(PathExists(DmNode(created.dev)));
   EXPECT_FALSE(PathExists(absl::StrCat("/sys/block/dm-", created.dev.minor)));
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("a"))), ENXIO);

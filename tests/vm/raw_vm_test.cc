@@ -169,6 +169,17 @@ TEST_F(Raw, OverlongNamesAreTruncatedAndReservedNamesAcceptedBy61) {
     }
     EXPECT_FALSE(dmioctl::ValidateName(name).ok()) << name;
   }
+  // A persistent minor: only MINOR() of dev is used, the major is ignored.
+  RawBuffer persistent(sizeof(dm_ioctl));
+  persistent.SetName(Name("persistent"));
+  persistent.header()->flags = DM_PERSISTENT_DEV_FLAG;
+  persistent.header()->dev = dmioctl::DevNum{7, 201}.Encode();
+  ASSERT_EQ(Ioctl(DM_DEV_CREATE_CMD, persistent), 0);
+  dmioctl::DevNum made = dmioctl::DevNum::Decode(persistent.header()->dev);
+  EXPECT_EQ(made.minor, 201u);
+  EXPECT_NE(made.major, 7u);
+  EXPECT_OK(dm().RemoveDevice(DeviceRef::ByName(Name("persistent"))));
+
   // '/' is refused by the kernel too.
   RawBuffer slash(sizeof(dm_ioctl));
   slash.SetName(Name("a/b"));
