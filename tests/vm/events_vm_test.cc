@@ -197,22 +197,25 @@ class UeventListener {
     }
     return l;
   }
-  // "action@devpath" of the events for block device dm-<minor> that arrive
-  // within `wait_ms` (stops early once one arrived and 100 ms passed quietly).
-  std::vector<std::string> Take(uint32_t minor, int wait_ms) {
+  // The actions ("add", "change", ...) of the uevents for block device
+  // dm-<minor>: waits up to `wait_ms` for `expected` of them, then 200 ms
+  // more for any extra one.
+  std::vector<std::string> Take(uint32_t minor, size_t expected, int wait_ms = 5000) {
     std::vector<std::string> events;
     std::string suffix = absl::StrCat("/block/dm-", minor);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    auto now = [] { return std::chrono::steady_clock::now(); };
+    auto deadline = now() + std::chrono::milliseconds(expected == 0 ? 300 : wait_ms);
+    bool extra = false;
     for (;;) {
-      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      deadline - std::chrono::steady_clock::now())
-                                      .count());
+      if (!extra && events.size() >= expected && expected > 0) {
+        deadline = now() + std::chrono::milliseconds(200);
+        extra = true;
+      }
+      int left = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now()).count());
       if (left <= 0) break;
       pollfd pfd{fd_.get(), POLLIN, 0};
-      if (poll(&pfd, 1, events.empty() ? left : std::min(left, 100)) <= 0) {
-        if (!events.empty()) break;
-        continue;
-      }
+      if (poll(&pfd, 1, left) <= 0) continue;
       char buffer[8192];
       ssize_t n = recv(fd_.get(), buffer, sizeof(buffer) - 1, 0);
       if (n <= 0) continue;
@@ -235,49 +238,49 @@ TEST_F(Events, UeventsFollowTheDiskAndTheFlagReportsThem) {
   ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo created, dm().CreateDevice({.name = Name("a")}));
   ScopedDevice guard(&dm(), Name("c"), nullptr);
   const uint32_t minor = created.dev.minor;
-  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+  EXPECT_EQ(uevents.Take(minor, 0), std::vector<std::string>{});
 
   ASSERT_OK_AND_ASSIGN(DeviceInfo renamed, dm().Rename(Name("a"), Name("b")));
   EXPECT_FALSE(renamed.uevent_generated());
   EXPECT_EQ(renamed.event_nr, 0u);  // no live table, no table event
-  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+  EXPECT_EQ(uevents.Take(minor, 0), std::vector<std::string>{});
 
   DeviceRef ref = DeviceRef::ByName(Name("b"));
   ASSERT_OK(dm().LoadTable(ref, OneTarget(targets::Zero(0, 64))));
-  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"add"});
+  EXPECT_EQ(uevents.Take(minor, 1), std::vector<std::string>{"add"});
   // Loaded, not yet live: the rename now has a disk to send "change" for,
   // still without a table event.
   ASSERT_OK_AND_ASSIGN(DeviceInfo renamed2, dm().Rename(Name("b"), Name("c")));
   EXPECT_TRUE(renamed2.uevent_generated());
   EXPECT_EQ(renamed2.event_nr, 0u);
-  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"change"});
+  EXPECT_EQ(uevents.Take(minor, 1), std::vector<std::string>{"change"});
   ref = DeviceRef::ByName(Name("c"));
 
   ASSERT_OK_AND_ASSIGN(DeviceInfo resumed, dm().Resume(ref));
   EXPECT_TRUE(resumed.uevent_generated());
-  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"change"});
+  EXPECT_EQ(uevents.Take(minor, 1), std::vector<std::string>{"change"});
   ASSERT_OK_AND_ASSIGN(DeviceInfo suspended, dm().Suspend(ref));
   EXPECT_FALSE(suspended.uevent_generated());
-  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+  EXPECT_EQ(uevents.Take(minor, 0), std::vector<std::string>{});
   ASSERT_OK(dm().Resume(ref));
-  EXPECT_EQ(uevents.Take(minor, 2000), std::vector<std::string>{"change"});
+  EXPECT_EQ(uevents.Take(minor, 1), std::vector<std::string>{"change"});
   // A resume with nothing to do sends nothing.
   ASSERT_OK_AND_ASSIGN(DeviceInfo noop, dm().Resume(ref));
   EXPECT_FALSE(noop.uevent_generated());
-  EXPECT_EQ(uevents.Take(minor, 300), std::vector<std::string>{});
+  EXPECT_EQ(uevents.Take(minor, 0), std::vector<std::string>{});
 
   ASSERT_OK_AND_ASSIGN(DeviceInfo removed, dm().RemoveDevice(ref));
   guard.Release();
   EXPECT_TRUE(removed.uevent_generated());
   // Two: dev_remove's own KOBJ_REMOVE (the one the flag reports, carrying
   // the cookie), then device_del's in del_gendisk.
-  EXPECT_EQ(uevents.Take(minor, 2000), (std::vector<std::string>{"remove", "remove"}));
+  EXPECT_EQ(uevents.Take(minor, 2), (std::vector<std::string>{"remove", "remove"}));
 
   // Removing a device that never had a disk: no uevent, flag clear.
   ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo bare, dm().CreateDevice({.name = Name("d")}));
   ASSERT_OK_AND_ASSIGN(DeviceInfo bare_removed, dm().RemoveDevice(DeviceRef::ByName(Name("d"))));
   EXPECT_FALSE(bare_removed.uevent_generated());
-  EXPECT_EQ(uevents.Take(bare.dev.minor, 300), std::vector<std::string>{});
+  EXPECT_EQ(uevents.Take(bare.dev.minor, 0), std::vector<std::string>{});
 }
 
 // --- Suspend and resume with I/O ---------------------------------------------
