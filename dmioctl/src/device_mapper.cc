@@ -244,8 +244,11 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
       return KernelError(error_info);
     }
     if (r > 0) {
-      // DM_TARGET_MSG to a device without a live table returns 2 with
-      // nothing copied back (6.1 dm-ioctl.c target_message): a failure.
+      // A positive return is a failure with nothing copied back. Read from
+      // the source, 6.1's target_message returns 2 for a message to a
+      // device without a live table; Debian's 6.1 kernel (6.1.192) answers
+      // -EINVAL instead ("The device has no table."), which the VM suite
+      // checks. Kept for kernels that do return 2.
       error_info.error_number = EINVAL;
       error_info.detail = absl::StrCat("ioctl returned ", r);
       return KernelError(error_info);

@@ -411,6 +411,7 @@ int FakeKernelState::Dispatch(unsigned int command, dm_ioctl* h,
       if (!d->live) return 2;  // 6.1: falls through with r = 2
       std::string message =
           Field(base + h->data_start + 8, size - h->data_start - 8);
+      if (message.empty()) return -EINVAL;  // dm_split_args: no argv[0]
       ++d->event_nr;  // lets tests see how often a message ran
       Status(*d, h);
       if (message.rfind("echo ", 0) == 0) {
