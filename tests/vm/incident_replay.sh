@@ -47,6 +47,25 @@ must_refuse() {
   ok "refused: $*"
 }
 active() { dmsetup info "$1" >/dev/null 2>&1; }
+# wait_for WHAT COMMAND...: polls COMMAND for up to 60 s (the guest is slow
+# when the host is busy).
+wait_for() {
+  what=$1; shift
+  i=0
+  until "$@"; do
+    i=$((i + 1))
+    [ $i -lt 600 ] || fail "timed out waiting for $what"
+    sleep 0.1
+  done
+}
+unopened() {
+  [ "$(dmsetup info -c --noheadings -o open "$1" 2>/dev/null | tr -d ' ')" = 0 ]
+}
+other_ns() {
+  [ -e /proc/$1/ns/mnt ] &&
+    [ "$(readlink /proc/$1/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] &&
+    [ "$(cat /proc/$1/comm)" = sleep ]
+}
 dm_uuid() { dmsetup info -c --noheadings -o uuid "$1" 2>/dev/null; }
 # Lines of `dmsetup ls` other than the given pool, i.e. thin devices.
 thin_count() { dmsetup ls 2>/dev/null | grep -vc -e "^$1" -e "No devices"; }
@@ -335,12 +354,13 @@ mkdir -p /mnt/batch
 must $DMKIT docker mount batch /mnt/batch
 unshare -m sleep 600 &
 LEAKER=$!
-sleep 1
+wait_for "the leaking namespace" other_ns $LEAKER
 must_refuse "mounted in mnt:[" $DMKIT docker umount batch
 case $out in *"pid $LEAKER (sleep) /mnt/batch"*) ;; *) fail "holder not named" ;; esac
 active $PREFIX-$M4 || fail "removed while held"
 kill $LEAKER; wait $LEAKER 2>/dev/null
-sleep 1
+# The namespace's mounts go with its last process, a moment later.
+wait_for "the leaked mount to go" unopened $PREFIX-$M4
 must $DMKIT docker umount batch
 active $PREFIX-$M4 && fail "not removed once free"
 ok "umount waits for the last holder, names it, then removes"
@@ -356,7 +376,7 @@ EOS
 chmod +x /tmp/dockerd
 unshare -m /tmp/dockerd &
 DAEMON=$!
-sleep 1
+wait_for "the daemon's mount" other_ns $DAEMON
 grep -q $MNT2 /proc/mounts && fail "the daemon's mount is visible here"
 grep -q $MNT2 /proc/$DAEMON/mounts || fail "the daemon did not mount web"
 ns=$(readlink /proc/$DAEMON/ns/mnt)
@@ -373,7 +393,6 @@ case $out in *"mounted    $ns pid $DAEMON"*) ;; *) fail "inspect mounts" ;; esac
 must_refuse "not mounted in this namespace" $DMKIT docker umount web
 active $PREFIX-$M2 || fail "removed the daemon's device"
 kill $DAEMON; wait $DAEMON 2>/dev/null
-sleep 1
 dmsetup remove $PREFIX-$M2
 
 # ---------------------------------------------------------------- 6
