@@ -498,6 +498,21 @@ TEST(DeviceMapperTest, SetGeometryAndArmPoll) {
   EXPECT_EQ(f.kernel->sent.back().header.version[1], 37u);
 }
 
+// Requests with no name, uuid or payload copy them from empty views whose
+// data() is null; under the sanitizer build (tests/sanitize.sh) this was
+// undefined behaviour (memcpy from a null pointer).
+TEST(DeviceMapperTest, EmptyNameUuidAndPayloadSendZeroedFields) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.ListDevices({.with_uuid = false}).ok());
+  ASSERT_TRUE(f.dm.ArmPoll().ok());
+  ASSERT_TRUE(f.dm.RemoveAll().ok());
+  for (const SentIoctl& s : f.kernel->sent) {
+    EXPECT_EQ(Name(s.header), "");
+    EXPECT_EQ(Uuid(s.header), "");
+  }
+  EXPECT_EQ(f.kernel->sent[1].header.data_size, sizeof(dm_ioctl));
+}
+
 TEST(DeviceMapperTest, PositiveIoctlReturnIsAFailure) {
   FakeDm f;
   f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl*, size_t) { return 1; };
