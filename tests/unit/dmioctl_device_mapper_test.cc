@@ -285,8 +285,11 @@ TEST(DeviceMapperTest, BufferFullRetryBuildsAFreshHeader) {
       h->data_size = offsetof(dm_ioctl, data);
       return 0;
     }
-    f.kernel->overrides.erase(DM_TABLE_STATUS_CMD);
-    return f.kernel->Handle(_IOWR(DM_IOCTL, DM_TABLE_STATUS_CMD, dm_ioctl), h);
+    // Erasing the override destroys this lambda and its captures: nothing
+    // captured may be touched after it.
+    FakeKernelState* kernel = f.kernel.get();
+    kernel->overrides.erase(DM_TABLE_STATUS_CMD);
+    return kernel->Handle(_IOWR(DM_IOCTL, DM_TABLE_STATUS_CMD, dm_ioctl), h);
   };
   auto table = f.dm.GetTable(DeviceRef::ByName("vol"));
   ASSERT_TRUE(table.ok()) << table.status();
