@@ -265,6 +265,15 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
                        ", data_size ", header->data_size, ", buffer ", size);
       return KernelError(error_info);
     }
+    // The kernel NUL-terminates the name and uuid it writes back; without
+    // the NUL they would read as a 128-byte name or a 129-byte uuid, which
+    // no device can have.
+    if (memchr(header->name, '\0', sizeof(header->name)) == nullptr ||
+        memchr(header->uuid, '\0', sizeof(header->uuid)) == nullptr) {
+      error_info.error_number = EPROTO;
+      error_info.detail = "malformed reply: name or uuid not terminated";
+      return KernelError(error_info);
+    }
     if (!(header->flags & DM_BUFFER_FULL_FLAG)) break;
     if (!command.grows) {
       reply.buffer_full = true;

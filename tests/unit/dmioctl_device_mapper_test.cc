@@ -542,6 +542,38 @@ TEST(DeviceMapperTest, PayloadOverlappingHeaderIsRejected) {
   EXPECT_THAT(f.dm.ListDevices().status(), HasErrno(EPROTO));
 }
 
+// Found by fuzz_reply_deps: a reply whose name field has no NUL gave a
+// 128-byte DeviceInfo::name (and a uuid field without one a 129-byte uuid).
+TEST(DeviceMapperTest, UnterminatedNameOrUuidInReplyIsRejected) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl* h, size_t) {
+    memset(h->name, 's', sizeof(h->name));
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  EXPECT_THAT(f.dm.GetInfo(DeviceRef::ByName("vol")).status(), HasErrno(EPROTO));
+  f.kernel->overrides[DM_TABLE_DEPS_CMD] = [](dm_ioctl* h, size_t) {
+    memset(h->uuid, 'u', sizeof(h->uuid));
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  EXPECT_THAT(f.dm.GetDeps(DeviceRef::ByName("vol")).status(), HasErrno(EPROTO));
+  // Full-length values that are terminated are fine.
+  f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl* h, size_t) {
+    memset(h->name, 'n', sizeof(h->name) - 1);
+    h->name[sizeof(h->name) - 1] = '\0';
+    memset(h->uuid, 'u', sizeof(h->uuid) - 1);
+    h->uuid[sizeof(h->uuid) - 1] = '\0';
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  auto info = f.dm.GetInfo(DeviceRef::ByName("vol"));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->name.size(), dmioctl::kMaxNameLength);
+  EXPECT_EQ(info->uuid.size(), dmioctl::kMaxUuidLength);
+}
+
 TEST(DeviceMapperTest, InjectedErrnoIsReported) {
   FakeDm f;
   f.kernel->fail_at = 1;
