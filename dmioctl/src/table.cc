@@ -154,6 +154,12 @@ absl::Status Table::Validate() const {
       return absl::InvalidArgumentError(
           absl::StrCat("target ", i + 1, ": invalid target type '", t.type, "'"));
     }
+    // The kernel reads both as C strings: a NUL would silently cut them.
+    if (t.type.find('\0') != std::string::npos ||
+        t.params.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target ", i + 1, ": NUL byte in target type or parameters"));
+    }
     if (t.length == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("target ", i + 1, ": zero length"));
