@@ -283,6 +283,7 @@ absl::StatusOr<std::string> FormatDmInit(
     if (dev.minor) absl::StrAppend(&out, *dev.minor);
     absl::StrAppend(&out, ",", dev.table.read_only ? "ro" : "rw");
     for (const Target& t : dev.table.targets) {
+      DMIOCTL_RETURN_IF_ERROR(check(t.type));
       DMIOCTL_RETURN_IF_ERROR(check(t.params));
       absl::StrAppend(&out, ",", t.start, " ", t.length, " ", t.type);
       if (!t.params.empty()) absl::StrAppend(&out, " ", t.params);

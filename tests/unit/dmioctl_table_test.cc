@@ -120,6 +120,15 @@ TEST(TableTest, DmInitRoundTripAndLimits) {
   DeviceSpec comma{.name = "a,b"};
   comma.table.Append(1, "zero", "");
   EXPECT_FALSE(dmioctl::FormatDmInit({comma}).ok());
+  // Found by fuzz_concise: a type with a comma (possible in the concise
+  // form, as t\,x) was written unchecked and split on the way back.
+  auto concise = dmioctl::ParseConcise("v,,,rw,0 1 t\\,x p");
+  ASSERT_TRUE(concise.ok()) << concise.status();
+  EXPECT_EQ((*concise)[0].table.targets[0].type, "t,x");
+  EXPECT_FALSE(dmioctl::FormatDmInit(*concise).ok());
+  DeviceSpec semicolon{.name = "v"};
+  semicolon.table.Append(1, "a;b", "");
+  EXPECT_FALSE(dmioctl::FormatDmInit({semicolon}).ok());
   std::string many;
   for (int i = 0; i < 257; ++i) {
     absl::StrAppend(&many, i ? ";" : "", "d", i, ",,,rw,0 1 zero");
