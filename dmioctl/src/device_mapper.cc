@@ -72,9 +72,11 @@ InterfaceVersion Unpack(uint32_t p) {
   return {p >> 24, (p >> 12) & 0xfff, p & 0xfff};
 }
 
+// A default-constructed absl::string_view has a null data(), which memcpy
+// must not be given even for 0 bytes; std::copy_n takes it.
 void CopyField(char* field, size_t size, absl::string_view value) {
   size_t n = std::min(value.size(), size - 1);
-  memcpy(field, value.data(), n);
+  std::copy_n(value.data(), n, field);
   field[n] = '\0';
 }
 
@@ -227,8 +229,8 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
       CopyField(header->name, sizeof(header->name), request.name);
       CopyField(header->uuid, sizeof(header->uuid), request.uuid);
     }
-    memcpy(reinterpret_cast<char*>(header) + kDataStart,
-           request.payload.data(), request.payload.size());
+    std::copy_n(request.payload.data(), request.payload.size(),
+                reinterpret_cast<char*>(header) + kDataStart);
 
     counters_.ioctls.fetch_add(1, std::memory_order_relaxed);
     int r = transport_->Ioctl(_IOWR(DM_IOCTL, request.command, dm_ioctl),
@@ -264,6 +266,15 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
       error_info.detail =
           absl::StrCat("malformed reply: data_start ", header->data_start,
                        ", data_size ", header->data_size, ", buffer ", size);
+      return KernelError(error_info);
+    }
+    // The kernel NUL-terminates the name and uuid it writes back; without
+    // the NUL they would read as a 128-byte name or a 129-byte uuid, which
+    // no device can have.
+    if (memchr(header->name, '\0', sizeof(header->name)) == nullptr ||
+        memchr(header->uuid, '\0', sizeof(header->uuid)) == nullptr) {
+      error_info.error_number = EPROTO;
+      error_info.detail = "malformed reply: name or uuid not terminated";
       return KernelError(error_info);
     }
     if (!(header->flags & DM_BUFFER_FULL_FLAG)) break;
