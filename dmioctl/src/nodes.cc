@@ -15,17 +15,15 @@
 namespace dmioctl {
 namespace {
 
-// libdevmapper's defaults without udev: root:root, 0600.
-constexpr mode_t kNodeMode = 0600;
-
-absl::Status MakeBlockNode(const std::string& path, DevNum dev) {
+absl::Status MakeBlockNode(const std::string& path, DevNum dev,
+                           const NodeOwnership& owner) {
   // umask must not narrow the mode, as in libdevmapper's _add_dev_node().
   mode_t old_umask = umask(0);
-  int r = mknod(path.c_str(), S_IFBLK | kNodeMode, dev.ToDevT());
+  int r = mknod(path.c_str(), S_IFBLK | (owner.mode & 07777), dev.ToDevT());
   int saved = errno;
   umask(old_umask);
   if (r != 0) return ErrnoError(saved, absl::StrCat("mknod ", path));
-  if (chown(path.c_str(), 0, 0) != 0 && errno != EPERM) {
+  if (chown(path.c_str(), owner.uid, owner.gid) != 0 && errno != EPERM) {
     return ErrnoError(errno, absl::StrCat("chown ", path));
   }
   return absl::OkStatus();
@@ -33,7 +31,8 @@ absl::Status MakeBlockNode(const std::string& path, DevNum dev) {
 
 }  // namespace
 
-DeviceNodes::DeviceNodes(std::string dev_dir) : dev_dir_(std::move(dev_dir)) {
+DeviceNodes::DeviceNodes(std::string dev_dir, NodeOwnership owner)
+    : dev_dir_(std::move(dev_dir)), owner_(owner) {
   while (dev_dir_.size() > 1 && dev_dir_.back() == '/') dev_dir_.pop_back();
 }
 
@@ -79,7 +78,7 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
   } else if (errno != ENOENT) {
     return ErrnoError(errno, absl::StrCat("stat ", path));
   }
-  DMIOCTL_RETURN_IF_ERROR(MakeBlockNode(path, dev));
+  DMIOCTL_RETURN_IF_ERROR(MakeBlockNode(path, dev, owner_));
   return true;
 }
 

@@ -117,37 +117,38 @@ Target Crypt(uint64_t start, uint64_t length, absl::string_view device,
                        options.features)};
 }
 
+namespace {
+
+// dmsetup.c hide_key(): after the first occurrence of `name`, an optional
+// ":key" before the next blank is zeroed.
+void HideKey(std::string& params, absl::string_view name) {
+  size_t c = params.find(name.data(), 0, name.size());
+  if (c == std::string::npos) return;
+  c = params.find_first_of(" :", c + name.size());
+  if (c == std::string::npos || params[c] != ':') return;
+  for (++c; c < params.size() && params[c] != ' '; ++c) params[c] = '0';
+}
+
+}  // namespace
+
 std::string RedactKeys(absl::string_view type, absl::string_view params) {
-  auto zeros = [](absl::string_view key) { return std::string(key.size(), '0'); };
+  // The rules of dmsetup.c _status(), character for character, so `table`
+  // output matches dmsetup's.
+  std::string out(params);
   if (type == "crypt") {
-    // <cipher> <key> <iv_offset> ...: the key is the second word.
-    size_t key_begin = params.find(' ');
-    if (key_begin == absl::string_view::npos) return std::string(params);
-    ++key_begin;
-    size_t key_end = params.find(' ', key_begin);
-    if (key_end == absl::string_view::npos) key_end = params.size();
-    absl::string_view key = params.substr(key_begin, key_end - key_begin);
-    if (key.empty() || key[0] == ':' || key == "-") return std::string(params);
-    return absl::StrCat(params.substr(0, key_begin), zeros(key),
-                        params.substr(key_end));
+    // <cipher> <key> ...: everything up to the next blank after the first
+    // one, unless it is a kernel keyring reference (":len:type:desc").
+    size_t c = out.find(' ');
+    if (c == std::string::npos) return out;
+    ++c;
+    if (c < out.size() && out[c] == ':') return out;
+    for (; c < out.size() && out[c] != ' '; ++c) out[c] = '0';
+  } else if (type == "integrity") {
+    HideKey(out, "internal_hash:");
+    HideKey(out, "journal_crypt:");
+    HideKey(out, "journal_mac:");
   }
-  if (type == "integrity") {
-    // Keys appear as "<alg>:<key>" after one of these prefixes.
-    std::vector<std::string> words = absl::StrSplit(params, ' ');
-    for (std::string& word : words) {
-      for (absl::string_view prefix :
-           {"internal_hash:", "journal_crypt:", "journal_mac:"}) {
-        if (!absl::StartsWith(word, prefix)) continue;
-        size_t key = word.find(':', prefix.size());
-        if (key != std::string::npos) {
-          word = absl::StrCat(word.substr(0, key + 1),
-                              zeros(absl::string_view(word).substr(key + 1)));
-        }
-      }
-    }
-    return absl::StrJoin(words, " ");
-  }
-  return std::string(params);
+  return out;
 }
 
 absl::StatusOr<ThinPoolStatus> ParseThinPoolStatus(absl::string_view status) {

@@ -30,7 +30,7 @@ EOF
 }
 die() { echo "run-guest: $*" >&2; exit 2; }
 
-kernel_dir= timeout=540 mem=1024 smp=2 append= keep_initrd=
+kernel_dir='' timeout=540 mem=1024 smp=2 append='' keep_initrd=''
 payloads=() payload_args=() host_bins=() files=() extra_modules=()
 while (($#)); do
   case $1 in
@@ -72,10 +72,11 @@ fi
 
 t_start=$EPOCHREALTIME
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dmkit-vm.XXXXXX")
-qpid= spid=
+qpid='' spid=''
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
-  [[ -n $qpid ]] && kill "$qpid" 2>/dev/null
-  [[ -n $spid ]] && kill "$spid" 2>/dev/null
+  if [[ -n $qpid ]]; then kill "$qpid" 2>/dev/null || true; fi
+  if [[ -n $spid ]]; then kill "$spid" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -161,6 +162,8 @@ cat >"$root/init" <<'EOF'
 # Guest side of tests/vm/run-guest.sh.
 /bin/busybox --install -s
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp
+# The console is a tty; keep escape codes out of the host's logs.
+export GTEST_COLOR=no
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -171,7 +174,8 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 
 uptime() { read -r up _ </proc/uptime; echo "$up"; }
-status=0
+status=0 failed=''
+dmesg_lines=$(dmesg | wc -l)
 echo "DMKIT-VM: kernel $(uname -r) up at $(uptime) s; loading modules"
 set --
 while read -r m; do set -- "$@" "$m"; done </dmkit/modules
@@ -179,7 +183,7 @@ if modprobe -a "$@"; then
   echo "DMKIT-VM: modules loaded at $(uptime) s"
 else
   echo "DMKIT-VM: loading the modules failed"
-  status=1
+  status=1 failed=" modules"
 fi
 
 if [ "$status" = 0 ]; then
@@ -193,13 +197,17 @@ if [ "$status" = 0 ]; then
     t1=$(uptime)
     echo "DMKIT-VM: payload ${p#*-} exited with status $rc after" \
       "$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
-    if [ "$rc" != 0 ] && [ "$status" = 0 ]; then status=$rc; fi
+    if [ "$rc" != 0 ]; then
+      failed="$failed ${p#*-}($rc)"
+      [ "$status" != 0 ] || status=$rc
+    fi
   done </dmkit/run-list
 fi
 
 if [ "$status" != 0 ]; then
-  echo "DMKIT-VM: kernel log (last 40 lines):"
-  dmesg | tail -n 40
+  echo "DMKIT-VM: failed:$failed"
+  echo "DMKIT-VM: kernel log since /init started (last 40 lines):"
+  dmesg | tail -n "+$((dmesg_lines + 1))" | tail -n 40
 fi
 echo "DMKIT-VM-RESULT: $status"
 poweroff -f
@@ -227,7 +235,8 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
 start=$EPOCHREALTIME
 "${qemu[@]}" </dev/null 2>&1 &
 qpid=$!
-sleep "$timeout" </dev/null >/dev/null 2>&1 &
+# The watchdog must not hold ctest's output pipe open after the guest ends.
+sleep "$timeout" >/dev/null 2>&1 &
 spid=$!
 wait -n "$qpid" "$spid" || true
 elapsed=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }")

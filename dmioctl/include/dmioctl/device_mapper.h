@@ -212,7 +212,8 @@ class DeviceMapper {
   absl::StatusOr<std::vector<TargetVersion>> ListTargetVersions();
 
   // DM_TARGET_MSG to the target at `sector`. Returns the target's output
-  // (empty when it printed nothing). Output longer than `max_output` bytes
+  // (empty when it printed nothing). An empty message is sent as it is
+  // (the kernel answers EINVAL); one containing NUL is refused here. Output longer than `max_output` bytes
   // fails with ENOBUFS and is not retried, since the kernel has already
   // acted on the message.
   absl::StatusOr<std::string> SendMessage(const DeviceRef& device,

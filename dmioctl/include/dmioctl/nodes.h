@@ -8,6 +8,8 @@
 #ifndef DMIOCTL_NODES_H_
 #define DMIOCTL_NODES_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -26,13 +28,27 @@ struct MknodesReport {
   std::vector<std::string> removed;   // nodes of devices that do not exist
 };
 
+// Owner and permissions of the nodes Add() makes. The defaults are
+// upstream libdevmapper's (root:root, 0600); distributions build it with
+// their own (Debian: group disk, 6, and mode 0660).
+struct NodeOwnership {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mode = 0600;
+};
+
 class DeviceNodes {
  public:
-  explicit DeviceNodes(std::string dev_dir = "/dev");
+  explicit DeviceNodes(std::string dev_dir = "/dev",
+                       NodeOwnership owner = NodeOwnership());
   // The directory from $DM_DEV_DIR, else /dev.
   static DeviceNodes FromEnvironment();
 
   const std::string& dev_dir() const { return dev_dir_; }
+  const NodeOwnership& ownership() const { return owner_; }
+  // Applies to nodes made from now on; existing right nodes are kept as
+  // they are, as libdevmapper does.
+  void set_ownership(const NodeOwnership& owner) { owner_ = owner; }
   // `<dev_dir>/mapper`.
   std::string MapperDir() const;
   // `<dev_dir>/mapper/<name>`.
@@ -40,7 +56,8 @@ class DeviceNodes {
 
   // Add()
   //
-  // Makes the node for `name` with device number `dev`: kept when it is
+  // Makes the node for `name` with device number `dev` (owned and
+  // permitted as ownership() says): kept when it is
   // already a block node for `dev`, replaced when it is a block node for
   // another number, an error when something else has the name.
   // Creates `<dev_dir>/mapper` if needed. Returns whether it changed anything.
@@ -67,6 +84,7 @@ class DeviceNodes {
 
  private:
   std::string dev_dir_;
+  NodeOwnership owner_;
 };
 
 }  // namespace dmioctl

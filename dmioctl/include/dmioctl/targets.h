@@ -74,10 +74,12 @@ Target Crypt(uint64_t start, uint64_t length, absl::string_view device,
 
 // RedactKeys()
 //
-// The table text as dmsetup prints it without --showkeys: a crypt key
-// replaced by as many '0's (keyring references, starting with ':', kept),
-// and integrity's internal_hash:, journal_crypt: and journal_mac: keys
-// zeroed the same way. Other targets are returned unchanged.
+// The table text as dmsetup prints it without --showkeys: a crypt key (the
+// word after the cipher, whatever it is, "-" included) replaced by as many
+// '0's, keyring references (starting with ':') kept; for integrity, the
+// key after the first "internal_hash:<alg>:", "journal_crypt:<alg>:" and
+// "journal_mac:<alg>:" zeroed the same way (no key after the algorithm: no
+// change). Other targets are returned unchanged.
 std::string RedactKeys(absl::string_view type, absl::string_view params);
 
 // Status lines.

@@ -1,0 +1,70 @@
+// DeviceNodes: the owner and mode of the nodes it makes.
+#include "dmioctl/nodes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace dmioctl {
+namespace {
+
+class NodesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/dmioctl_nodes_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf " + dir_;
+    ASSERT_EQ(system(cmd.c_str()), 0);
+  }
+  // mknod needs CAP_MKNOD; without it there is nothing to check.
+  void AddOrSkip(DeviceNodes& nodes, const char* name, DevNum dev) {
+    absl::StatusOr<bool> added = nodes.Add(name, dev);
+    if (!added.ok() && (errno == EPERM || absl::IsPermissionDenied(added.status()))) {
+      GTEST_SKIP() << "cannot mknod here: " << added.status();
+    }
+    ASSERT_TRUE(added.ok()) << added.status();
+    EXPECT_TRUE(*added);
+  }
+  std::string dir_;
+};
+
+TEST_F(NodesTest, DefaultsAreUpstreamLibdevmapper) {
+  DeviceNodes nodes(dir_);
+  AddOrSkip(nodes, "a", DevNum{7, 0});
+  if (HasFatalFailure() || IsSkipped()) return;
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/mapper/a").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISBLK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_gid, 0u);
+}
+
+TEST_F(NodesTest, OwnershipApplies) {
+  DeviceNodes nodes(dir_, NodeOwnership{.uid = 0, .gid = 6, .mode = 0660});
+  AddOrSkip(nodes, "b", DevNum{7, 1});
+  if (HasFatalFailure() || IsSkipped()) return;
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/mapper/b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  if (geteuid() == 0) {
+    EXPECT_EQ(st.st_gid, 6u);
+  }
+  // A node that is already right is kept as it is.
+  nodes.set_ownership(NodeOwnership{.mode = 0600});
+  absl::StatusOr<bool> again = nodes.Add("b", DevNum{7, 1});
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+  ASSERT_EQ(stat((dir_ + "/mapper/b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+}
+
+}  // namespace
+}  // namespace dmioctl

@@ -1,0 +1,30 @@
+// File: tools/dmsetup_holders.h
+//
+// What keeps a device busy, for the line dmkit dmsetup adds after a remove
+// failed with EBUSY (only when stderr is a terminal, so scripts that parse
+// dmsetup's error lines see exactly dmsetup's).
+//
+// This is the hook the `holders` applet extends: today it reports the open
+// count and the devices stacked on top (/sys/block/<dm-N>/holders); mounts
+// (in this and other mount namespaces) are to be added there.
+#ifndef DMKIT_TOOLS_DMSETUP_HOLDERS_H_
+#define DMKIT_TOOLS_DMSETUP_HOLDERS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "dmioctl/types.h"
+
+namespace dmkit::dmsetup {
+
+// DescribeHolders()
+//
+// One line (no newline) naming what holds `name` (`dev`) open, e.g.
+//   dmkit: pool is in use: open count 2; held by dm-3 (thin1), dm-4 (thin2)
+// `sysfs` is the sysfs mount point (tests point it at a fake tree).
+std::string DescribeHolders(absl::string_view name, dmioctl::DevNum dev,
+                            int open_count, absl::string_view sysfs = "/sys");
+
+}  // namespace dmkit::dmsetup
+
+#endif  // DMKIT_TOOLS_DMSETUP_HOLDERS_H_
