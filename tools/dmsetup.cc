@@ -2,6 +2,25 @@
 // on dmkit's raw-ioctl library. This file holds the session, the command
 // table, usage and the main flow of dmsetup.c main(); the commands live in
 // dmsetup_commands.cc (changes) and dmsetup_show.cc (queries).
+//
+// tests/vm/dmsetup_compat.sh compares it with Debian's dmsetup byte for
+// byte. Intentional differences:
+//  - "Library version:" names dmkit.
+//  - Nodes in $DM_DEV_DIR/mapper are always made and removed here (as
+//    libdevmapper does with DM_DISABLE_UDEV=1), root:disk 0660 like Debian's
+//    build; there are no udev cookies to wait for.
+//  - --json on ls, info, table, status, deps, targets and version.
+//  - After a remove fails with EBUSY, and only when stderr is a terminal,
+//    one more line says what holds the device (DescribeHolders).
+//  - mknodes without arguments leaves stale entries that are neither block
+//    nodes nor links alone (libdevmapper unlinks them).
+//  - Names ".", ".." and "control" are refused before any ioctl.
+//  - Not implemented: stats, measure, -S/--select, libdm's -vv debug log;
+//    "-o all" means every non-statistics field.
+//  - create -j/-m: a failed create is rolled back by name (libdm sends name
+//    and number together, which the kernel refuses, and leaves the device).
+//  - message output over 64 KiB fails instead of sending the message again.
+//  - ls --tree picks UTF-8 line drawing from LC_ALL/LC_CTYPE/LANG.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

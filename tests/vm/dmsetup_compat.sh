@@ -19,6 +19,10 @@
 # unmangle (see the report of the dmsetup applet).
 set -u
 
+# --show: print what dmkit printed in each scenario (for reading, not diffing).
+SHOW=
+[ "${1:-}" = --show ] && SHOW=1
+
 DMKIT=/usr/local/bin/dmkit
 KIT_BIN=/tmp/dmkit-bin
 mkdir -p "$KIT_BIN" /tmp/cmp
@@ -112,6 +116,12 @@ scenario() {
     "scn_$1"
     snapshot >>"$OUT" 2>>"$ERR"
   done
+  if [ -n "$SHOW" ]; then
+    echo "=== scenario $1: dmkit stdout"
+    cat "/tmp/cmp/$1.kit.out"
+    echo "=== scenario $1: dmkit stderr"
+    cat "/tmp/cmp/$1.kit.err"
+  fi
   if cmp -s "/tmp/cmp/$1.real.out" "/tmp/cmp/$1.kit.out" &&
      cmp -s "/tmp/cmp/$1.real.err" "/tmp/cmp/$1.kit.err"; then
     pass=$((pass + 1))

@@ -1,0 +1,322 @@
+#include "mountns/mount.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "mountns/mountinfo.h"
+#include "mountns/namespace_set.h"
+#include "mountns/run_in_namespaces.h"
+#include "mountns/status.h"
+#include "mountns/unique_fd.h"
+#include "tests/unit/mountns_test_util.h"
+
+namespace mountns {
+namespace {
+
+using ::mountns_test::NamespaceChild;
+using ::mountns_test::TempDir;
+using ::testing::HasSubstr;
+
+std::string Message(const absl::Status& status) {
+  return std::string(status.message());
+}
+
+TEST(BuildMountOptionsTest, JoinsNonEmptyParts) {
+  EXPECT_EQ(BuildMountOptions({}), "");
+  EXPECT_EQ(BuildMountOptions({"", ""}), "");
+  EXPECT_EQ(BuildMountOptions({"nouuid"}), "nouuid");
+  EXPECT_EQ(BuildMountOptions({"nouuid", "", "nodiscard", "context=x"}),
+            "nouuid,nodiscard,context=x");
+  std::string type = "ext4";
+  EXPECT_EQ(BuildMountOptions({type == "xfs" ? "nouuid" : "", "ro"}), "ro");
+}
+
+// Filesystem detection on images made by the real mkfs tools.
+struct MkfsCase {
+  std::vector<std::string> mkfs;  // the image path is appended
+  off_t size;
+  std::string type;
+};
+
+class DetectFilesystemTest : public ::testing::TestWithParam<MkfsCase> {};
+
+TEST_P(DetectFilesystemTest, DetectsMkfsImage) {
+  const MkfsCase& c = GetParam();
+  if (!mountns_test::HaveProgram(c.mkfs[0])) GTEST_SKIP() << "no " << c.mkfs[0];
+  TempDir temp;
+  const std::string image = temp.Sub("fs.img");
+  ASSERT_OK(mountns_test::MakeSparseFile(image, c.size));
+  std::vector<std::string> argv = c.mkfs;
+  argv.push_back(image);
+  absl::StatusOr<int> rc = mountns_test::RunProgram(argv);
+  ASSERT_OK(rc);
+  ASSERT_EQ(*rc, 0) << argv[0];
+  absl::StatusOr<std::string> type = DetectFilesystemType(image);
+  ASSERT_OK(type);
+  EXPECT_EQ(*type, c.type);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mkfs, DetectFilesystemTest,
+    ::testing::Values(
+        MkfsCase{{"mkfs.ext2", "-q", "-F"}, 16 << 20, "ext2"},
+        MkfsCase{{"mkfs.ext3", "-q", "-F"}, 16 << 20, "ext3"},
+        MkfsCase{{"mkfs.ext4", "-q", "-F"}, 16 << 20, "ext4"},
+        // What Docker's base device looks like (docker runs mkfs.ext4 with
+        // lazy init options); still ext4.
+        MkfsCase{{"mkfs.ext4", "-q", "-F", "-E",
+                  "nodiscard,lazy_itable_init=0,lazy_journal_init=0"},
+                 16 << 20,
+                 "ext4"},
+        MkfsCase{{"mke2fs", "-q", "-F", "-O", "journal_dev", "-b", "4096"},
+                 8 << 20,
+                 "jbd"},
+        // Recent xfsprogs refuse filesystems under 300 MiB; the file is
+        // sparse.
+        MkfsCase{{"mkfs.xfs", "-q", "-f"}, off_t{320} << 20, "xfs"}),
+    [](const ::testing::TestParamInfo<MkfsCase>& info) {
+      std::string name = info.param.type;
+      if (info.param.mkfs.size() > 3) name += "_docker_options";
+      return name;
+    });
+
+TEST(DetectFilesystemTest, DetectsBtrfsMagic) {
+  // No mkfs.btrfs on the test host: the superblock magic alone, at 64 KiB +
+  // 0x40, as libblkid and Docker's ProbeFsType look for it.
+  TempDir temp;
+  const std::string image = temp.Sub("btrfs.img");
+  ASSERT_OK(mountns_test::MakeSparseFile(image, 1 << 20));
+  UniqueFd fd(open(image.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  ASSERT_EQ(pwrite(fd.get(), "_BHRfS_M", 8, 0x10040), 8);
+  UniqueFd reader(open(image.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(reader.valid());
+  absl::StatusOr<std::string> type = DetectFilesystemTypeOfFd(reader.get());
+  ASSERT_OK(type);
+  // Detection reads with pread: the offset is untouched.
+  EXPECT_EQ(lseek(reader.get(), 0, SEEK_CUR), 0);
+  EXPECT_EQ(*type, "btrfs");
+  // One byte off is not btrfs.
+  ASSERT_EQ(pwrite(fd.get(), "_BHRfS_X", 8, 0x10040), 8);
+  EXPECT_EQ(DetectFilesystemType(image).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(DetectFilesystemTest, UnknownAndShortFilesAreNotFound) {
+  TempDir temp;
+  for (off_t size : {off_t{0}, off_t{3}, off_t{1100}, off_t{1} << 20}) {
+    const std::string image = temp.Sub(absl::StrCat("blank", size));
+    ASSERT_OK(mountns_test::MakeSparseFile(image, size));
+    absl::StatusOr<std::string> type = DetectFilesystemType(image);
+    ASSERT_FALSE(type.ok()) << size;
+    EXPECT_EQ(type.status().code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(Message(type.status()), HasSubstr(image));
+  }
+  absl::StatusOr<std::string> missing =
+      DetectFilesystemType("/nonexistent/img");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrnoOf(missing.status()), ENOENT);
+}
+
+// Mounting, in a child's private namespace so the host is left alone: the
+// work runs through RunInNamespaces().
+class MountInChildTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MOUNTNS_SKIP_UNLESS_ROOT();
+    absl::StatusOr<NamespaceChild> child =
+        NamespaceChild::Start([]() -> absl::StatusOr<std::string> {
+          MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+          return std::string();
+        });
+    ASSERT_OK(child);
+    child_.emplace(*std::move(child));
+    absl::StatusOr<NamespaceSet> set =
+        NamespaceSet::ForPid(child_->pid(), CLONE_NEWNS);
+    ASSERT_OK(set);
+    target_ = *std::move(set);
+  }
+
+  // Whether `dir` is a mount point in the child's namespace.
+  bool MountedInChild(const std::string& dir) {
+    absl::StatusOr<std::vector<MountInfo>> mounts =
+        ReadMountInfo(child_->pid());
+    if (!mounts.ok()) return false;
+    for (const MountInfo& m : *mounts) {
+      if (m.mount_point == dir) return true;
+    }
+    return false;
+  }
+
+  TempDir temp_;
+  std::optional<NamespaceChild> child_;
+  NamespaceSet target_;
+};
+
+TEST_F(MountInChildTest, ScopedMountUnmountsOnDestruction) {
+  const std::string dir = temp_.MakeDir("scoped");
+  absl::StatusOr<std::string> result =
+      RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
+        std::string report;
+        {
+          MOUNTNS_ASSIGN_OR_RETURN(
+              ScopedMount mount,
+              ScopedMount::Create(MountRequest{.source = "scoped",
+                                               .target = dir,
+                                               .fs_type = "tmpfs",
+                                               .options = "size=64k",
+                                               .read_only = true}));
+          struct statvfs vfs;
+          if (statvfs(dir.c_str(), &vfs) != 0)
+            return ErrnoError(errno, "statvfs");
+          absl::StrAppend(&report, (vfs.f_flag & ST_RDONLY) ? "ro" : "rw");
+          absl::StrAppend(&report, mount.owns() ? " owned" : " not-owned");
+          // Moving keeps exactly one owner.
+          ScopedMount moved = std::move(mount);
+          absl::StrAppend(&report, mount.owns() ? " twice" : "", " ",
+                          moved.target() == dir ? "moved" : "lost");
+        }
+        struct stat inside, parent;
+        if (stat(dir.c_str(), &inside) != 0 ||
+            stat((dir + "/..").c_str(), &parent) != 0) {
+          return ErrnoError(errno, "stat");
+        }
+        absl::StrAppend(&report, inside.st_dev == parent.st_dev
+                                     ? " unmounted"
+                                     : " still-mounted");
+        return report;
+      });
+  ASSERT_OK(result);
+  EXPECT_EQ(*result, "ro owned moved unmounted");
+}
+
+TEST_F(MountInChildTest, ReleaseKeepsTheMount) {
+  const std::string dir = temp_.MakeDir("kept");
+  absl::StatusOr<std::string> result =
+      RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
+        MOUNTNS_ASSIGN_OR_RETURN(
+            ScopedMount mount,
+            ScopedMount::Create(MountRequest{
+                .source = "kept", .target = dir, .fs_type = "tmpfs"}));
+        return mount.Release();
+      });
+  ASSERT_OK(result);
+  EXPECT_EQ(*result, dir);
+  // The helper exited, but the child's namespace still has the mount.
+  EXPECT_TRUE(MountedInChild(dir));
+}
+
+TEST_F(MountInChildTest, ExplicitUnmountReportsBusy) {
+  const std::string dir = temp_.MakeDir("busy");
+  absl::StatusOr<std::string> result =
+      RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
+        MOUNTNS_ASSIGN_OR_RETURN(
+            ScopedMount mount,
+            ScopedMount::Create(MountRequest{
+                .source = "busy", .target = dir, .fs_type = "tmpfs"}));
+        UniqueFd held(
+            open((dir + "/f").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+        absl::Status busy = mount.Unmount();
+        std::string report =
+            absl::StrCat(ErrnoOf(busy) == EBUSY ? "busy" : "?", " ",
+                         busy.message(), " ", mount.owns() ? "owned" : "lost");
+        MOUNTNS_RETURN_IF_ERROR(mount.Unmount(/*lazy=*/true));
+        absl::StrAppend(&report, mount.owns() ? " owned" : " released");
+        return report;
+      });
+  ASSERT_OK(result);
+  EXPECT_EQ(*result, absl::StrCat("busy umount ", dir,
+                                  ": Device or resource busy owned released"));
+  EXPECT_FALSE(MountedInChild(dir));
+}
+
+TEST_F(MountInChildTest, MountErrorsNameSourceAndTarget) {
+  absl::StatusOr<std::string> result =
+      RunInNamespaces(target_, []() -> absl::StatusOr<std::string> {
+        absl::Status status =
+            MountReadOnly("none", "/nonexistent/dir", "tmpfs");
+        if (status.ok()) return std::string("mounted?");
+        return std::string(status.message());
+      });
+  ASSERT_OK(result);
+  EXPECT_EQ(*result,
+            "mount none on /nonexistent/dir: No such file or directory");
+}
+
+// A real ext4 image on a loop device: detect the type from the device and
+// mount it read-only; writes then fail with EROFS.
+TEST_F(MountInChildTest, MountsLoopDeviceReadOnly) {
+  if (!mountns_test::HaveProgram("mkfs.ext4")) GTEST_SKIP() << "no mkfs.ext4";
+  const std::string image = temp_.Sub("ro.img");
+  ASSERT_OK(mountns_test::MakeSparseFile(image, 16 << 20));
+  absl::StatusOr<int> rc =
+      mountns_test::RunProgram({"mkfs.ext4", "-q", "-F", image});
+  ASSERT_OK(rc);
+  ASSERT_EQ(*rc, 0);
+  absl::StatusOr<mountns_test::TempLoop> loop =
+      mountns_test::TempLoop::Attach(image);
+  ASSERT_OK(loop);
+  const std::string dir = temp_.MakeDir("ro");
+  absl::StatusOr<std::string> result =
+      RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
+        MOUNTNS_ASSIGN_OR_RETURN(std::string type,
+                                 DetectFilesystemType(loop->path()));
+        MOUNTNS_ASSIGN_OR_RETURN(
+            ScopedMount mount,
+            ScopedMount::Create(MountRequest{
+                .source = loop->path(),
+                .target = dir,
+                .fs_type = type,
+                .options = BuildMountOptions({type == "xfs" ? "nouuid" : ""}),
+                .read_only = true}));
+        int fd =
+            open((dir + "/new").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        int error_number = errno;
+        if (fd >= 0) close(fd);
+        struct stat lost_found;
+        bool has_lost_found =
+            stat((dir + "/lost+found").c_str(), &lost_found) == 0;
+        return absl::StrCat(
+            type, " ", fd < 0 && error_number == EROFS ? "erofs" : "writable",
+            " ", has_lost_found ? "lost+found" : "empty");
+      });
+  ASSERT_OK(result);
+  EXPECT_EQ(*result, "ext4 erofs lost+found");
+  EXPECT_FALSE(MountedInChild(dir));
+}
+
+TEST_F(MountInChildTest, UnsharePrivateMountNamespaceIsolates) {
+  const std::string dir = temp_.MakeDir("isolated");
+  absl::StatusOr<std::string> result =
+      RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
+        MOUNTNS_ASSIGN_OR_RETURN(
+            uint64_t before, NamespaceInodeOf(getpid(), NamespaceType::kMount));
+        MOUNTNS_RETURN_IF_ERROR(UnsharePrivateMountNamespace());
+        MOUNTNS_ASSIGN_OR_RETURN(
+            uint64_t after, NamespaceInodeOf(getpid(), NamespaceType::kMount));
+        MOUNTNS_ASSIGN_OR_RETURN(
+            ScopedMount mount,
+            ScopedMount::Create(MountRequest{
+                .source = "iso", .target = dir, .fs_type = "tmpfs"}));
+        mount.Release();  // left behind in the new namespace only
+        return std::string(before != after ? "new" : "same");
+      });
+  ASSERT_OK(result);
+  EXPECT_EQ(*result, "new");
+  // The child's namespace (the helper's old one) did not get the mount.
+  EXPECT_FALSE(MountedInChild(dir));
+}
+
+}  // namespace
+}  // namespace mountns
