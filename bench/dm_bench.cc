@@ -642,6 +642,34 @@ void Register() {
         Iters(20));
   }
 
+  if (!g_config.dmkit.empty()) {
+    // The CLI batch: `dmkit dmsetup create --concise` of 200 linear devices
+    // and `dmkit dmsetup remove` of all of them, without and with --jobs 8.
+    std::string concise;
+    std::vector<std::string> names;
+    for (int i = 0; i < 200; ++i) {
+      std::string name = Name(absl::StrCat("cli-", i));
+      absl::StrAppend(&concise, name, ",,,rw,0 ", kDevSectors, " linear ",
+                      f.linear_params(), ";");
+      names.push_back(name);
+    }
+    for (int jobs : {0, 8}) {
+      std::vector<std::string> create = {g_config.dmkit, "dmsetup", "create",
+                                         "--concise", concise};
+      std::vector<std::string> remove = {g_config.dmkit, "dmsetup", "remove"};
+      if (jobs > 0) {
+        for (auto* v : {&create, &remove}) {
+          v->push_back("--jobs");
+          v->push_back(absl::StrCat(jobs));
+        }
+      }
+      remove.insert(remove.end(), names.begin(), names.end());
+      reg(jobs ? "process/dmkit_batch_200/jobs:8"
+               : "process/dmkit_batch_200/sequential",
+          [=](benchmark::State& s) { RunProcess(s, create, remove); }, 1);
+    }
+  }
+
   for (const OpInfo& op : kCycles) {
     reg(op.name,
         [=](benchmark::State& s) {
@@ -830,6 +858,12 @@ class Summary {
           s1 && s8 ? std::optional<double>(s1->us / s8->us) : std::nullopt,
           goal, [want](double v) { return v >= want; });
     }
+    const Result* cs = Get("process/dmkit_batch_200/sequential");
+    const Result* cj = Get("process/dmkit_batch_200/jobs:8");
+    row("`dmkit dmsetup create --concise` + `remove` of 200 linear devices, "
+        "without / with --jobs 8",
+        cs && cj ? std::optional<double>(cs->us / cj->us) : std::nullopt,
+        "≥ 5", [](double v) { return v >= 5; });
     int most = g_config.devices.back();
     row(absl::StrCat("ioctls to list ", most, " devices (dmioctl, repeated)"),
         Counter(absl::StrCat("list/", most), "dmioctl_ioctls_per_op"), "≤ 2",
