@@ -1,6 +1,6 @@
 # Latency against device count, one panel per operation, one line per
 # implementation. Usage: gnuplot -e "csv='latency.csv'; png='latency.png'" plot.gp
-set terminal pngcairo size 1600,1100 font ",10"
+set terminal pngcairo size 1600,1100 font ",10" noenhanced
 set output png
 set datafile separator ","
 set logscale xy
