@@ -32,16 +32,23 @@ dmkit dmsetup create --concise "${list}jobs-bad,,,rw,0 2048 linear 999:999 0" \
 cat /tmp/bad.err
 [ "$(count "jobs-[0-9b]")" = 0 ] || fail "a failed batch left $(count "jobs-[0-9b]") devices"
 
-# Interrupted: SIGINT during a long batch removes what it made.
-big=""
+# Interrupted: SIGINT during a long batch removes what it made. The signal
+# goes as soon as the batch has made some devices.
+# (On stdin: one argument may not exceed 128 KiB.)
 i=0
-while [ "$i" -lt 1500 ]; do
-  big="${big}jobs-$i,,,rw,0 2048 linear $zero 0;"
+while [ "$i" -lt 4000 ]; do
+  echo "jobs-$i,,,rw,0 2048 linear $zero 0;"
   i=$((i + 1))
-done
-dmkit dmsetup create --concise "$big" --jobs 8 2>/tmp/int.err &
+done >/tmp/big.concise
+dmkit dmsetup create --concise --jobs 8 </tmp/big.concise 2>/tmp/int.err &
 pid=$!
-sleep 4
+tries=0
+while [ "$(count "jobs-[0-9]")" -lt 20 ]; do
+  kill -0 "$pid" 2>/dev/null || fail "the batch ended before it could be interrupted"
+  tries=$((tries + 1))
+  [ "$tries" -lt 600 ] || fail "the batch made no devices in 60 s"
+  usleep 100000
+done
 kill -INT "$pid"
 wait "$pid" && fail "an interrupted batch reported success"
 cat /tmp/int.err
