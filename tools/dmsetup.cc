@@ -325,7 +325,14 @@ int Main(int argc, char** argv) {
   }
   bool multiple = cmd->repeatable && args.size() != 1 &&
                   (!args.empty() || (!o.uuid_set && !o.major_set));
-  bool r = PerformCommand(s, cmd, args, multiple);
+  bool r;
+  if (o.jobs > 0 && !always_ok) {
+    bool handled;
+    r = RunBatch(s, cmd, args, &handled);
+    if (!r && handled) s.Err("Command failed.");
+  } else {
+    r = PerformCommand(s, cmd, args, multiple);
+  }
   if (s.concise_output) {
     putchar('\n');
     fflush(stdout);

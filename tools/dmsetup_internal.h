@@ -212,6 +212,14 @@ bool CmdTree(Session& s, const CmdArgs& a);
 // dmsetup _process_all(): runs `fn` for every device the kernel lists.
 // Prints "No devices found" (unless `silent`) when there are none.
 bool ProcessAll(Session& s, const CmdArgs& a, bool silent, CommandFn fn);
+
+// RunBatch()
+//
+// dmkit's --jobs N (tools/dmsetup_batch.cc): `create --concise`, `remove`
+// and `remove_all` with N devices at a time. Sets `*handled` to false (and
+// fails) for any other command.
+bool RunBatch(Session& s, const Command* cmd,
+              const std::vector<std::string>& args, bool* handled);
 // libdm dm_mknodes(): one device's node, or the whole directory.
 bool Mknodes(Session& s, const std::string* name);
 

@@ -24,7 +24,7 @@ enum LongOption {
   kRetry, kRows, kSegments, kSeparator, kSetuuid, kShowkeys, kSort, kStart,
   kTable, kTarget, kTree, kUid, kUnits, kUuid, kUnbuffered, kUnquoted,
   kUserData, kVerbose, kVerifyudev, kVersion, kYes, kAddNodeOnResume,
-  kAddNodeOnCreate, kJson,
+  kAddNodeOnCreate, kJson, kJobs,
 };
 
 // The table of dmsetup.c _process_switches, in its order (getopt's
@@ -110,6 +110,7 @@ const struct option kLongOptions[] = {
     {"addnodeonresume", 0, nullptr, kAddNodeOnResume},
     {"addnodeoncreate", 0, nullptr, kAddNodeOnCreate},
     {"json", 0, nullptr, kJson},
+    {"jobs", 1, nullptr, kJobs},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -290,6 +291,18 @@ bool ParseOptions(int argc, char** argv, Options* o,
       case kUnbuffered: ++o->unbuffered; break;
       case kVersion: ++o->version; break;
       case kJson: ++o->json; break;
+      case kJobs: {
+        char* end = nullptr;
+        errno = 0;
+        long jobs = strtol(optarg, &end, 10);
+        if (errno || end == optarg || *end || jobs < 1 || jobs > 1024) {
+          errors->push_back("--jobs takes a number of devices to work on at "
+                            "once (1-1024).");
+          return false;
+        }
+        o->jobs = static_cast<int>(jobs);
+        break;
+      }
       default:
         // Statistics and other options dmkit accepts and ignores, as dmsetup
         // accepts them for commands that do not use them.

@@ -3,7 +3,8 @@
 // dmsetup's command line: the same getopt_long table as dmsetup 1.02.185
 // (so abbreviations, permutation and getopt's own messages match), the same
 // argument conversions (atoi, octal modes, read-ahead, cookies) and the same
-// consistency checks. dmkit adds --json.
+// consistency checks. dmkit adds --json, and --jobs N for create --concise,
+// remove and remove_all (N devices at a time).
 #ifndef DMKIT_TOOLS_DMSETUP_OPTIONS_H_
 #define DMKIT_TOOLS_DMSETUP_OPTIONS_H_
 
@@ -36,6 +37,7 @@ struct Options {
        count_set = false, interval_set = false;
   int major = 0, minor = 0, uid = 0, gid = 0, mode = 0;
   int count = 0, interval = 0;
+  int jobs = 0;  // --jobs N (dmkit): 0 when not given
   std::string uuid, table, target, options, separator, sort, select, exec,
       units;
   uint32_t readahead = kReadAheadAuto;

@@ -8,6 +8,8 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <bit>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
@@ -23,46 +25,65 @@ static_assert(sizeof(dm_target_spec) == 40);
 // Where the payload goes and where the kernel writes every reply: the header
 // rounded up to 8 bytes.
 constexpr uint32_t kDataStart = sizeof(dm_ioctl);
-// libdevmapper's starting size for commands that return data.
-constexpr size_t kInitialBufferSize = 16 * 1024;
 // The kernel refuses larger buffers (DM_MAX_TARGETS * DM_MAX_TARGET_PARAMS).
 constexpr size_t kMaxBufferSize = size_t{1} << 30;
+// Replies up to this size live on the stack (see Reply).
+constexpr size_t kInlineBufferSize = 4096;
+// A command whose reply did not fit grows its buffer by this factor on the
+// first retry and by kLaterGrowth after that: listing 10,000 devices
+// (~500 KiB) takes 16 KiB -> 1 MiB, two ioctls, instead of seven doublings.
+constexpr size_t kFirstGrowth = 64;
+constexpr size_t kLaterGrowth = 8;
+
+// How much buffer a command sends (the kernel copies all of it in, and for
+// the commands it marks IOCTL_FLAGS_NO_PARAMS only the header).
+enum class Buffer : uint8_t {
+  kHeader,  // the kernel reads and writes the header only
+  kExact,   // a payload in, only the header out: header + payload
+  kGrows,   // data out: the command's remembered size, grown on
+            // DM_BUFFER_FULL and repeated
+  kOnce,    // data out, never repeated (a wait, a message): the caller's size
+            // or kDefaultOnceSize
+};
+constexpr size_t kDefaultOnceSize = 16 * 1024;
 
 // Per ioctl: printable name, the minimum interface version it needs (what
-// libdevmapper sends, so older kernels accept it), whether the kernel reads
-// only the header, and whether a DM_BUFFER_FULL reply may be repeated with a
-// bigger buffer.
+// libdevmapper sends, so older kernels accept it), its buffer policy and,
+// for kGrows, the smallest buffer it starts with.
 struct CommandInfo {
   const char* ioctl_name;
   InterfaceVersion min_version;
-  bool header_only;
-  bool grows;
+  Buffer buffer;
+  uint32_t min_size;
 };
 
 constexpr CommandInfo kCommands[] = {
-    /* DM_VERSION_CMD */ {"DM_VERSION", {4, 0, 0}, true, false},
-    /* DM_REMOVE_ALL_CMD */ {"DM_REMOVE_ALL", {4, 0, 0}, true, false},
-    /* DM_LIST_DEVICES_CMD */ {"DM_LIST_DEVICES", {4, 0, 0}, false, true},
-    /* DM_DEV_CREATE_CMD */ {"DM_DEV_CREATE", {4, 0, 0}, true, false},
-    /* DM_DEV_REMOVE_CMD */ {"DM_DEV_REMOVE", {4, 0, 0}, true, false},
-    /* DM_DEV_RENAME_CMD */ {"DM_DEV_RENAME", {4, 0, 0}, false, false},
-    /* DM_DEV_SUSPEND_CMD */ {"DM_DEV_SUSPEND", {4, 0, 0}, true, false},
-    /* DM_DEV_STATUS_CMD */ {"DM_DEV_STATUS", {4, 0, 0}, true, false},
+    /* DM_VERSION_CMD */ {"DM_VERSION", {4, 0, 0}, Buffer::kHeader, 0},
+    /* DM_REMOVE_ALL_CMD */ {"DM_REMOVE_ALL", {4, 0, 0}, Buffer::kHeader, 0},
+    // libdevmapper's 16 KiB for the lists.
+    /* DM_LIST_DEVICES_CMD */ {"DM_LIST_DEVICES", {4, 0, 0}, Buffer::kGrows, 16384},
+    /* DM_DEV_CREATE_CMD */ {"DM_DEV_CREATE", {4, 0, 0}, Buffer::kHeader, 0},
+    /* DM_DEV_REMOVE_CMD */ {"DM_DEV_REMOVE", {4, 0, 0}, Buffer::kHeader, 0},
+    /* DM_DEV_RENAME_CMD */ {"DM_DEV_RENAME", {4, 0, 0}, Buffer::kExact, 0},
+    /* DM_DEV_SUSPEND_CMD */ {"DM_DEV_SUSPEND", {4, 0, 0}, Buffer::kHeader, 0},
+    /* DM_DEV_STATUS_CMD */ {"DM_DEV_STATUS", {4, 0, 0}, Buffer::kHeader, 0},
     // A wait is never repeated: see WaitEvent().
-    /* DM_DEV_WAIT_CMD */ {"DM_DEV_WAIT", {4, 0, 0}, false, false},
-    /* DM_TABLE_LOAD_CMD */ {"DM_TABLE_LOAD", {4, 0, 0}, false, false},
-    /* DM_TABLE_CLEAR_CMD */ {"DM_TABLE_CLEAR", {4, 0, 0}, true, false},
-    /* DM_TABLE_DEPS_CMD */ {"DM_TABLE_DEPS", {4, 0, 0}, false, true},
-    /* DM_TABLE_STATUS_CMD */ {"DM_TABLE_STATUS", {4, 0, 0}, false, true},
-    /* DM_LIST_VERSIONS_CMD */ {"DM_LIST_VERSIONS", {4, 1, 0}, false, true},
+    /* DM_DEV_WAIT_CMD */ {"DM_DEV_WAIT", {4, 0, 0}, Buffer::kOnce, 0},
+    /* DM_TABLE_LOAD_CMD */ {"DM_TABLE_LOAD", {4, 0, 0}, Buffer::kExact, 0},
+    /* DM_TABLE_CLEAR_CMD */ {"DM_TABLE_CLEAR", {4, 0, 0}, Buffer::kHeader, 0},
+    // One device's deps, table or status rarely needs more than a page.
+    /* DM_TABLE_DEPS_CMD */ {"DM_TABLE_DEPS", {4, 0, 0}, Buffer::kGrows, 4096},
+    /* DM_TABLE_STATUS_CMD */ {"DM_TABLE_STATUS", {4, 0, 0}, Buffer::kGrows, 4096},
+    /* DM_LIST_VERSIONS_CMD */ {"DM_LIST_VERSIONS", {4, 1, 0}, Buffer::kGrows, 16384},
     // A message is never repeated: the kernel has already acted on it.
-    /* DM_TARGET_MSG_CMD */ {"DM_TARGET_MSG", {4, 2, 0}, false, false},
-    /* DM_DEV_SET_GEOMETRY_CMD */ {"DM_DEV_SET_GEOMETRY", {4, 6, 0}, false, false},
+    /* DM_TARGET_MSG_CMD */ {"DM_TARGET_MSG", {4, 2, 0}, Buffer::kOnce, 0},
+    /* DM_DEV_SET_GEOMETRY_CMD */ {"DM_DEV_SET_GEOMETRY", {4, 6, 0}, Buffer::kExact, 0},
     // The kernel has had DM_DEV_ARM_POLL since 4.37 (libdm says 4.36).
-    /* DM_DEV_ARM_POLL_CMD */ {"DM_DEV_ARM_POLL", {4, 37, 0}, true, false},
-    /* DM_GET_TARGET_VERSION_CMD */ {"DM_GET_TARGET_VERSION", {4, 41, 0}, false, true},
+    /* DM_DEV_ARM_POLL_CMD */ {"DM_DEV_ARM_POLL", {4, 37, 0}, Buffer::kHeader, 0},
+    /* DM_GET_TARGET_VERSION_CMD */ {"DM_GET_TARGET_VERSION", {4, 41, 0}, Buffer::kGrows, 4096},
 };
 static_assert(std::size(kCommands) == DM_GET_TARGET_VERSION_CMD + 1);
+
 
 uint32_t Pack(const InterfaceVersion& v) {
   return (v[0] << 24) | (std::min<uint32_t>(v[1], 0xfff) << 12) |
@@ -114,21 +135,39 @@ struct DeviceMapper::Request {
   size_t buffer_size = 0;    // 0: the command's default
 };
 
+// The ioctl buffer, which the reply overwrites. Up to kInlineBufferSize it
+// is part of the object (no allocation for the common calls); beyond that it
+// is on the heap. Only the header is zeroed: the kernel reads the payload the
+// request placed and writes data_size to say how much of the rest it wrote.
 struct DeviceMapper::Reply {
-  std::vector<uint64_t> storage;  // 8-aligned, as the kernel's layouts are
-  bool buffer_full = false;
+  Reply() = default;
+  Reply(const Reply&) = delete;
+  Reply& operator=(const Reply&) = delete;
+
+  dm_ioctl* Prepare(size_t size) {
+    if (size <= kInlineBufferSize) {
+      buffer = inline_storage;
+    } else {
+      if (heap_words * 8 < size) {
+        heap_words = (size + 7) / 8;
+        heap.reset(new uint64_t[heap_words]);  // uninitialised on purpose
+      }
+      buffer = heap.get();
+    }
+    memset(buffer, 0, sizeof(dm_ioctl));
+    return reinterpret_cast<dm_ioctl*>(buffer);
+  }
 
   const dm_ioctl& header() const {
-    return *reinterpret_cast<const dm_ioctl*>(storage.data());
+    return *reinterpret_cast<const dm_ioctl*>(buffer);
   }
   // The payload the kernel wrote: [data_start, data_size), bounds-checked in
   // Execute().
   ReplyBytes data() const {
     const dm_ioctl& h = header();
     if (h.data_size <= h.data_start) return ReplyBytes();
-    return ReplyBytes(
-        reinterpret_cast<const char*>(storage.data()) + h.data_start,
-        h.data_size - h.data_start);
+    return ReplyBytes(reinterpret_cast<const char*>(buffer) + h.data_start,
+                      h.data_size - h.data_start);
   }
   DeviceInfo Info() const {
     const dm_ioctl& h = header();
@@ -142,6 +181,15 @@ struct DeviceMapper::Reply {
     info.flags = h.flags;
     return info;
   }
+
+  bool buffer_full = false;
+
+ private:
+  uint64_t inline_storage[kInlineBufferSize / 8];  // 8-aligned, as the
+                                                    // kernel's layouts are
+  std::unique_ptr<uint64_t[]> heap;
+  size_t heap_words = 0;
+  uint64_t* buffer = inline_storage;
 };
 
 absl::StatusOr<std::unique_ptr<DeviceMapper>> DeviceMapper::Open(
@@ -168,42 +216,61 @@ InterfaceVersion DeviceMapper::kernel_version() const {
   return Unpack(kernel_version_packed_.load(std::memory_order_relaxed));
 }
 
-absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
-    const Request& request) {
+absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
+  static_assert(std::tuple_size_v<decltype(size_hints_)> ==
+                std::size(kCommands));
   const CommandInfo& command = kCommands[request.command];
-  IoctlErrorInfo error_info;
-  error_info.operation = request.operation;
-  error_info.ioctl_name = command.ioctl_name;
   if (request.device != nullptr) {
     DMIOCTL_RETURN_IF_ERROR(request.device->Validate());
-    switch (request.device->kind()) {
-      case DeviceRef::Kind::kName:
-        error_info.name = request.device->id();
-        break;
-      case DeviceRef::Kind::kUuid:
-        error_info.uuid = request.device->id();
-        break;
-      case DeviceRef::Kind::kDevNum:
-        error_info.dev = request.device->dev();
-        break;
-    }
-  } else {
-    error_info.name = std::string(request.name);
-    error_info.uuid = std::string(request.uuid);
   }
+  // Built only when something failed: the success path copies no names.
+  auto error = [&](int error_number, std::string detail) {
+    IoctlErrorInfo info;
+    info.error_number = error_number;
+    info.operation = request.operation;
+    info.ioctl_name = command.ioctl_name;
+    info.detail = std::move(detail);
+    if (request.device != nullptr) {
+      switch (request.device->kind()) {
+        case DeviceRef::Kind::kName:
+          info.name = request.device->id();
+          break;
+        case DeviceRef::Kind::kUuid:
+          info.uuid = request.device->id();
+          break;
+        case DeviceRef::Kind::kDevNum:
+          info.dev = request.device->dev();
+          break;
+      }
+    } else {
+      info.name = std::string(request.name);
+      info.uuid = std::string(request.uuid);
+    }
+    return KernelError(info);
+  };
 
-  size_t minimum = kDataStart + request.payload.size();
+  const size_t minimum = kDataStart + request.payload.size();
+  std::atomic<uint32_t>& hint = size_hints_[request.command];
   size_t size = request.buffer_size;
   if (size == 0) {
-    size = command.header_only ? kDataStart
-                               : std::max(kInitialBufferSize, minimum);
+    switch (command.buffer) {
+      case Buffer::kHeader:
+      case Buffer::kExact:
+        size = minimum;
+        break;
+      case Buffer::kGrows:
+        size = std::max<size_t>(command.min_size,
+                                hint.load(std::memory_order_relaxed));
+        break;
+      case Buffer::kOnce:
+        size = kDefaultOnceSize;
+        break;
+    }
   }
   size = std::max(size, minimum);
 
-  Reply reply;
-  for (;;) {
-    reply.storage.assign((size + 7) / 8, 0);
-    auto* header = reinterpret_cast<dm_ioctl*>(reply.storage.data());
+  for (int attempt = 0;; ++attempt) {
+    dm_ioctl* header = reply->Prepare(size);
     header->version[0] = command.min_version[0];
     header->version[1] = command.min_version[1];
     header->version[2] = command.min_version[2];
@@ -229,8 +296,10 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
       CopyField(header->name, sizeof(header->name), request.name);
       CopyField(header->uuid, sizeof(header->uuid), request.uuid);
     }
-    std::copy_n(request.payload.data(), request.payload.size(),
-                reinterpret_cast<char*>(header) + kDataStart);
+    if (!request.payload.empty()) {
+      memcpy(reinterpret_cast<char*>(header) + kDataStart,
+             request.payload.data(), request.payload.size());
+    }
 
     counters_.ioctls.fetch_add(1, std::memory_order_relaxed);
     int r = transport_->Ioctl(_IOWR(DM_IOCTL, request.command, dm_ioctl),
@@ -241,19 +310,14 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
           Pack({header->version[0], header->version[1], header->version[2]}),
           std::memory_order_relaxed);
     }
-    if (r < 0) {
-      error_info.error_number = -r;
-      return KernelError(error_info);
-    }
+    if (r < 0) return error(-r, "");
     if (r > 0) {
       // A positive return is a failure with nothing copied back. Read from
       // the source, 6.1's target_message returns 2 for a message to a
       // device without a live table; Debian's 6.1 kernel (6.1.192) answers
       // -EINVAL instead ("The device has no table."), which the VM suite
       // checks. Kept for kernels that do return 2.
-      error_info.error_number = EINVAL;
-      error_info.detail = absl::StrCat("ioctl returned ", r);
-      return KernelError(error_info);
+      return error(EINVAL, absl::StrCat("ioctl returned ", r));
     }
     // Commands that return nothing (remove_all, set_geometry) leave the
     // header as sent; header-only commands report data_size 305 < data_start.
@@ -262,59 +326,63 @@ absl::StatusOr<DeviceMapper::Reply> DeviceMapper::Execute(
     if (header->data_size > size ||
         (header->data_size > header->data_start &&
          header->data_start < kDataStart)) {
-      error_info.error_number = EPROTO;
-      error_info.detail =
-          absl::StrCat("malformed reply: data_start ", header->data_start,
-                       ", data_size ", header->data_size, ", buffer ", size);
-      return KernelError(error_info);
+      return error(EPROTO, absl::StrCat("malformed reply: data_start ",
+                                        header->data_start, ", data_size ",
+                                        header->data_size, ", buffer ", size));
     }
     // The kernel NUL-terminates the name and uuid it writes back; without
     // the NUL they would read as a 128-byte name or a 129-byte uuid, which
     // no device can have.
     if (memchr(header->name, '\0', sizeof(header->name)) == nullptr ||
         memchr(header->uuid, '\0', sizeof(header->uuid)) == nullptr) {
-      error_info.error_number = EPROTO;
-      error_info.detail = "malformed reply: name or uuid not terminated";
-      return KernelError(error_info);
+      return error(EPROTO, "malformed reply: name or uuid not terminated");
     }
-    if (!(header->flags & DM_BUFFER_FULL_FLAG)) break;
-    if (!command.grows) {
-      reply.buffer_full = true;
+    if (!(header->flags & DM_BUFFER_FULL_FLAG)) {
+      if (command.buffer == Buffer::kGrows && request.buffer_size == 0) {
+        // Remember a size with room to spare (the list grows, the next
+        // device's table may be longer): twice what this reply used.
+        size_t want = std::bit_ceil(std::max<size_t>(header->data_size, 1) * 2);
+        hint.store(static_cast<uint32_t>(std::clamp<size_t>(
+                       want, command.min_size, kMaxBufferSize)),
+                   std::memory_order_relaxed);
+      }
       break;
     }
-    if (size >= kMaxBufferSize) {
-      error_info.error_number = ENOBUFS;
-      return KernelError(error_info);
+    if (command.buffer != Buffer::kGrows) {
+      reply->buffer_full = true;
+      break;
     }
-    size = std::min(size * 2, kMaxBufferSize);
+    if (size >= kMaxBufferSize) return error(ENOBUFS, "");
+    size = std::min(size * (attempt == 0 ? kFirstGrowth : kLaterGrowth),
+                    kMaxBufferSize);
     counters_.buffer_full_retries.fetch_add(1, std::memory_order_relaxed);
   }
-  return reply;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<InterfaceVersion> DeviceMapper::Version() {
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
-                           Execute({.command = DM_VERSION_CMD,
-                                    .operation = "version"}));
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_VERSION_CMD,
+                                    .operation = "version"}, &reply));
   const dm_ioctl& h = reply.header();
   return InterfaceVersion{h.version[0], h.version[1], h.version[2]};
 }
 
 absl::Status DeviceMapper::RemoveAll(bool deferred) {
+  Reply reply;
   return Execute({.command = DM_REMOVE_ALL_CMD,
                   .operation = "remove_all",
-                  .flags = deferred ? DM_DEFERRED_REMOVE : 0u})
-      .status();
+                  .flags = deferred ? DM_DEFERRED_REMOVE : 0u}, &reply);
 }
 
 absl::StatusOr<std::vector<DeviceListEntry>> DeviceMapper::ListDevices(
     const ListOptions& options) {
-  DMIOCTL_ASSIGN_OR_RETURN(
-      Reply reply, Execute({.command = DM_LIST_DEVICES_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_LIST_DEVICES_CMD,
                             .operation = "names",
                             .name = options.name_prefix,
                             .uuid = options.uuid_prefix,
-                            .flags = options.with_uuid ? DM_UUID_FLAG : 0u}));
+                            .flags = options.with_uuid ? DM_UUID_FLAG : 0u}, &reply));
   InterfaceVersion v = kernel_version();
   // The event_nr trailer arrived with 4.37, uuids with 4.45.
   return ParseNameList(reply.data(), v[1] >= 37, options.with_uuid && v[1] >= 45);
@@ -336,17 +404,18 @@ absl::StatusOr<DeviceInfo> DeviceMapper::CreateDevice(
     r.flags |= DM_PERSISTENT_DEV_FLAG;
     r.dev = DevNum{0, *request.minor}.Encode();
   }
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute(r));
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute(r, &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::RemoveDevice(const DeviceRef& device,
                                                       bool deferred) {
-  DMIOCTL_ASSIGN_OR_RETURN(
-      Reply reply, Execute({.command = DM_DEV_REMOVE_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_REMOVE_CMD,
                             .operation = "remove",
                             .device = &device,
-                            .flags = deferred ? DM_DEFERRED_REMOVE : 0u}));
+                            .flags = deferred ? DM_DEFERRED_REMOVE : 0u}, &reply));
   return reply.Info();
 }
 
@@ -356,10 +425,11 @@ absl::StatusOr<DeviceInfo> DeviceMapper::Rename(absl::string_view name,
   DMIOCTL_RETURN_IF_ERROR(ValidateName(new_name));
   std::string payload(new_name);
   payload.push_back('\0');
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_DEV_RENAME_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
                                                  .operation = "rename",
                                                  .name = name,
-                                                 .payload = payload}));
+                                                 .payload = payload}, &reply));
   return reply.Info();
 }
 
@@ -369,11 +439,12 @@ absl::StatusOr<DeviceInfo> DeviceMapper::SetUuid(absl::string_view name,
   DMIOCTL_RETURN_IF_ERROR(ValidateUuid(uuid));
   std::string payload(uuid);
   payload.push_back('\0');
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_DEV_RENAME_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
                                                  .operation = "rename",
                                                  .name = name,
                                                  .flags = DM_UUID_FLAG,
-                                                 .payload = payload}));
+                                                 .payload = payload}, &reply));
   return reply.Info();
 }
 
@@ -386,33 +457,31 @@ uint32_t SuspendFlags(const SuspendOptions& options) {
 
 absl::StatusOr<DeviceInfo> DeviceMapper::Suspend(
     const DeviceRef& device, const SuspendOptions& options) {
-  DMIOCTL_ASSIGN_OR_RETURN(
-      Reply reply,
-      Execute({.command = DM_DEV_SUSPEND_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_SUSPEND_CMD,
                .operation = "suspend",
                .device = &device,
-               .flags = DM_SUSPEND_FLAG | SuspendFlags(options)}));
+               .flags = DM_SUSPEND_FLAG | SuspendFlags(options)}, &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::Resume(const DeviceRef& device,
                                                 const SuspendOptions& options) {
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
-                           Execute({.command = DM_DEV_SUSPEND_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_SUSPEND_CMD,
                                     .operation = "resume",
                                     .device = &device,
-                                    .flags = SuspendFlags(options)}));
+                                    .flags = SuspendFlags(options)}, &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::GetInfo(const DeviceRef& device,
                                                  bool inactive) {
-  DMIOCTL_ASSIGN_OR_RETURN(
-      Reply reply,
-      Execute({.command = DM_DEV_STATUS_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_STATUS_CMD,
                .operation = "info",
                .device = &device,
-               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}));
+               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}, &reply));
   return reply.Info();
 }
 
@@ -420,11 +489,12 @@ absl::StatusOr<TableReply> DeviceMapper::WaitEvent(
     const DeviceRef& device, uint32_t event_nr, const StatusOptions& options) {
   uint32_t flags = (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
                    (options.noflush ? DM_NOFLUSH_FLAG : 0u);
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_DEV_WAIT_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_WAIT_CMD,
                                                  .operation = "waitevent",
                                                  .device = &device,
                                                  .flags = flags,
-                                                 .event_nr = event_nr}));
+                                                 .event_nr = event_nr}, &reply));
   if (reply.buffer_full) {
     // The event has happened; waiting again with the same event_nr would
     // return at once, but only by luck of timing. Fetch the status instead.
@@ -443,32 +513,31 @@ absl::StatusOr<DeviceInfo> DeviceMapper::LoadTable(const DeviceRef& device,
                                                    const Table& table) {
   DMIOCTL_RETURN_IF_ERROR(table.Validate());
   std::string payload = SerializeTargets(table);
-  DMIOCTL_ASSIGN_OR_RETURN(
-      Reply reply,
-      Execute({.command = DM_TABLE_LOAD_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_LOAD_CMD,
                .operation = "reload",
                .device = &device,
                .flags = table.read_only ? DM_READONLY_FLAG : 0u,
                .target_count = static_cast<uint32_t>(table.targets.size()),
-               .payload = payload}));
+               .payload = payload}, &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::ClearTable(const DeviceRef& device) {
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_TABLE_CLEAR_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_CLEAR_CMD,
                                                  .operation = "clear",
-                                                 .device = &device}));
+                                                 .device = &device}, &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DepsReply> DeviceMapper::GetDeps(const DeviceRef& device,
                                                 bool inactive) {
-  DMIOCTL_ASSIGN_OR_RETURN(
-      Reply reply,
-      Execute({.command = DM_TABLE_DEPS_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_DEPS_CMD,
                .operation = "deps",
                .device = &device,
-               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}));
+               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}, &reply));
   DepsReply result;
   result.info = reply.Info();
   DMIOCTL_ASSIGN_OR_RETURN(result.devices, ParseDeps(reply.data()));
@@ -478,10 +547,11 @@ absl::StatusOr<DepsReply> DeviceMapper::GetDeps(const DeviceRef& device,
 absl::StatusOr<TableReply> DeviceMapper::TableStatus(const DeviceRef& device,
                                                      uint32_t flags,
                                                      const char* operation) {
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_TABLE_STATUS_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_STATUS_CMD,
                                                  .operation = operation,
                                                  .device = &device,
-                                                 .flags = flags}));
+                                                 .flags = flags}, &reply));
   TableReply result;
   result.info = reply.Info();
   DMIOCTL_ASSIGN_OR_RETURN(
@@ -506,9 +576,9 @@ absl::StatusOr<TableReply> DeviceMapper::GetTable(const DeviceRef& device,
 }
 
 absl::StatusOr<std::vector<TargetVersion>> DeviceMapper::ListTargetVersions() {
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
-                           Execute({.command = DM_LIST_VERSIONS_CMD,
-                                    .operation = "versions"}));
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_LIST_VERSIONS_CMD,
+                                    .operation = "versions"}, &reply));
   return ParseVersionList(reply.data());
 }
 
@@ -527,11 +597,12 @@ absl::StatusOr<std::string> DeviceMapper::SendMessage(const DeviceRef& device,
   // the longest output is needed (the kernel reports overflow when the
   // string fills the buffer).
   size_t size = kDataStart + std::max(payload.size(), max_output + 1);
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply, Execute({.command = DM_TARGET_MSG_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TARGET_MSG_CMD,
                                                  .operation = "message",
                                                  .device = &device,
                                                  .payload = payload,
-                                                 .buffer_size = size}));
+                                                 .buffer_size = size}, &reply));
   const dm_ioctl& h = reply.header();
   auto too_long = [&] {
     IoctlErrorInfo info{.error_number = ENOBUFS,
@@ -559,16 +630,16 @@ absl::Status DeviceMapper::SetGeometry(const DeviceRef& device,
   std::string payload =
       absl::StrCat(cylinders, " ", heads, " ", sectors, " ", start);
   payload.push_back('\0');
+  Reply reply;
   return Execute({.command = DM_DEV_SET_GEOMETRY_CMD,
                   .operation = "setgeometry",
                   .device = &device,
-                  .payload = payload})
-      .status();
+                  .payload = payload}, &reply);
 }
 
 absl::Status DeviceMapper::ArmPoll() {
-  return Execute({.command = DM_DEV_ARM_POLL_CMD, .operation = "armpoll"})
-      .status();
+  Reply reply;
+  return Execute({.command = DM_DEV_ARM_POLL_CMD, .operation = "armpoll"}, &reply);
 }
 
 absl::StatusOr<TargetVersion> DeviceMapper::GetTargetVersion(
@@ -577,10 +648,10 @@ absl::StatusOr<TargetVersion> DeviceMapper::GetTargetVersion(
     return absl::InvalidArgumentError(
         absl::StrCat("invalid target type '", type, "'"));
   }
-  DMIOCTL_ASSIGN_OR_RETURN(Reply reply,
-                           Execute({.command = DM_GET_TARGET_VERSION_CMD,
+  Reply reply;
+  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_GET_TARGET_VERSION_CMD,
                                     .operation = "target-version",
-                                    .name = type}));
+                                    .name = type}, &reply));
   DMIOCTL_ASSIGN_OR_RETURN(std::vector<TargetVersion> versions,
                            ParseVersionList(reply.data()));
   if (versions.size() != 1) {

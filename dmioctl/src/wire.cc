@@ -56,6 +56,16 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
       Load<uint32_t>(data.data() + 8) == 0) {
     return entries;
   }
+  // Count first (the walk is cheap; the checks come below), so the entries
+  // are built in place instead of being moved at every reallocation.
+  size_t count = 1;
+  for (size_t at = 0; at + kNameListName <= data.size();) {
+    uint32_t next = Load<uint32_t>(data.data() + at + 8);
+    if (next == 0 || next % 8 != 0 || next < 16 || next > data.size() - at) break;
+    at += next;
+    ++count;
+  }
+  entries.reserve(count);
   size_t offset = 0;
   for (;;) {
     if (offset + kNameListName > data.size()) {
@@ -77,8 +87,8 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
     if (!name || name->empty()) {
       return Malformed("DM_LIST_DEVICES", "unterminated or empty name", offset);
     }
-    DeviceListEntry entry;
-    entry.name = std::string(*name);
+    DeviceListEntry& entry = entries.emplace_back();
+    entry.name.assign(name->data(), name->size());
     entry.dev = DevNum::Decode(dev);
     if (has_event_nr) {
       size_t trailer = Align8(offset + kNameListName + name->size() + 1);
@@ -92,12 +102,11 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
         if (!uuid) {
           return Malformed("DM_LIST_DEVICES", "unterminated uuid", offset);
         }
-        entry.uuid = std::string(*uuid);
+        entry.uuid.emplace(uuid->data(), uuid->size());
       } else if (has_uuid && (flags & DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID)) {
         entry.uuid = std::string();
       }
     }
-    entries.push_back(std::move(entry));
     if (next == 0) break;
     offset += next;
   }

@@ -408,10 +408,14 @@ int FakeKernelState::Dispatch(unsigned int command, dm_ioctl* h,
     case DM_TARGET_MSG_CMD: {
       FakeDevice* d = Lookup(h, &error);
       if (!d) return error;
-      if (!d->live) return 2;  // 6.1: falls through with r = 2
       std::string message =
           Field(base + h->data_start + 8, size - h->data_start - 8);
-      if (message.empty()) return -EINVAL;  // dm_split_args: no argv[0]
+      // 6.1 target_message(): "Empty message received." before it looks
+      // at the table.
+      if (message.find_first_not_of(" \t\n") == std::string::npos) {
+        return -EINVAL;
+      }
+      if (!d->live) return 2;  // 6.1: falls through with r = 2
       ++d->event_nr;  // lets tests see how often a message ran
       Status(*d, h);
       if (message.rfind("echo ", 0) == 0) {

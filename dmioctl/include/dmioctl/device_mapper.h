@@ -10,9 +10,13 @@
 //   if (!dm.ok()) return dm.status();
 //   auto info = (*dm)->GetInfo(dmioctl::DeviceRef::ByName("pool"));
 //
-// Buffers: commands whose payload the kernel ignores send only the header;
-// commands that return lists or text start at 16 KiB and double on
-// DM_BUFFER_FULL up to the kernel's 1 GiB cap. Two commands are never
+// Buffers: commands whose payload the kernel ignores send only the header,
+// commands that only send a payload (load, rename) send exactly that, and
+// the ones that return data start from the size their last reply suggested
+// (twice what it used; at least 16 KiB for lists, 4 KiB for one device's
+// table, status or deps). On DM_BUFFER_FULL the buffer grows 64-fold, then
+// 8-fold, up to the kernel's 1 GiB cap, so a list of 10,000 devices takes
+// two ioctls the first time and one after that. Two commands are never
 // repeated for a bigger buffer: a message (the kernel already executed it;
 // the call fails with ENOBUFS instead, see SendMessage) and a wait (the
 // status is fetched with DM_TABLE_STATUS instead of waiting again).
@@ -234,7 +238,7 @@ class DeviceMapper {
  private:
   struct Request;
   struct Reply;
-  absl::StatusOr<Reply> Execute(const Request& request);
+  absl::Status Execute(const Request& request, Reply* reply);
   absl::StatusOr<TableReply> TableStatus(const DeviceRef& device,
                                          uint32_t extra_flags,
                                          const char* operation);
@@ -242,6 +246,9 @@ class DeviceMapper {
   std::unique_ptr<Transport> transport_;
   std::atomic<uint32_t> kernel_version_packed_{0};
   IoctlCounters counters_;
+  // Per command that returns data: the buffer size to start with next time,
+  // learnt from the last reply (0: the command's default). See Execute().
+  std::array<std::atomic<uint32_t>, 18> size_hints_{};
 };
 
 }  // namespace dmioctl

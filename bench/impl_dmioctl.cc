@@ -1,0 +1,83 @@
+// dmioctl as an application uses it: DeviceMapper calls for single
+// operations, CreateDevice/RemoveDevice (with DeviceNodes) for the
+// create+load+resume+node sequence dmsetup performs.
+#include <errno.h>
+#include <stdio.h>
+
+#include "bench/impl.h"
+#include "dmioctl/error.h"
+#include "dmioctl/nodes.h"
+#include "dmioctl/operations.h"
+
+namespace dmkit::bench {
+namespace {
+
+class Dmioctl final : public Impl {
+ public:
+  explicit Dmioctl(dmioctl::DeviceMapper* dm) : dm_(*dm) {}
+  const char* name() const override { return "dmioctl"; }
+
+  int Create(const Dev& dev) override {
+    return Check(dm_.CreateDevice({.name = dev.name}).status(), "create");
+  }
+  int Load(const Dev& dev, const OneTarget& t) override {
+    return Check(dm_.LoadTable(dev.ref, t.table).status(), "load");
+  }
+  int Resume(const Dev& dev) override {
+    return Check(dm_.Resume(dev.ref).status(), "resume");
+  }
+  int Suspend(const Dev& dev) override {
+    return Check(dm_.Suspend(dev.ref).status(), "suspend");
+  }
+  int Info(const Dev& dev) override {
+    return Check(dm_.GetInfo(dev.ref).status(), "info");
+  }
+  int Status(const Dev& dev) override {
+    return Check(dm_.GetStatus(dev.ref).status(), "status");
+  }
+  int Table(const Dev& dev) override {
+    return Check(dm_.GetTable(dev.ref).status(), "table");
+  }
+  int List(size_t* count) override {
+    auto list = dm_.ListDevices();
+    if (!list.ok()) return Check(list.status(), "list");
+    *count = list->size();
+    return 0;
+  }
+  int Message(const Dev& dev, const char* message) override {
+    return Check(dm_.SendMessage(dev.ref, 0, message).status(), "message");
+  }
+  int Remove(const Dev& dev) override {
+    return Check(dm_.RemoveDevice(dev.ref).status(), "remove");
+  }
+  int CreateActive(const Dev& dev, const OneTarget& t) override {
+    return Check(
+        dmioctl::CreateDevice(dm_, dev.name, t.table, {.nodes = &nodes_})
+            .status(),
+        "create");
+  }
+  int RemoveActive(const Dev& dev) override {
+    return Check(dmioctl::RemoveDevice(dm_, dev.ref, {.nodes = &nodes_})
+                     .status(),
+                 "remove");
+  }
+
+ private:
+  static int Check(const absl::Status& status, const char* what) {
+    if (status.ok()) return 0;
+    fprintf(stderr, "dmioctl: %s: %s\n", what, status.ToString().c_str());
+    int e = dmioctl::ErrnoOf(status);
+    return e != 0 ? -e : -EIO;
+  }
+
+  dmioctl::DeviceMapper& dm_;
+  dmioctl::DeviceNodes nodes_;
+};
+
+}  // namespace
+
+std::unique_ptr<Impl> MakeDmioctl(dmioctl::DeviceMapper* dm) {
+  return std::make_unique<Dmioctl>(dm);
+}
+
+}  // namespace dmkit::bench
