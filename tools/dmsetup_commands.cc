@@ -596,14 +596,20 @@ bool CmdRemoveAll(Session& s, const CmdArgs& a) {
     if (!st.ok()) s.IoctlError("remove_all", IoctlTarget{}, st);
     return st.ok();
   };
-  // dmsetup ORs the results: remove_all succeeds if anything did.
-  bool r = remove_all() | Mknodes(s, nullptr);
+  // dmsetup ORs the results (both steps always run): remove_all succeeds
+  // if anything did.
+  auto remove_all_and_mknodes = [&]() {
+    bool removed = remove_all();
+    bool made = Mknodes(s, nullptr);
+    return removed || made;
+  };
+  bool r = remove_all_and_mknodes();
   if (!s.opt().force) return r;
   s.device_count = 0;
   r |= ProcessAll(s, a, true, CountDevice);
   if (s.device_count == 0) return r;
   r |= ProcessAll(s, a, true, ErrorListed);
-  r |= remove_all() | Mknodes(s, nullptr);
+  r |= remove_all_and_mknodes();
   s.device_count = 0;
   r |= ProcessAll(s, a, true, CountDevice);
   if (s.device_count == 0) return r;
