@@ -4,9 +4,8 @@
 // failed with EBUSY (only when stderr is a terminal, so scripts that parse
 // dmsetup's error lines see exactly dmsetup's).
 //
-// This is the hook the `holders` applet extends: today it reports the open
-// count and the devices stacked on top (/sys/block/<dm-N>/holders); mounts
-// (in this and other mount namespaces) are to be added there.
+// It is the `holders` applet's scan (tools/holders_scan.h) in one line: open
+// count, stacked devices, mounts in every mount namespace, processes.
 #ifndef DMKIT_TOOLS_DMSETUP_HOLDERS_H_
 #define DMKIT_TOOLS_DMSETUP_HOLDERS_H_
 

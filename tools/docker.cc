@@ -1,12 +1,71 @@
+// `dmkit docker`: the incident's recovery in one command. Reads Docker's
+// devicemapper files without the daemon, activates container devices with
+// Docker's exact names and tables, mounts them, and shows who holds them in
+// which mount namespace. See tools/docker/commands.h.
 #include <stdio.h>
 
+#include <string>
+
 #include "tools/applet.h"
+#include "tools/docker/cli.h"
 
 namespace dmkit {
+namespace {
 
-int DockerMain(int, char**) {
-  fprintf(stderr, "docker: not implemented yet\n");
+constexpr char kUsage[] =
+    "Usage: dmkit docker COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "Inspect and recover the containers of Docker's devicemapper storage\n"
+    "driver (Docker 1.10 to 20.10), without the daemon.\n"
+    "\n"
+    "Commands:\n"
+    "  ls [--json]                  every container: name, mount-id, thin\n"
+    "                               device, size, state, use, where mounted\n"
+    "  inspect CONTAINER            the chain from container to thin device\n"
+    "  mount [--rw] CONTAINER DIR   activate the device with Docker's name and\n"
+    "                               table and mount it (read-only by default)\n"
+    "  umount CONTAINER|DIR         unmount; remove the device if dmkit\n"
+    "                               activated it and nothing else holds it\n"
+    "  df [--json] [--no-activate]  use of every device, fullest first, and of\n"
+    "                               the pool (inactive devices are measured by\n"
+    "                               a brief read-only activation)\n"
+    "  pool [--activate] [--json]   the pool; --activate creates a loop-lvm\n"
+    "                               pool from <root>/devicemapper/devicemapper\n"
+    "\n"
+    "Options (before or after the arguments):\n"
+    "  --root DIR    Docker's root (default: the running daemon's, else\n"
+    "                /etc/docker/daemon.json's, else /var/lib/docker)\n"
+    "  --pool NAME   the thin pool's dm name (default: dm.thinpooldev, else\n"
+    "                docker-MAJ:MIN-INO-pool from stat of <root>/devicemapper)\n"
+    "  -h, --help    this text\n"
+    "\n"
+    "CONTAINER is a full id, a unique id prefix, or a name.\n";
+
+int UsageError(const std::string& message) {
+  fprintf(stderr, "docker: %s\nTry 'dmkit docker --help' for more information.\n",
+          message.c_str());
   return 1;
+}
+
+}  // namespace
+
+int DockerMain(int argc, char** argv) {
+  absl::StatusOr<docker::Invocation> inv =
+      docker::ParseCommandLine(argc, argv);
+  if (!inv.ok()) {
+    if (argc < 2) {
+      fputs(kUsage, stderr);
+      return 1;
+    }
+    return UsageError(std::string(inv.status().message()));
+  }
+  if (inv->help) {
+    fputs(kUsage, stdout);
+    return 0;
+  }
+  int status = docker::FindCommand(inv->command)(inv->options);
+  fflush(stdout);
+  return status;
 }
 
 }  // namespace dmkit

@@ -51,9 +51,25 @@ bool AllDigits(absl::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), absl::ascii_isdigit);
 }
 
+// Kernel threads (PF_KTHREAD in /proc/PID/stat) have the root filesystem as
+// working directory but hold nothing a user can release.
+bool IsKernelThread(const std::string& proc, pid_t pid) {
+  std::string stat = ReadFile(absl::StrCat(proc, "/", pid, "/stat"));
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return false;
+  std::vector<absl::string_view> fields = absl::StrSplit(
+      absl::string_view(stat).substr(paren + 1), ' ', absl::SkipEmpty());
+  constexpr unsigned kPfKthread = 0x00200000;
+  unsigned flags = 0;
+  // Fields after the name: state ppid pgrp session tty_nr tpgid flags.
+  return fields.size() > 6 && absl::SimpleAtoi(fields[6], &flags) &&
+         (flags & kPfKthread);
+}
+
 // Looks at one process: fds, maps, cwd and root.
 std::optional<ProcessUse> ScanProcess(const std::string& proc, pid_t pid,
                                       dev_t dev) {
+  if (IsKernelThread(proc, pid)) return std::nullopt;
   ProcessUse use;
   use.pid = pid;
   std::string base = absl::StrCat(proc, "/", pid);
@@ -148,13 +164,20 @@ absl::StatusOr<Report> Scan(dmioctl::DevNum dev, dmioctl::DeviceMapper* dm,
   }
   absl::string_view full = resolved;
   report.kernel_name = std::string(full.substr(full.rfind('/') + 1));
-  report.dm_name = ReadLine(sys_dev + "/dm/name");
+  // /sys/dev/block/M:m and /sys/block/<name> are the same directory for
+  // whole disks; partitions only have the first.
+  std::string device_dir = sys_dev;
+  struct stat st;
+  if (stat((sys_dev + "/holders").c_str(), &st) != 0) {
+    device_dir = absl::StrCat(paths.sysfs, "/block/", report.kernel_name);
+  }
+  report.dm_name = ReadLine(device_dir + "/dm/name");
 
   if (dm != nullptr && !report.dm_name.empty()) {
     auto info = dm->GetInfo(dmioctl::DeviceRef::ByDevNum(dev));
     if (info.ok()) report.open_count = info->open_count;
   }
-  for (const std::string& holder : ListDir(sys_dev + "/holders")) {
+  for (const std::string& holder : ListDir(device_dir + "/holders")) {
     report.stacked.push_back(
         {holder, ReadLine(absl::StrCat(paths.sysfs, "/block/", holder,
                                        "/dm/name"))});

@@ -103,9 +103,11 @@ InterfaceVersion Unpack(uint32_t p) {
   return {p >> 24, (p >> 12) & 0xfff, p & 0xfff};
 }
 
+// A default-constructed absl::string_view has a null data(), which memcpy
+// must not be given even for 0 bytes; std::copy_n takes it.
 void CopyField(char* field, size_t size, absl::string_view value) {
   size_t n = std::min(value.size(), size - 1);
-  memcpy(field, value.data(), n);
+  std::copy_n(value.data(), n, field);
   field[n] = '\0';
 }
 
@@ -322,8 +324,11 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
     }
     if (r < 0) return error(-r, "");
     if (r > 0) {
-      // DM_TARGET_MSG to a device without a live table returns 2 with
-      // nothing copied back (6.1 dm-ioctl.c target_message): a failure.
+      // A positive return is a failure with nothing copied back. Read from
+      // the source, 6.1's target_message returns 2 for a message to a
+      // device without a live table; Debian's 6.1 kernel (6.1.192) answers
+      // -EINVAL instead ("The device has no table."), which the VM suite
+      // checks. Kept for kernels that do return 2.
       return error(EINVAL, absl::StrCat("ioctl returned ", r));
     }
     // Commands that return nothing (remove_all, set_geometry) leave the
@@ -336,6 +341,13 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
       return error(EPROTO, absl::StrCat("malformed reply: data_start ",
                                         header->data_start, ", data_size ",
                                         header->data_size, ", buffer ", size));
+    }
+    // The kernel NUL-terminates the name and uuid it writes back; without
+    // the NUL they would read as a 128-byte name or a 129-byte uuid, which
+    // no device can have.
+    if (memchr(header->name, '\0', sizeof(header->name)) == nullptr ||
+        memchr(header->uuid, '\0', sizeof(header->uuid)) == nullptr) {
+      return error(EPROTO, "malformed reply: name or uuid not terminated");
     }
     if (!(header->flags & DM_BUFFER_FULL_FLAG)) {
       if (command.buffer == Buffer::kGrows && request.buffer_size == 0) {

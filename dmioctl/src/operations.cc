@@ -39,6 +39,31 @@ void UndoFailedSwap(DeviceMapper& dm, const DeviceRef& device,
   }
 }
 
+// After a failed resume of a reload. The kernel fails a resume at one of two
+// points: binding the new table (dm_swap_table), which leaves the old table
+// live, or in a target's preresume (a thin-pool refuses to shrink), which
+// comes after the swap: the old table is destroyed by then and the device
+// stays suspended with the new one. In that case load the old table again
+// and, if the device was running before, resume it.
+void UndoFailedReload(DeviceMapper& dm, const DeviceRef& device,
+                      const absl::StatusOr<TableReply>& old_live,
+                      bool was_suspended) {
+  dm.ClearTable(device).IgnoreError();  // best effort; original error wins
+  absl::StatusOr<TableReply> now = dm.GetTable(device);
+  bool swapped = old_live.ok() && old_live->info.live_table() && now.ok() &&
+                 now->targets != old_live->targets;
+  if (swapped) {
+    Table old_table;
+    old_table.targets = old_live->targets;
+    old_table.read_only = old_live->info.read_only();
+    if (!dm.LoadTable(device, old_table).ok()) return;
+  }
+  absl::StatusOr<DeviceInfo> info = dm.GetInfo(device);
+  if (info.ok() && info->suspended() && !was_suspended) {
+    dm.Resume(device, {.noflush = true, .skip_lockfs = true}).IgnoreError();
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
@@ -148,10 +173,15 @@ absl::StatusOr<DeviceInfo> ReloadTable(DeviceMapper& dm,
                                        const DeviceRef& device,
                                        const Table& table, bool resume,
                                        const SuspendOptions& options) {
+  if (!resume) return dm.LoadTable(device, table);
+  // The live table, in case the resume fails after the kernel swapped
+  // tables (see UndoFailedReload).
+  absl::StatusOr<TableReply> old_live = dm.GetTable(device);
   DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(device, table));
-  if (!resume) return loaded;
   absl::StatusOr<DeviceInfo> resumed = dm.Resume(device, options);
-  if (!resumed.ok()) UndoFailedSwap(dm, device, loaded.suspended());
+  if (!resumed.ok()) {
+    UndoFailedReload(dm, device, old_live, loaded.suspended());
+  }
   return resumed;
 }
 

@@ -154,6 +154,12 @@ absl::Status Table::Validate() const {
       return absl::InvalidArgumentError(
           absl::StrCat("target ", i + 1, ": invalid target type '", t.type, "'"));
     }
+    // The kernel reads both as C strings: a NUL would silently cut them.
+    if (t.type.find('\0') != std::string::npos ||
+        t.params.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target ", i + 1, ": NUL byte in target type or parameters"));
+    }
     if (t.length == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("target ", i + 1, ": zero length"));
@@ -277,6 +283,7 @@ absl::StatusOr<std::string> FormatDmInit(
     if (dev.minor) absl::StrAppend(&out, *dev.minor);
     absl::StrAppend(&out, ",", dev.table.read_only ? "ro" : "rw");
     for (const Target& t : dev.table.targets) {
+      DMIOCTL_RETURN_IF_ERROR(check(t.type));
       DMIOCTL_RETURN_IF_ERROR(check(t.params));
       absl::StrAppend(&out, ",", t.start, " ", t.length, " ", t.type);
       if (!t.params.empty()) absl::StrAppend(&out, " ", t.params);

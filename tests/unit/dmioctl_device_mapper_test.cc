@@ -384,8 +384,11 @@ TEST(DeviceMapperTest, BufferFullRetryBuildsAFreshHeader) {
       h->data_size = offsetof(dm_ioctl, data);
       return 0;
     }
-    f.kernel->overrides.erase(DM_TABLE_STATUS_CMD);
-    return f.kernel->Handle(_IOWR(DM_IOCTL, DM_TABLE_STATUS_CMD, dm_ioctl), h);
+    // Erasing the override destroys this lambda and its captures: nothing
+    // captured may be touched after it.
+    FakeKernelState* kernel = f.kernel.get();
+    kernel->overrides.erase(DM_TABLE_STATUS_CMD);
+    return kernel->Handle(_IOWR(DM_IOCTL, DM_TABLE_STATUS_CMD, dm_ioctl), h);
   };
   auto table = f.dm.GetTable(DeviceRef::ByName("vol"));
   ASSERT_TRUE(table.ok()) << table.status();
@@ -553,7 +556,8 @@ TEST(DeviceMapperTest, MessageWithOutputAndNoRepeatOnOverflow) {
   EXPECT_THAT(big.status(), HasErrno(ENOBUFS));
   EXPECT_EQ(f.kernel->sent.size(), sent + 1);
   EXPECT_EQ(f.kernel->Find("vol")->event_nr, events + 1);
-  EXPECT_FALSE(f.dm.SendMessage(ref, 0, "").ok());
+  // An empty message goes to the kernel, which refuses it (as dmsetup shows).
+  EXPECT_THAT(f.dm.SendMessage(ref, 0, "").status(), HasErrno(EINVAL));
 }
 
 TEST(DeviceMapperTest, WaitBufferFullFetchesStatusInsteadOfWaitingAgain) {
@@ -599,6 +603,21 @@ TEST(DeviceMapperTest, SetGeometryAndArmPoll) {
   EXPECT_EQ(f.kernel->sent.back().header.version[1], 37u);
 }
 
+// Requests with no name, uuid or payload copy them from empty views whose
+// data() is null; under the sanitizer build (tests/sanitize.sh) this was
+// undefined behaviour (memcpy from a null pointer).
+TEST(DeviceMapperTest, EmptyNameUuidAndPayloadSendZeroedFields) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.ListDevices({.with_uuid = false}).ok());
+  ASSERT_TRUE(f.dm.ArmPoll().ok());
+  ASSERT_TRUE(f.dm.RemoveAll().ok());
+  for (const SentIoctl& s : f.kernel->sent) {
+    EXPECT_EQ(Name(s.header), "");
+    EXPECT_EQ(Uuid(s.header), "");
+  }
+  EXPECT_EQ(f.kernel->sent[1].header.data_size, sizeof(dm_ioctl));
+}
+
 TEST(DeviceMapperTest, PositiveIoctlReturnIsAFailure) {
   FakeDm f;
   f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl*, size_t) { return 1; };
@@ -623,6 +642,38 @@ TEST(DeviceMapperTest, PayloadOverlappingHeaderIsRejected) {
     return 0;
   };
   EXPECT_THAT(f.dm.ListDevices().status(), HasErrno(EPROTO));
+}
+
+// Found by fuzz_reply_deps: a reply whose name field has no NUL gave a
+// 128-byte DeviceInfo::name (and a uuid field without one a 129-byte uuid).
+TEST(DeviceMapperTest, UnterminatedNameOrUuidInReplyIsRejected) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl* h, size_t) {
+    memset(h->name, 's', sizeof(h->name));
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  EXPECT_THAT(f.dm.GetInfo(DeviceRef::ByName("vol")).status(), HasErrno(EPROTO));
+  f.kernel->overrides[DM_TABLE_DEPS_CMD] = [](dm_ioctl* h, size_t) {
+    memset(h->uuid, 'u', sizeof(h->uuid));
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  EXPECT_THAT(f.dm.GetDeps(DeviceRef::ByName("vol")).status(), HasErrno(EPROTO));
+  // Full-length values that are terminated are fine.
+  f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl* h, size_t) {
+    memset(h->name, 'n', sizeof(h->name) - 1);
+    h->name[sizeof(h->name) - 1] = '\0';
+    memset(h->uuid, 'u', sizeof(h->uuid) - 1);
+    h->uuid[sizeof(h->uuid) - 1] = '\0';
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  auto info = f.dm.GetInfo(DeviceRef::ByName("vol"));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->name.size(), dmioctl::kMaxNameLength);
+  EXPECT_EQ(info->uuid.size(), dmioctl::kMaxUuidLength);
 }
 
 TEST(DeviceMapperTest, InjectedErrnoIsReported) {

@@ -3,9 +3,11 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "dmioctl/device_mapper.h"
 #include "dmioctl/targets.h"
 #include "dmioctl/types.h"
 #include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
 
 namespace dmkit::testing {
 namespace {
@@ -51,6 +53,24 @@ TEST(TableTest, ValidateFindsGapsOverlapsAndZeroLengths) {
   t.targets = {{0, 10, "zero", ""}, {10, 5, "error", ""}};
   EXPECT_TRUE(t.Validate().ok());
   EXPECT_EQ(t.Sectors(), 15u);
+}
+
+// Found by fuzz_table: a NUL parsed from table text passed Validate(), and
+// the kernel (which reads params as a C string) would load a shorter table
+// than the one asked for.
+TEST(TableTest, ValidateRejectsNulInTypeOrParams) {
+  using std::string_literals::operator""s;
+  auto table = dmioctl::ParseTable("0 8 linear 7:0 0\0 junk\n"s);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_FALSE(table->Validate().ok());
+  Table t;
+  t.targets = {{0, 8, "ze\0o"s, ""}};
+  EXPECT_FALSE(t.Validate().ok());
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  size_t sent = f.kernel->sent.size();
+  EXPECT_FALSE(f.dm.LoadTable(dmioctl::DeviceRef::ByName("vol"), *table).ok());
+  EXPECT_EQ(f.kernel->sent.size(), sent);  // refused before any ioctl
 }
 
 TEST(TableTest, ConciseRoundTripWithEscapes) {
@@ -100,6 +120,15 @@ TEST(TableTest, DmInitRoundTripAndLimits) {
   DeviceSpec comma{.name = "a,b"};
   comma.table.Append(1, "zero", "");
   EXPECT_FALSE(dmioctl::FormatDmInit({comma}).ok());
+  // Found by fuzz_concise: a type with a comma (possible in the concise
+  // form, as t\,x) was written unchecked and split on the way back.
+  auto concise = dmioctl::ParseConcise("v,,,rw,0 1 t\\,x p");
+  ASSERT_TRUE(concise.ok()) << concise.status();
+  EXPECT_EQ((*concise)[0].table.targets[0].type, "t,x");
+  EXPECT_FALSE(dmioctl::FormatDmInit(*concise).ok());
+  DeviceSpec semicolon{.name = "v"};
+  semicolon.table.Append(1, "a;b", "");
+  EXPECT_FALSE(dmioctl::FormatDmInit({semicolon}).ok());
   std::string many;
   for (int i = 0; i < 257; ++i) {
     absl::StrAppend(&many, i ? ";" : "", "d", i, ",,,rw,0 1 zero");

@@ -98,8 +98,13 @@ absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,
 // ReloadTable()
 //
 // Loads `table` into the inactive slot and, with `resume`, swaps it in
-// (suspend/resume with the given options). If the resume fails the
-// inactive table is cleared, so the old table stays live.
+// (suspend/resume with the given options). If the resume fails, the old
+// table is live again: the new one is cleared from the inactive slot or, if
+// the kernel had already swapped it in before a target refused it in
+// preresume (a thin-pool that would shrink), the old table (as DM_TABLE_STATUS
+// reported it before the load) is loaded and resumed again. A device that was
+// suspended before the call stays suspended; it then finds the old table in
+// the inactive slot.
 absl::StatusOr<DeviceInfo> ReloadTable(DeviceMapper& dm,
                                        const DeviceRef& device,
                                        const Table& table, bool resume,

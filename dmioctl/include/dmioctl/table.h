@@ -54,7 +54,8 @@ struct Table {
   //
   // Checks what the kernel checks at load, so a bad table fails before any
   // ioctl: at least one target, none of zero length, the first starting at 0
-  // and each starting where the previous ended, type names of 1..15 bytes.
+  // and each starting where the previous ended, type names of 1..15 bytes,
+  // no NUL byte in a type or parameters (the kernel would cut them there).
   absl::Status Validate() const;
 
   friend bool operator==(const Table&, const Table&) = default;

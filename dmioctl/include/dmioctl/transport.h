@@ -22,8 +22,8 @@ class Transport {
   //
   // Issues one device-mapper ioctl. `buffer` holds a struct dm_ioctl followed
   // by its payload, `data_size` bytes in all. Returns what ioctl(2) returned
-  // (0 on success; the kernel returns a positive value for a message to a
-  // device without a table) or -errno.
+  // (0 on success; some kernels return a positive value for a message to a
+  // device without a table, Debian's 6.1 returns -EINVAL) or -errno.
   virtual int Ioctl(unsigned long request, void* buffer) = 0;
 
   // A descriptor that polls readable when a device-mapper event happened

@@ -1,0 +1,73 @@
+// A kernel whose replies come from the fuzzer's input.
+//
+// The reply fuzzers drive the real DeviceMapper (request building, Execute's
+// header checks, DM_BUFFER_FULL retries, reply decoding) through this
+// Transport. Every ioctl consumes the next record of the input and the
+// record's bytes are written over the ioctl buffer from offset 0, exactly
+// where the kernel writes its reply: the whole struct dm_ioctl (version,
+// data_size, data_start, target_count, flags, dev, name, uuid ...) and the
+// payload after it come from the input.
+//
+// Input layout (all integers little-endian):
+//
+//   input  := option:u8 record*
+//   record := ret:i8 length:u16 bytes[length]
+//
+// `option` is read by the fuzz target (which command, which flags). `ret` is
+// what ioctl(2) returns (0, -errno, or the positive value 6.1 returns for a
+// message to a device without a table). Bytes past the buffer's size are
+// dropped, as the kernel cannot write past it. When the records run out the
+// ioctl fails with EIO. A request for a buffer larger than kMaxBuffer fails
+// with ENOMEM, as the kernel's own allocation of the copy can; this keeps a
+// reply that says DM_BUFFER_FULL forever from doubling the buffer to 1 GiB
+// inside the fuzzer.
+//
+// tests/fuzz/fuzz_seeds.cc writes records in this layout from the fake
+// kernel's (6.1-shaped) replies.
+#ifndef DMKIT_TESTS_FUZZ_SCRIPT_KERNEL_H_
+#define DMKIT_TESTS_FUZZ_SCRIPT_KERNEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dmioctl/transport.h"
+
+// A property violation: stops the fuzzer with a crash report and the input.
+#define FUZZ_CHECK(condition)          \
+  do {                                 \
+    if (!(condition)) __builtin_trap(); \
+  } while (0)
+
+namespace dmkit::fuzz {
+
+inline constexpr size_t kMaxBuffer = size_t{4} << 20;
+
+class Script {
+ public:
+  Script(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+
+  // The next byte, or 0 when the input is exhausted.
+  uint8_t Byte();
+  // Fills the ioctl buffer of `buffer_size` bytes from the next record and
+  // returns the ioctl's result.
+  int Reply(void* buffer, size_t buffer_size);
+  size_t replies() const { return replies_; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  size_t replies_ = 0;
+};
+
+// A Transport that answers every ioctl from `script` (not owned).
+std::unique_ptr<dmioctl::Transport> ScriptTransport(Script* script);
+
+// Appends one record to `out` (for the seed generator).
+void AppendRecord(std::string& out, int ret, const void* bytes, size_t length);
+
+}  // namespace dmkit::fuzz
+
+#endif  // DMKIT_TESTS_FUZZ_SCRIPT_KERNEL_H_

@@ -1,0 +1,632 @@
+#include "tools/docker/commands.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "dmioctl/error.h"
+#include "dmioctl/operations.h"
+#include "tools/docker/json_writer.h"
+#include "tools/docker/loop.h"
+#include "tools/docker/text_table.h"
+#include "tools/docker/thin_superblock.h"
+
+namespace dmkit::docker {
+namespace {
+
+using dmioctl::DeviceMapper;
+using dmioctl::DeviceRef;
+
+std::string Short(absl::string_view id) {
+  return std::string(id.substr(0, 12));
+}
+
+std::string Percent(double p) {
+  char buf[16];
+  snprintf(buf, sizeof(buf), "%.1f%%", p);
+  return buf;
+}
+
+std::string UsageText(const Usage& u) {
+  return absl::StrCat(HumanBytes(u.used_bytes), " of ",
+                      HumanBytes(u.size_bytes), " (", Percent(u.percent()),
+                      ")");
+}
+
+void PrintWarnings(const Session& s) {
+  for (const std::string& w : s.discovery().warnings) {
+    fprintf(stderr, "docker: warning: %s\n", w.c_str());
+  }
+}
+
+std::string StateText(const DeviceView& v) {
+  if (v.active) {
+    std::string s = "active";
+    if (absl::StartsWith(v.active->uuid, kMountUuidPrefix)) s += " (dmkit)";
+    if (v.active->read_only) s += " ro";
+    return s;
+  }
+  if (!v.others.empty()) {
+    return absl::StrCat("active as ", v.others[0].name);
+  }
+  return "inactive";
+}
+
+void PoolUsageLines(const PoolState& pool, std::vector<std::string>& out) {
+  const auto& s = pool.status;
+  if (s.failed || s.error) {
+    out.push_back(absl::StrCat("status   ", s.failed ? "Fail" : "Error"));
+    return;
+  }
+  uint64_t data_used = s.used_data_blocks * pool.data_block_bytes();
+  uint64_t data_total = s.total_data_blocks * pool.data_block_bytes();
+  uint64_t meta_used = s.used_metadata_blocks * 4096;
+  uint64_t meta_total = s.total_metadata_blocks * 4096;
+  out.push_back(absl::StrCat(
+      "data     ", UsageText({data_used, data_total}), ", ",
+      s.used_data_blocks, "/", s.total_data_blocks, " blocks of ",
+      HumanBytes(pool.data_block_bytes())));
+  out.push_back(absl::StrCat("metadata ", UsageText({meta_used, meta_total}),
+                             ", ", s.used_metadata_blocks, "/",
+                             s.total_metadata_blocks, " blocks of 4.0 KiB"));
+  out.push_back(absl::StrCat("mode     ", s.mode.empty() ? "?" : s.mode,
+                             s.needs_check ? ", needs_check" : "",
+                             ", transaction id ", s.transaction_id));
+}
+
+void PoolJson(json::Writer& w, const absl::StatusOr<PoolState>& pool,
+              const PoolChoice& choice) {
+  w.Key("pool").BeginObject();
+  w.Key("name").String(choice.name);
+  w.Key("source").String(choice.source);
+  w.Key("active").Bool(pool.ok());
+  if (pool.ok()) {
+    const auto& s = pool->status;
+    w.Key("dev").String(pool->info.dev.ToString());
+    w.Key("table").String(pool->table_line);
+    w.Key("data_block_bytes").Uint(pool->data_block_bytes());
+    w.Key("transaction_id").Uint(s.transaction_id);
+    w.Key("data_used_bytes").Uint(s.used_data_blocks * pool->data_block_bytes());
+    w.Key("data_total_bytes").Uint(s.total_data_blocks * pool->data_block_bytes());
+    w.Key("metadata_used_bytes").Uint(s.used_metadata_blocks * 4096);
+    w.Key("metadata_total_bytes").Uint(s.total_metadata_blocks * 4096);
+    w.Key("mode").String(s.failed ? "Fail" : s.error ? "Error" : s.mode);
+    w.Key("needs_check").Bool(s.needs_check);
+  } else {
+    w.Key("error").String(pool.status().message());
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
+int Fail(const absl::Status& status) {
+  fflush(stdout);  // what was done so far comes before why it stopped
+  fprintf(stderr, "docker: %s\n", Describe(status).c_str());
+  return 1;
+}
+
+int Fail(absl::string_view message) {
+  fflush(stdout);
+  fprintf(stderr, "docker: %.*s\n", static_cast<int>(message.size()),
+          message.data());
+  return 1;
+}
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Open(const Options& options) {
+  std::unique_ptr<Session> s(new Session());
+  s->discovery_ = Discover(options.root);
+  s->store_ = Store(s->discovery_.root);
+  absl::StatusOr<std::string> prefix = s->store_.Prefix();
+  if (!prefix.ok()) {
+    return absl::Status(
+        prefix.status().code(),
+        absl::StrCat(prefix.status().message(), " (Docker root ",
+                     s->discovery_.root, " from ", s->discovery_.root_source,
+                     "; use --root)"));
+  }
+  s->prefix_ = *prefix;
+  s->pool_ = ChoosePool(options.pool, s->discovery_, s->prefix_);
+  absl::StatusOr<std::vector<Container>> containers =
+      LoadContainers(s->store_);
+  if (!containers.ok()) return containers.status();
+  s->containers_ = std::move(*containers);
+  absl::StatusOr<DeviceMapper*> dm = DeviceMapper::Instance();
+  if (dm.ok()) {
+    s->dm_ = *dm;
+  } else {
+    s->dm_error_ = dm.status();
+  }
+  s->nodes_ = dmioctl::DeviceNodes::FromEnvironment();
+  return s;
+}
+
+absl::StatusOr<DeviceMapper*> Session::Dm() const {
+  if (dm_ == nullptr) return dm_error_;
+  return dm_;
+}
+
+absl::StatusOr<PoolState> Session::Pool() const {
+  absl::StatusOr<DeviceMapper*> dm = Dm();
+  if (!dm.ok()) return dm.status();
+  absl::StatusOr<PoolState> pool = GetPoolState(**dm, pool_.name);
+  if (!pool.ok() && dmioctl::ErrnoOf(pool.status()) == ENXIO) {
+    return absl::NotFoundError(absl::StrCat(
+        "pool ", pool_.name, " (", pool_.source,
+        ") is not active; for a loop-lvm root, `dmkit docker pool --activate` "
+        "creates it"));
+  }
+  return pool;
+}
+
+absl::StatusOr<std::vector<ThinMapping>> Session::Mappings() const {
+  // Without device-mapper nothing is known (ENODEV also maps to kNotFound,
+  // which must not read as "no pool, so nothing active").
+  if (dm_ == nullptr) return dm_error_;
+  absl::StatusOr<PoolState> pool = Pool();
+  if (!pool.ok()) {
+    if (absl::IsNotFound(pool.status())) return std::vector<ThinMapping>();
+    return pool.status();
+  }
+  return ListThinMappings(*dm_, pool->info.dev);
+}
+
+DeviceView ViewDevice(const Session& session, const Container& c,
+                      const std::vector<ThinMapping>& mappings,
+                      const MountTable* mounts) {
+  DeviceView v;
+  v.name = session.DeviceNameOf(c);
+  if (!c.device) return v;
+  for (const ThinMapping& m : mappings) {
+    if (m.thin_id != c.device->device_id) continue;
+    if (m.name == v.name) {
+      v.active = m;
+    } else {
+      v.others.push_back(m);
+    }
+  }
+  const ThinMapping* any = v.active ? &*v.active
+                           : v.others.empty() ? nullptr
+                                              : &v.others[0];
+  if (any != nullptr) {
+    if (absl::StatusOr<DeviceMapper*> dm = session.Dm(); dm.ok()) {
+      absl::StatusOr<Usage> u =
+          ThinUsage(**dm, DeviceRef::ByDevNum(any->dev), c.device->size);
+      if (u.ok()) {
+        v.usage = *u;
+      } else {
+        v.usage_error = u.status();
+      }
+    }
+    if (mounts != nullptr) {
+      if (v.active) v.mounts = mounts->OfDevice(v.active->dev.ToDevT());
+      for (const ThinMapping& o : v.others) {
+        std::vector<NamespaceMount> more = mounts->OfDevice(o.dev.ToDevT());
+        v.mounts.insert(v.mounts.end(), more.begin(), more.end());
+      }
+    }
+  }
+  return v;
+}
+
+int LsCommand(const Options& options) {
+  if (!options.args.empty()) return Fail("ls takes no arguments");
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  PrintWarnings(s);
+  absl::StatusOr<std::vector<ThinMapping>> mappings = s.Mappings();
+  if (!mappings.ok()) {
+    fprintf(stderr, "docker: warning: device states unknown: %s\n",
+            Describe(mappings.status()).c_str());
+  }
+  std::vector<ThinMapping> none;
+  absl::StatusOr<MountTable> mounts = MountTable::Scan();
+  if (!mounts.ok()) {
+    fprintf(stderr, "docker: warning: mounts unknown: %s\n",
+            Describe(mounts.status()).c_str());
+  } else {
+    for (const std::string& w : mounts->warnings()) {
+      fprintf(stderr, "docker: warning: %s\n", w.c_str());
+    }
+  }
+  const MountTable* table = mounts.ok() ? &*mounts : nullptr;
+
+  if (options.json) {
+    json::Writer w;
+    w.BeginObject();
+    w.Key("root").String(s.store().root());
+    w.Key("root_source").String(s.discovery().root_source);
+    PoolJson(w, s.Pool(), s.pool_choice());
+    w.Key("containers").BeginArray();
+    for (const Container& c : s.containers()) {
+      DeviceView v = ViewDevice(s, c, mappings.ok() ? *mappings : none, table);
+      w.BeginObject();
+      w.Key("id").String(c.id);
+      w.Key("name").String(c.ShortName());
+      w.Key("running").Bool(c.running);
+      w.Key("mount_id").String(c.mount_id);
+      w.Key("device_name").String(c.mount_id.empty() ? "" : v.name);
+      if (c.device) {
+        w.Key("device_id").Uint(c.device->device_id);
+        w.Key("size").Uint(c.device->size);
+        w.Key("deleted").Bool(c.device->deleted);
+      }
+      w.Key("known").Bool(mappings.ok());
+      w.Key("active").Bool(v.active.has_value() || !v.others.empty());
+      w.Key("active_names").BeginArray();
+      if (v.active) w.String(v.active->name);
+      for (const ThinMapping& o : v.others) w.String(o.name);
+      w.EndArray();
+      if (v.active) {
+        w.Key("dev").String(v.active->dev.ToString());
+        w.Key("uuid").String(v.active->uuid);
+        w.Key("open_count").Int(v.active->open_count);
+      }
+      if (v.usage) w.Key("used").Uint(v.usage->used_bytes);
+      w.Key("mounts").BeginArray();
+      for (const NamespaceMount& m : v.mounts) {
+        w.BeginObject();
+        w.Key("namespace").Uint(m.ns_inode);
+        w.Key("own").Bool(m.own);
+        w.Key("pids").BeginArray();
+        for (const auto& [pid, comm] : m.members) w.Int(pid);
+        w.EndArray();
+        w.Key("commands").BeginArray();
+        for (const auto& [pid, comm] : m.members) w.String(comm);
+        w.EndArray();
+        w.Key("mount_point").String(m.mount_point);
+        w.Key("fs_type").String(m.fs_type);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.Key("errors").BeginArray();
+      for (const absl::Status* e : std::initializer_list<const absl::Status*>{
+               &c.config_error, &c.mount_id_error, &c.device_error,
+               &v.usage_error}) {
+        if (!e->ok()) w.String(e->message());
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    fputs(w.Take().c_str(), stdout);
+    return 0;
+  }
+
+  TextTable t({"CONTAINER", "NAME", "MOUNT-ID", "DEVICE_ID", "SIZE", "DELETED",
+               "STATE", "USED", "MOUNTED"});
+  for (const Container& c : s.containers()) {
+    DeviceView v = ViewDevice(s, c, mappings.ok() ? *mappings : none, table);
+    std::string id = c.device ? absl::StrCat(c.device->device_id) : "?";
+    std::string size = c.device ? HumanBytes(c.device->size) : "?";
+    std::string deleted = c.device ? (c.device->deleted ? "yes" : "no") : "?";
+    std::string state = mappings.ok() ? StateText(v) : "?";
+    std::string used = v.usage ? UsageText(*v.usage) : "-";
+    std::string mounted = v.mounts.empty() ? "-" : v.mounts[0].Describe();
+    t.Row({Short(c.id), c.name.empty() ? "?" : c.ShortName(),
+           c.mount_id.empty() ? "?" : Short(c.mount_id), id, size, deleted,
+           state, used, mounted});
+    for (size_t i = 1; i < v.mounts.size(); ++i) {
+      t.Row({"", "", "", "", "", "", "", "", v.mounts[i].Describe()});
+    }
+  }
+  fputs(t.Render().c_str(), stdout);
+  for (const Container& c : s.containers()) {
+    for (const absl::Status* e :
+         {&c.config_error, &c.mount_id_error, &c.device_error}) {
+      if (!e->ok()) {
+        fprintf(stderr, "docker: %s: %s\n", Short(c.id).c_str(),
+                Describe(*e).c_str());
+      }
+    }
+  }
+  return 0;
+}
+
+int InspectCommand(const Options& options) {
+  if (options.args.size() != 1) return Fail("inspect takes one CONTAINER");
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  PrintWarnings(s);
+  absl::StatusOr<const Container*> found = s.Resolve(options.args[0]);
+  if (!found.ok()) return Fail(found.status());
+  const Container& c = **found;
+  const Store& st = s.store();
+  std::vector<std::string> out;
+  out.push_back(absl::StrCat("container  ", c.id));
+  out.push_back(absl::StrCat("name       ", c.name.empty() ? "?" : c.name,
+                             c.running ? " (running)" : ""));
+  out.push_back(absl::StrCat("config     ", st.ConfigPath(c.id)));
+  if (!c.config_error.ok()) {
+    out.push_back(absl::StrCat("           error: ", Describe(c.config_error)));
+  }
+  out.push_back(absl::StrCat("layerdb    ", st.MountIdPath(c.id)));
+  int status = 0;
+  if (!c.mount_id_error.ok()) {
+    out.push_back(absl::StrCat("           error: ", Describe(c.mount_id_error)));
+    status = 1;
+  } else {
+    out.push_back(absl::StrCat("mount-id   ", c.mount_id));
+    out.push_back(absl::StrCat("metadata   ", st.MetadataPath(c.mount_id)));
+  }
+  if (!c.device_error.ok()) {
+    out.push_back(absl::StrCat("           error: ", Describe(c.device_error)));
+    status = 1;
+  }
+  absl::StatusOr<PoolState> pool = s.Pool();
+  if (c.device) {
+    const DeviceMetadata& d = *c.device;
+    out.push_back(absl::StrCat("device_id  ", d.device_id));
+    out.push_back(absl::StrCat("size       ", d.size, " bytes (",
+                               HumanBytes(d.size), ", ", d.sectors(),
+                               " sectors)"));
+    out.push_back(absl::StrCat("deleted    ", d.deleted ? "yes (Docker has a "
+                                                          "deferred deletion "
+                                                          "pending; dmkit will "
+                                                          "not activate it)"
+                                                        : "no"));
+    out.push_back(absl::StrCat("device     ", s.DeviceNameOf(c)));
+    out.push_back(absl::StrCat("pool       ", s.pool_choice().name, " (",
+                               s.pool_choice().source, ")"));
+    if (pool.ok()) {
+      out.push_back(absl::StrCat("pool dev   ", pool->info.dev.ToString()));
+      out.push_back(absl::StrCat(
+          "table      ", "0 ", d.sectors(), " thin ", pool->info.dev.ToString(),
+          " ", d.device_id));
+    } else {
+      out.push_back(absl::StrCat("           ", Describe(pool.status())));
+      out.push_back(absl::StrCat("table      0 ", d.sectors(),
+                                 " thin <pool MAJ:MIN> ", d.device_id));
+    }
+  }
+  absl::StatusOr<std::vector<ThinMapping>> mappings = s.Mappings();
+  absl::StatusOr<MountTable> mounts = MountTable::Scan();
+  if (c.device && mappings.ok()) {
+    DeviceView v = ViewDevice(s, c, *mappings, mounts.ok() ? &*mounts : nullptr);
+    std::string state = StateText(v);
+    const ThinMapping* m = v.active ? &*v.active
+                           : v.others.empty() ? nullptr
+                                              : &v.others[0];
+    if (m != nullptr) {
+      absl::StrAppend(&state, ", dev ", m->dev.ToString(), ", open count ",
+                      m->open_count,
+                      m->uuid.empty() ? "" : absl::StrCat(", uuid ", m->uuid));
+    }
+    out.push_back(absl::StrCat("state      ", state));
+    if (m != nullptr) out.push_back(absl::StrCat("live table ", m->table_line));
+    if (v.usage) out.push_back(absl::StrCat("used       ", UsageText(*v.usage)));
+    for (const NamespaceMount& nm : v.mounts) {
+      out.push_back(absl::StrCat("mounted    ", nm.Describe(), " (",
+                                 nm.fs_type, ")"));
+    }
+  } else if (!mappings.ok()) {
+    out.push_back(absl::StrCat("state      unknown: ",
+                               Describe(mappings.status())));
+  }
+  fputs(absl::StrCat(absl::StrJoin(out, "\n"), "\n").c_str(), stdout);
+  return status;
+}
+
+int DfCommand(const Options& options) {
+  if (!options.args.empty()) return Fail("df takes no arguments");
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  PrintWarnings(s);
+  absl::StatusOr<DeviceMapper*> dm = s.Dm();
+  if (!dm.ok()) return Fail(dm.status());
+  absl::StatusOr<PoolState> pool = s.Pool();
+  if (!pool.ok()) return Fail(pool.status());
+  absl::StatusOr<std::vector<ThinMapping>> mappings =
+      ListThinMappings(**dm, pool->info.dev);
+  if (!mappings.ok()) return Fail(mappings.status());
+  std::string refusal = pool->RefusalReason();
+
+  struct Row {
+    const Container* c;
+    std::optional<Usage> usage;
+    std::string state;
+  };
+  std::vector<Row> rows;
+  int status = 0;
+  for (const Container& c : s.containers()) {
+    if (!c.device) continue;
+    Row r{&c, std::nullopt, ""};
+    DeviceView v = ViewDevice(s, c, *mappings, nullptr);
+    if (v.usage) {
+      r.usage = v.usage;
+      r.state = v.active ? "active" : absl::StrCat("active as ", v.others[0].name);
+    } else if (!v.usage_error.ok()) {
+      r.state = absl::StrCat("error: ", Describe(v.usage_error));
+      status = 1;
+    } else if (c.device->deleted) {
+      r.state = "deleted";
+    } else if (options.no_activate) {
+      r.state = "inactive";
+    } else if (!refusal.empty()) {
+      r.state = absl::StrCat("not measured: ", refusal);
+    } else {
+      absl::StatusOr<Usage> u =
+          MeasureInactive(**dm, *pool, c.mount_id, *c.device);
+      if (u.ok()) {
+        r.usage = *u;
+        r.state = "inactive (measured read-only)";
+      } else {
+        r.state = absl::StrCat("error: ", Describe(u.status()));
+        status = 1;
+      }
+    }
+    rows.push_back(std::move(r));
+  }
+  // Fullest first; rows without a measurement last; ties in id order.
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    const Row& a = rows[x];
+    const Row& b = rows[y];
+    if (a.usage.has_value() != b.usage.has_value()) return a.usage.has_value();
+    if (a.usage && a.usage->percent() != b.usage->percent()) {
+      return a.usage->percent() > b.usage->percent();
+    }
+    return x < y;
+  });
+  std::vector<Row> sorted;
+  for (size_t i : order) sorted.push_back(std::move(rows[i]));
+  rows = std::move(sorted);
+
+  if (options.json) {
+    json::Writer w;
+    w.BeginObject();
+    w.Key("root").String(s.store().root());
+    PoolJson(w, pool, s.pool_choice());
+    w.Key("containers").BeginArray();
+    for (const Row& r : rows) {
+      w.BeginObject();
+      w.Key("id").String(r.c->id);
+      w.Key("name").String(r.c->ShortName());
+      w.Key("mount_id").String(r.c->mount_id);
+      w.Key("device_id").Uint(r.c->device->device_id);
+      w.Key("size").Uint(r.c->device->size);
+      if (r.usage) {
+        w.Key("used").Uint(r.usage->used_bytes);
+      } else {
+        w.Key("used").Null();
+      }
+      w.Key("state").String(r.state);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    fputs(w.Take().c_str(), stdout);
+    return status;
+  }
+  TextTable t({"CONTAINER", "NAME", "DEVICE_ID", "USED", "SIZE", "USE%",
+               "STATE"});
+  for (const Row& r : rows) {
+    t.Row({Short(r.c->id), r.c->name.empty() ? "?" : r.c->ShortName(),
+           absl::StrCat(r.c->device->device_id),
+           r.usage ? HumanBytes(r.usage->used_bytes) : "-",
+           HumanBytes(r.c->device->size),
+           r.usage ? Percent(r.usage->percent()) : "-", r.state});
+  }
+  fputs(t.Render().c_str(), stdout);
+  std::vector<std::string> lines;
+  lines.push_back(absl::StrCat("pool     ", pool->name, " (",
+                               pool->info.dev.ToString(), ")"));
+  PoolUsageLines(*pool, lines);
+  fputs(absl::StrCat("\n", absl::StrJoin(lines, "\n"), "\n").c_str(), stdout);
+  return status;
+}
+
+namespace {
+
+// `pool --activate`: Docker's loop-lvm pool from its two files.
+int ActivatePool(Session& s, DeviceMapper& dm) {
+  const Store& st = s.store();
+  std::string data_path = st.LoopDataPath();
+  std::string meta_path = st.LoopMetadataPath();
+  struct stat data_st;
+  if (stat(data_path.c_str(), &data_st) != 0) {
+    return Fail(dmioctl::ErrnoError(
+        errno, absl::StrCat("stat ", data_path,
+                            " (only loop-lvm pools can be activated here)")));
+  }
+  absl::StatusOr<ThinSuperblock> sb = ReadThinSuperblock(meta_path);
+  if (!sb.ok()) return Fail(sb.status());
+  uint64_t sectors = static_cast<uint64_t>(data_st.st_size) / 512;
+  uint64_t needed = sb->data_blocks * sb->data_block_sectors;
+  if (sectors < needed) {
+    return Fail(absl::StrCat(data_path, " holds ", sectors,
+                             " sectors but the pool metadata describes ",
+                             sb->data_blocks, " blocks of ",
+                             sb->data_block_sectors, " sectors (", needed,
+                             "); refusing to shrink the pool"));
+  }
+  if (sb->needs_check()) {
+    return Fail(absl::StrCat(meta_path,
+                             ": the pool metadata is flagged needs_check; run "
+                             "thin_check/thin_repair on it first"));
+  }
+  // Docker attaches the data file first, then the metadata file.
+  absl::StatusOr<LoopDevice> data = FindOrAttachLoop(data_path);
+  if (!data.ok()) return Fail(data.status());
+  absl::StatusOr<LoopDevice> meta = FindOrAttachLoop(meta_path);
+  if (!meta.ok()) return Fail(meta.status());
+  for (const LoopDevice* l : {&*data, &*meta}) {
+    printf("%s %s (%s) for %s\n", l->attached() ? "attached" : "reusing",
+           l->path().c_str(), l->dev().ToString().c_str(),
+           l == &*data ? data_path.c_str() : meta_path.c_str());
+  }
+  dmioctl::Table table;
+  table.targets.push_back(dmioctl::targets::ThinPool(
+      0, sectors, meta->dev().ToString(), data->dev().ToString(),
+      {.data_block_sectors = sb->data_block_sectors,
+       .low_water_blocks = 32768,
+       .features = {"skip_block_zeroing"}}));
+  absl::StatusOr<dmioctl::DeviceInfo> created = dmioctl::CreateDevice(
+      dm, s.pool_choice().name, table, {.nodes = &s.nodes()});
+  // Closing the loop handles now leaves them attached only if the pool
+  // holds them (autoclear), so a failed create detaches what we attached.
+  if (!created.ok()) return Fail(created.status());
+  printf("created %s (%s): %s", s.pool_choice().name.c_str(),
+         created->dev.ToString().c_str(), dmioctl::FormatTable(table).c_str());
+  printf("data block size %u sectors, from the superblock of %s\n",
+         sb->data_block_sectors, meta_path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int PoolCommand(const Options& options) {
+  if (!options.args.empty()) return Fail("pool takes no arguments");
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  PrintWarnings(s);
+  absl::StatusOr<DeviceMapper*> dm = s.Dm();
+  if (!dm.ok()) return Fail(dm.status());
+  absl::StatusOr<PoolState> pool = s.Pool();
+  if (!pool.ok() && absl::IsNotFound(pool.status()) && options.activate) {
+    int r = ActivatePool(s, **dm);
+    if (r != 0) return r;
+    pool = s.Pool();
+  } else if (pool.ok() && options.activate) {
+    printf("%s is already active\n", pool->name.c_str());
+  }
+  if (options.json) {
+    json::Writer w;
+    w.BeginObject();
+    w.Key("root").String(s.store().root());
+    PoolJson(w, pool, s.pool_choice());
+    w.EndObject();
+    fputs(w.Take().c_str(), stdout);
+    return pool.ok() ? 0 : 1;
+  }
+  if (!pool.ok()) return Fail(pool.status());
+  std::vector<std::string> lines;
+  lines.push_back(absl::StrCat("pool     ", pool->name, " (",
+                               s.pool_choice().source, ")"));
+  lines.push_back(absl::StrCat("dev      ", pool->info.dev.ToString(),
+                               ", open count ", pool->info.open_count));
+  lines.push_back(absl::StrCat("table    ", pool->table_line));
+  PoolUsageLines(*pool, lines);
+  if (std::string r = pool->RefusalReason(); !r.empty()) {
+    lines.push_back(absl::StrCat("warning  ", r,
+                                 ": dmkit will not activate devices on it"));
+  } else if (pool->status.mode == "out_of_data_space") {
+    lines.push_back("warning  the pool is out of data space: writes will "
+                    "wait or fail until space is freed (fstrim) or added");
+  }
+  fputs(absl::StrCat(absl::StrJoin(lines, "\n"), "\n").c_str(), stdout);
+  return 0;
+}
+
+}  // namespace dmkit::docker

@@ -1,0 +1,101 @@
+// File: tools/docker/commands.h
+//
+// The subcommands of `dmkit docker`. Each takes the parsed options, prints
+// its report on stdout and its errors on stderr ("docker: ..."), and
+// returns the exit status (0 success, 1 failure or refusal).
+#ifndef DMKIT_TOOLS_DOCKER_COMMANDS_H_
+#define DMKIT_TOOLS_DOCKER_COMMANDS_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dmioctl/device_mapper.h"
+#include "dmioctl/nodes.h"
+#include "tools/docker/devices.h"
+#include "tools/docker/discovery.h"
+#include "tools/docker/mounts.h"
+#include "tools/docker/store.h"
+
+namespace dmkit::docker {
+
+struct Options {
+  std::optional<std::string> root;
+  std::optional<std::string> pool;
+  bool json = false;
+  bool rw = false;
+  bool no_activate = false;
+  bool activate = false;
+  std::vector<std::string> args;  // positionals after the subcommand
+};
+
+// What every subcommand starts from: the root, the names, the containers,
+// and device-mapper (which may be unavailable: ls and inspect still show
+// what the files say).
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Open(const Options& options);
+
+  const Store& store() const { return store_; }
+  const Discovery& discovery() const { return discovery_; }
+  const std::string& prefix() const { return prefix_; }
+  const PoolChoice& pool_choice() const { return pool_; }
+  const std::vector<Container>& containers() const { return containers_; }
+  dmioctl::DeviceNodes& nodes() { return nodes_; }
+
+  // device-mapper, or why it cannot be used.
+  absl::StatusOr<dmioctl::DeviceMapper*> Dm() const;
+  // The pool's state (kNotFound when it is not active).
+  absl::StatusOr<PoolState> Pool() const;
+  // Active thin mappings on the pool (empty when the pool is not active).
+  absl::StatusOr<std::vector<ThinMapping>> Mappings() const;
+
+  std::string DeviceNameOf(const Container& c) const {
+    return DeviceName(prefix_, c.mount_id);
+  }
+  absl::StatusOr<const Container*> Resolve(absl::string_view query) const {
+    return ResolveContainer(containers_, query);
+  }
+
+ private:
+  Session() = default;
+  Store store_{""};
+  Discovery discovery_;
+  std::string prefix_;
+  PoolChoice pool_;
+  std::vector<Container> containers_;
+  dmioctl::DeviceMapper* dm_ = nullptr;
+  absl::Status dm_error_;
+  dmioctl::DeviceNodes nodes_;
+};
+
+// How one container's device stands right now.
+struct DeviceView {
+  std::string name;                    // Docker's name for it
+  std::optional<ThinMapping> active;   // under that name
+  std::vector<ThinMapping> others;     // same thin id, other names
+  std::optional<Usage> usage;
+  absl::Status usage_error;
+  std::vector<NamespaceMount> mounts;  // of the active mapping(s)
+};
+DeviceView ViewDevice(const Session& session, const Container& container,
+                      const std::vector<ThinMapping>& mappings,
+                      const MountTable* mounts);
+
+int LsCommand(const Options& options);
+int InspectCommand(const Options& options);
+int MountCommand(const Options& options);
+int UmountCommand(const Options& options);
+int DfCommand(const Options& options);
+int PoolCommand(const Options& options);
+
+// Prints "docker: <message>" on stderr; returns 1.
+int Fail(const absl::Status& status);
+int Fail(absl::string_view message);
+
+}  // namespace dmkit::docker
+
+#endif  // DMKIT_TOOLS_DOCKER_COMMANDS_H_

@@ -1,0 +1,125 @@
+#include "tools/docker/mounts.h"
+
+#include <errno.h>
+#include <sys/mount.h>
+
+
+#include "absl/strings/str_cat.h"
+#include "dmioctl/error.h"
+#include "mountns/mount_namespaces.h"
+#include "mountns/mountinfo.h"
+#include "mountns/status.h"
+
+namespace dmkit::docker {
+
+std::string NamespaceMount::Describe() const {
+  std::string who;
+  if (own) {
+    who = "(this namespace)";
+  } else if (members.empty()) {
+    who = "(no process)";
+  } else {
+    who = absl::StrCat("pid ", members[0].first, " (", members[0].second, ")");
+    if (members.size() > 1) {
+      absl::StrAppend(&who, " +", members.size() - 1, " more");
+    }
+  }
+  return absl::StrCat(mountns::FormatNamespace(ns_inode), " ", who, " ",
+                      mount_point);
+}
+
+absl::StatusOr<MountTable> MountTable::Scan() {
+  MountTable table;
+  mountns::ScanReport report;
+  absl::StatusOr<std::vector<mountns::MountNamespace>> namespaces =
+      mountns::ListMountNamespaces(&report);
+  if (!namespaces.ok()) return namespaces.status();
+  for (const mountns::MountNamespace& ns : *namespaces) {
+    absl::StatusOr<std::vector<mountns::MountInfo>> mounts =
+        mountns::ReadNamespaceMountInfo(ns);
+    if (!mounts.ok()) {
+      table.warnings_.push_back(absl::StrCat(mountns::FormatNamespace(ns.inode),
+                                             ": ", mounts.status().message()));
+      continue;
+    }
+    for (const mountns::MountInfo& m : *mounts) {
+      NamespaceMount nm;
+      nm.ns_inode = ns.inode;
+      nm.own = ns.own;
+      for (const mountns::NamespaceMember& member : ns.members) {
+        nm.members.emplace_back(member.pid, member.comm);
+      }
+      nm.mount_point = m.mount_point;
+      nm.fs_type = m.fs_type;
+      nm.options = absl::StrCat(m.mount_options, " ", m.super_options);
+      table.mounts_.emplace_back(m.dev(), std::move(nm));
+    }
+  }
+  for (const mountns::ScanReport::Failure& f : report.failed) {
+    table.warnings_.push_back(absl::StrCat(mountns::FormatNamespace(f.inode),
+                                           ": ", f.status.message()));
+  }
+  return table;
+}
+
+std::vector<NamespaceMount> MountTable::OfDevice(dev_t dev) const {
+  // The caller's namespace first: that is where a user can act directly.
+  std::vector<NamespaceMount> out;
+  for (bool own : {true, false}) {
+    for (const auto& [d, m] : mounts_) {
+      if (d == dev && m.own == own) out.push_back(m);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<OwnMount>> OwnMounts() {
+  absl::StatusOr<std::vector<mountns::MountInfo>> mounts =
+      mountns::ReadMountInfoFile("/proc/self/mountinfo");
+  if (!mounts.ok()) return mounts.status();
+  std::vector<OwnMount> out;
+  for (const mountns::MountInfo& m : *mounts) {
+    out.push_back({m.mount_point, m.dev(), m.source, m.fs_type});
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> DetectFilesystem(const std::string& device) {
+  return mountns::DetectFilesystemType(device);
+}
+
+absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
+                                                 const std::string& target,
+                                                 const std::string& fs_type,
+                                                 const std::string& options,
+                                                 bool read_only) {
+  return mountns::ScopedMount::Create({.source = device,
+                                       .target = target,
+                                       .fs_type = fs_type,
+                                       .options = options,
+                                       .read_only = read_only});
+}
+
+absl::Status UnmountOwn(const std::string& target) {
+  if (umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0) {
+    return mountns::ErrnoError(errno, absl::StrCat("umount ", target));
+  }
+  return absl::OkStatus();
+}
+
+int ErrnoOfAny(const absl::Status& status) {
+  int e = dmioctl::ErrnoOf(status);
+  return e != 0 ? e : mountns::ErrnoOf(status);
+}
+
+}  // namespace dmkit::docker
+
+namespace dmkit::docker {
+
+std::string Describe(const absl::Status& status) {
+  int e = ErrnoOfAny(status);
+  if (e == 0) return std::string(status.message());
+  return absl::StrCat(status.message(), " [errno ", e, "]");
+}
+
+}  // namespace dmkit::docker

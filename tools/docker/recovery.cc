@@ -1,0 +1,306 @@
+// `dmkit docker mount` and `dmkit docker umount`: the incident's manual
+// recovery (dmsetup create with Docker's name and table, mount, clean up,
+// umount, dmsetup remove) with its mistakes made impossible: the device
+// that is removed is exactly the one that was activated, and only when
+// nothing holds it.
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "dmioctl/error.h"
+#include "dmioctl/operations.h"
+#include "mountns/mount.h"
+#include "tools/docker/commands.h"
+#include "tools/docker/store.h"
+
+namespace dmkit::docker {
+namespace {
+
+using dmioctl::DeviceMapper;
+using dmioctl::DeviceRef;
+
+absl::StatusOr<std::string> RealDirectory(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) {
+    return dmioctl::ErrnoError(errno, absl::StrCat("mountpoint ", path));
+  }
+  struct stat st;
+  if (stat(buf, &st) != 0) {
+    return dmioctl::ErrnoError(errno, absl::StrCat("stat ", buf));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return dmioctl::ErrnoError(ENOTDIR, absl::StrCat("mountpoint ", buf));
+  }
+  return std::string(buf);
+}
+
+// Who still holds a device: open count, dm/md devices stacked on it, and
+// mounts in any namespace. Empty when nothing does.
+std::vector<std::string> Holders(DeviceMapper& dm, const std::string& name,
+                                 dmioctl::DevNum dev) {
+  std::vector<std::string> out;
+  absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(DeviceRef::ByName(name));
+  if (info.ok() && info->open_count > 0) {
+    out.push_back(absl::StrCat("open count ", info->open_count));
+  }
+  std::string dir =
+      absl::StrCat("/sys/dev/block/", dev.major, ":", dev.minor, "/holders");
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      out.push_back(absl::StrCat("holder ", e->d_name));
+    }
+    closedir(d);
+  }
+  if (absl::StatusOr<MountTable> mounts = MountTable::Scan(); mounts.ok()) {
+    for (const NamespaceMount& m : mounts->OfDevice(dev.ToDevT())) {
+      out.push_back(absl::StrCat("mounted in ", m.Describe()));
+    }
+  } else {
+    out.push_back(absl::StrCat("mounts unknown: ", mounts.status().message()));
+  }
+  return out;
+}
+
+}  // namespace
+
+int MountCommand(const Options& options) {
+  if (options.args.size() != 2) {
+    return Fail("mount takes CONTAINER and MOUNTPOINT");
+  }
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  absl::StatusOr<const Container*> found = s.Resolve(options.args[0]);
+  if (!found.ok()) return Fail(found.status());
+  const Container& c = **found;
+  if (!c.mount_id_error.ok()) return Fail(c.mount_id_error);
+  if (!c.device_error.ok()) return Fail(c.device_error);
+  const DeviceMetadata& meta = *c.device;
+  const std::string name = s.DeviceNameOf(c);
+  if (meta.deleted) {
+    return Fail(absl::StrCat(
+        "refusing to activate ", name, ": ", s.store().MetadataPath(c.mount_id),
+        " marks thin device ", meta.device_id,
+        " deleted (Docker's deferred deletion is pending)"));
+  }
+  if (c.running) {
+    fprintf(stderr,
+            "docker: warning: %s is recorded as running; its filesystem may "
+            "be in use by the container\n",
+            c.ShortName().c_str());
+  }
+  absl::StatusOr<DeviceMapper*> dmp = s.Dm();
+  if (!dmp.ok()) return Fail(dmp.status());
+  DeviceMapper& dm = **dmp;
+  absl::StatusOr<PoolState> pool = s.Pool();
+  if (!pool.ok()) return Fail(pool.status());
+  if (std::string why = pool->RefusalReason(); !why.empty()) {
+    return Fail(absl::StrCat("refusing to activate ", name, " on ", pool->name,
+                             ": ", why));
+  }
+  if (pool->status.mode == "out_of_data_space") {
+    fprintf(stderr,
+            "docker: warning: pool %s is out of data space; writes may wait "
+            "or fail\n",
+            pool->name.c_str());
+  }
+
+  absl::StatusOr<std::string> mountpoint = RealDirectory(options.args[1]);
+  if (!mountpoint.ok()) return Fail(mountpoint.status());
+  absl::StatusOr<std::vector<OwnMount>> own = OwnMounts();
+  if (!own.ok()) return Fail(own.status());
+  for (const OwnMount& m : *own) {
+    if (m.mount_point == *mountpoint) {
+      return Fail(absl::StrCat("mountpoint ", *mountpoint, " is already in use (",
+                               m.source.empty() ? m.fs_type : m.source,
+                               " is mounted there)"));
+    }
+  }
+
+  absl::StatusOr<std::vector<ThinMapping>> mappings =
+      ListThinMappings(dm, pool->info.dev);
+  if (!mappings.ok()) return Fail(mappings.status());
+  std::optional<ThinMapping> existing;
+  for (const ThinMapping& m : *mappings) {
+    if (m.name == name) {
+      existing = m;
+      continue;
+    }
+    if (m.thin_id == meta.device_id) {
+      return Fail(absl::StrCat(
+          "refusing to activate ", name, ": thin device ", meta.device_id,
+          " of ", pool->name, " is already active as ", m.name, " (",
+          m.dev.ToString(),
+          "); two mappings of one thin device, mounted twice, corrupt it"));
+    }
+  }
+  if (!existing) {
+    // A device with Docker's name that is not a thin target on this pool.
+    absl::StatusOr<dmioctl::TableReply> other = dm.GetTable(DeviceRef::ByName(name));
+    if (other.ok()) {
+      return Fail(absl::StrCat("refusing to use ", name,
+                               ": it exists but is not thin device ",
+                               meta.device_id, " of ", pool->name));
+    }
+  } else {
+    if (existing->thin_id != meta.device_id ||
+        existing->sectors != meta.sectors()) {
+      return Fail(absl::StrCat("refusing to use ", name, ": its table '",
+                               existing->table_line, "' does not match ",
+                               s.store().MetadataPath(c.mount_id)));
+    }
+    if (existing->read_only && options.rw) {
+      return Fail(absl::StrCat(name, " is active read-only; `dmkit docker "
+                               "umount` it before mounting with --rw"));
+    }
+  }
+
+  // From here on every step is undone if a later one fails.
+  dmioctl::ScopedDevice created;
+  dmioctl::DevNum dev;
+  bool made_node = false;
+  dmioctl::DeviceNodes& nodes = s.nodes();
+  std::string node = nodes.PathFor(name);
+  if (existing) {
+    dev = existing->dev;
+    absl::StatusOr<bool> added = nodes.Add(name, dev);
+    if (!added.ok()) return Fail(added.status());
+    made_node = *added;
+    printf("using %s (%s), already active%s\n", name.c_str(),
+           dev.ToString().c_str(),
+           absl::StartsWith(existing->uuid, kMountUuidPrefix)
+               ? " (activated by dmkit)"
+               : "; it stays active after umount");
+  } else {
+    dmioctl::Table table = DockerThinTable(meta, pool->info.dev, !options.rw);
+    absl::StatusOr<dmioctl::ScopedDevice> d = dmioctl::ScopedDevice::Create(
+        dm, name, table, {.uuid = MountUuid(c.mount_id), .nodes = &nodes});
+    if (!d.ok()) return Fail(d.status());
+    created = std::move(*d);
+    dev = created.dev();
+    printf("activated %s (%s)%s: %s", name.c_str(), dev.ToString().c_str(),
+           options.rw ? "" : " read-only", dmioctl::FormatTable(table).c_str());
+  }
+  auto unlink_node = [&] {
+    if (made_node) nodes.Remove(name).IgnoreError();  // rollback, best effort
+  };
+
+  absl::StatusOr<std::string> fs = DetectFilesystem(node);
+  if (!fs.ok()) {
+    unlink_node();
+    return Fail(fs.status());  // names the device node
+  }
+  // Every snapshot of Docker's base device shares its XFS UUID.
+  std::string fs_options = *fs == "xfs" ? "nouuid" : "";
+  absl::StatusOr<mountns::ScopedMount> mount =
+      MountDevice(node, *mountpoint, *fs, fs_options, !options.rw);
+  if (!mount.ok()) {
+    unlink_node();
+    // mountns's message names the device node and the mountpoint.
+    return Fail(absl::Status(
+        mount.status().code(),
+        absl::StrCat(Describe(mount.status()),
+                     options.rw ? "" : " (a dirty log cannot be replayed "
+                                       "read-only; try --rw)")));
+  }
+  mount->Release();
+  created.Release();
+  printf("mounted %s on %s (%s, %s%s%s)\n", node.c_str(), mountpoint->c_str(),
+         fs->c_str(), options.rw ? "rw" : "ro",
+         fs_options.empty() ? "" : ",", fs_options.c_str());
+  printf("the container's files are under %s/rootfs\n", mountpoint->c_str());
+  return 0;
+}
+
+int UmountCommand(const Options& options) {
+  if (options.args.size() != 1) {
+    return Fail("umount takes CONTAINER or MOUNTPOINT");
+  }
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  absl::StatusOr<DeviceMapper*> dmp = s.Dm();
+  if (!dmp.ok()) return Fail(dmp.status());
+  DeviceMapper& dm = **dmp;
+  absl::StatusOr<std::vector<OwnMount>> own = OwnMounts();
+  if (!own.ok()) return Fail(own.status());
+
+  const std::string& target = options.args[0];
+  std::string name;
+  std::string mount_id;
+  struct stat st;
+  bool is_path = absl::StartsWith(target, "/") || absl::StartsWith(target, ".") ||
+                 (stat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+  if (is_path) {
+    absl::StatusOr<std::string> mp = RealDirectory(target);
+    if (!mp.ok()) return Fail(mp.status());
+    const OwnMount* top = nullptr;
+    for (const OwnMount& m : *own) {
+      if (m.mount_point == *mp) top = &m;  // the last one is on top
+    }
+    if (top == nullptr) return Fail(absl::StrCat(*mp, " is not a mount point"));
+    absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(
+        DeviceRef::ByDevNum(dmioctl::DevNum::FromDevT(top->dev)));
+    std::string want = absl::StrCat(s.prefix(), "-");
+    if (!info.ok() || !absl::StartsWith(info->name, want)) {
+      return Fail(absl::StrCat(*mp, " holds ", top->source,
+                               ", not a Docker device of ", s.store().root()));
+    }
+    name = info->name;
+    mount_id = name.substr(want.size());
+  } else {
+    absl::StatusOr<const Container*> found = s.Resolve(target);
+    if (!found.ok()) return Fail(found.status());
+    if (!(*found)->mount_id_error.ok()) return Fail((*found)->mount_id_error);
+    mount_id = (*found)->mount_id;
+    name = s.DeviceNameOf(**found);
+  }
+
+  absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(DeviceRef::ByName(name));
+  if (!info.ok()) {
+    if (dmioctl::ErrnoOf(info.status()) == ENXIO) {
+      return Fail(absl::StrCat(name, " is not active; nothing to unmount"));
+    }
+    return Fail(info.status());
+  }
+  // Unmount what this namespace has of it, the most recent mount first.
+  int unmounted = 0;
+  for (auto it = own->rbegin(); it != own->rend(); ++it) {
+    if (it->dev != info->dev.ToDevT()) continue;
+    absl::Status u = UnmountOwn(it->mount_point);
+    if (!u.ok()) return Fail(absl::Status(u.code(), absl::StrCat(
+        name, ": ", Describe(u))));
+    printf("unmounted %s\n", it->mount_point.c_str());
+    ++unmounted;
+  }
+  if (info->uuid != MountUuid(mount_id)) {
+    printf("left %s active: dmkit did not activate it (%s)\n", name.c_str(),
+           info->uuid.empty() ? "no uuid; Docker activated it"
+                              : absl::StrCat("uuid ", info->uuid).c_str());
+    if (unmounted == 0) {
+      return Fail(absl::StrCat(name, " is not mounted in this namespace"));
+    }
+    return 0;
+  }
+  std::vector<std::string> holders = Holders(dm, name, info->dev);
+  if (!holders.empty()) {
+    return Fail(absl::StrCat("not removing ", name, " (", info->dev.ToString(),
+                             "): still held: ", absl::StrJoin(holders, "; ")));
+  }
+  absl::StatusOr<dmioctl::DeviceInfo> removed = dmioctl::RemoveDevice(
+      dm, DeviceRef::ByName(name),
+      {.retries = 5, .retry_delay = std::chrono::milliseconds(100),
+       .nodes = &s.nodes()});
+  if (!removed.ok()) return Fail(removed.status());
+  printf("removed %s (%s)\n", name.c_str(), info->dev.ToString().c_str());
+  return 0;
+}
+
+}  // namespace dmkit::docker
