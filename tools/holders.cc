@@ -13,6 +13,7 @@
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/error.h"
 #include "tools/applet.h"
+#include "tools/docker/json_writer.h"
 #include "tools/holders_scan.h"
 
 namespace dmkit {
@@ -111,9 +112,79 @@ void PrintReport(const holders::Report& r) {
   }
 }
 
+void PrintJson(const holders::Report& r) {
+  json::Writer w;
+  w.BeginObject();
+  w.Key("device").String(r.dev.ToString());
+  w.Key("kernel_name").String(r.kernel_name);
+  if (r.dm_name.empty()) {
+    w.Key("dm_name").Null();
+  } else {
+    w.Key("dm_name").String(r.dm_name);
+  }
+  if (r.open_count) {
+    w.Key("open_count").Int(*r.open_count);
+  } else {
+    w.Key("open_count").Null();
+  }
+  w.Key("busy").Bool(r.busy());
+  w.Key("stacked").BeginArray();
+  for (const holders::StackedDevice& s : r.stacked) {
+    w.BeginObject().Key("kernel_name").String(s.kernel_name);
+    w.Key("dm_name").String(s.dm_name).EndObject();
+  }
+  w.EndArray();
+  w.Key("mounts").BeginArray();
+  for (const mountns::MountOfDevice& m : r.mounts) {
+    w.BeginObject();
+    w.Key("namespace").Uint(m.ns.inode);
+    w.Key("own_namespace").Bool(m.ns.own);
+    w.Key("mount_point").String(m.mount.mount_point);
+    w.Key("mount_id").Uint(m.mount.mount_id);
+    w.Key("fs_type").String(m.mount.fs_type);
+    w.Key("options").String(m.mount.mount_options);
+    w.Key("pids").BeginArray();
+    for (const mountns::NamespaceMember& p : m.ns.members) {
+      w.BeginObject().Key("pid").Int(p.pid).Key("comm").String(p.comm);
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray();
+  w.Key("processes").BeginArray();
+  for (const holders::ProcessUse& p : r.processes) {
+    w.BeginObject().Key("pid").Int(p.pid).Key("comm").String(p.comm);
+    w.Key("device_fds").BeginArray();
+    for (int fd : p.device_fds) w.Int(fd);
+    w.EndArray().Key("device_mapped").Bool(p.device_mapped);
+    w.Key("filesystem_fds").BeginArray();
+    for (int fd : p.filesystem_fds) w.Int(fd);
+    w.EndArray();
+    w.Key("cwd_on_filesystem").Bool(p.cwd_on_filesystem);
+    w.Key("root_on_filesystem").Bool(p.root_on_filesystem);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("unreadable_pids").BeginArray();
+  for (pid_t pid : r.unreadable.inaccessible) w.Int(pid);
+  w.EndArray();
+  w.EndObject();
+  fputs(w.Take().c_str(), stdout);
+}
+
+void Print(const holders::Report& r, bool json) {
+  if (json) {
+    PrintJson(r);
+  } else {
+    PrintReport(r);
+  }
+}
+
 // Unmounts every mount of the device; other namespaces first, our own last.
 // Returns the first error, after trying all of them.
-absl::Status UnmountAll(const holders::Report& r, bool lazy) {
+// Progress goes to `progress` (stderr with --json, so stdout stays one JSON
+// document).
+absl::Status UnmountAll(const holders::Report& r, bool lazy, FILE* progress) {
   absl::Status first;
   mountns::UnmountMode mode =
       lazy ? mountns::UnmountMode::kLazy : mountns::UnmountMode::kNormal;
@@ -123,7 +194,7 @@ absl::Status UnmountAll(const holders::Report& r, bool lazy) {
       if (it->ns.own != (pass == 1)) continue;
       absl::Status s = mountns::Unmount(it->ns, it->mount.mount_point, mode);
       if (s.ok()) {
-        printf("unmounted %s in %s\n", it->mount.mount_point.c_str(),
+        fprintf(progress, "unmounted %s in %s\n", it->mount.mount_point.c_str(),
                mountns::FormatNamespace(it->ns.inode).c_str());
       } else {
         fprintf(stderr, "holders: %s\n", std::string(s.message()).c_str());
@@ -185,16 +256,16 @@ int HoldersMain(int argc, char** argv) {
     return 1;
   }
   if (!options.umount) {
-    PrintReport(*report);
+    Print(*report, options.json);
     return 0;
   }
-  absl::Status unmounted = UnmountAll(*report, options.lazy);
+  absl::Status unmounted = UnmountAll(*report, options.lazy, options.json ? stderr : stdout);
   auto after = holders::Scan(*dev, control);
   if (!after.ok()) {
     fprintf(stderr, "holders: %s\n", std::string(after.status().message()).c_str());
     return 1;
   }
-  PrintReport(*after);
+  Print(*after, options.json);
   return unmounted.ok() && after->mounts.empty() ? 0 : 1;
 }
 

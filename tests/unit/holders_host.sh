@@ -48,6 +48,21 @@ grep -q "pids ${pids[0]} (sleep)" <<<"$out" || fail "namespace member not named"
 grep -q "${pids[1]} (sleep): device open on fd 0" <<<"$out" || fail "opener not shown"
 grep -q "${pids[0]} (sleep): working directory there" <<<"$out" || fail "cwd user not shown"
 
+# --json carries the same facts as one JSON document.
+"$dmkit" holders --json "$loop" > "$work/report.json"
+python3 - "$work/report.json" "$inode" "${pids[0]}" "${pids[1]}" "$work/mnt" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+inode, daemon, opener, mnt = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+assert r["busy"] is True, r
+m = [m for m in r["mounts"] if m["namespace"] == inode]
+assert m and m[0]["mount_point"] == mnt and m[0]["fs_type"] == "ext4", r["mounts"]
+assert daemon in [p["pid"] for p in m[0]["pids"]], m
+procs = {p["pid"]: p for p in r["processes"]}
+assert procs[opener]["device_fds"] == [0], procs
+assert procs[daemon]["cwd_on_filesystem"] is True, procs
+PY
+
 # The same device by MAJ:MIN gives the same report.
 [ "$("$dmkit" holders "$majmin")" = "$out" ] || fail "MAJ:MIN and path differ"
 
