@@ -39,7 +39,9 @@ class Dmioctl final : public Impl {
     return Check(dm_.GetTable(dev.ref).status(), "table");
   }
   int List(size_t* count) override {
-    auto list = dm_.ListDevices();
+    // Names and numbers, as bare and libdm's DM_DEVICE_LIST ask for (and
+    // `dmsetup ls`): no DM_UUID_FLAG.
+    auto list = dm_.ListDevices({.with_uuid = false});
     if (!list.ok()) return Check(list.status(), "list");
     *count = list->size();
     return 0;

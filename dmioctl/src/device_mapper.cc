@@ -8,7 +8,6 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
-#include <bit>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -29,11 +28,22 @@ constexpr uint32_t kDataStart = sizeof(dm_ioctl);
 constexpr size_t kMaxBufferSize = size_t{1} << 30;
 // Replies up to this size live on the stack (see Reply).
 constexpr size_t kInlineBufferSize = 4096;
-// A command whose reply did not fit grows its buffer by this factor on the
-// first retry and by kLaterGrowth after that: listing 10,000 devices
-// (~500 KiB) takes 16 KiB -> 1 MiB, two ioctls, instead of seven doublings.
+// A command whose reply did not fit its default size grows the buffer by
+// this factor on the first retry and by kLaterGrowth after that: listing
+// 10,000 devices (~500 KiB) takes 16 KiB -> 1 MiB, two ioctls, instead of
+// seven doublings. A buffer sized from the last reply that no longer fits
+// (the list grew past the headroom) doubles.
 constexpr size_t kFirstGrowth = 64;
 constexpr size_t kLaterGrowth = 8;
+constexpr size_t kHintedGrowth = 2;
+
+// The size to start from after a reply that used `used` bytes: an eighth
+// more, in whole pages. The kernel copies the whole buffer in (and
+// kvmallocs it), so headroom costs on every call.
+size_t SizeHint(size_t used, size_t min_size) {
+  size_t want = (used + used / 8 + 4095) & ~size_t{4095};
+  return std::clamp<size_t>(want, min_size, kMaxBufferSize);
+}
 
 // How much buffer a command sends (the kernel copies all of it in, and for
 // the commands it marks IOCTL_FLAGS_NO_PARAMS only the header).
@@ -252,6 +262,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
   const size_t minimum = kDataStart + request.payload.size();
   std::atomic<uint32_t>& hint = size_hints_[request.command];
   size_t size = request.buffer_size;
+  bool hinted = false;  // sized from the last reply, not the default
   if (size == 0) {
     switch (command.buffer) {
       case Buffer::kHeader:
@@ -259,6 +270,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
         size = minimum;
         break;
       case Buffer::kGrows:
+        hinted = hint.load(std::memory_order_relaxed) > command.min_size;
         size = std::max<size_t>(command.min_size,
                                 hint.load(std::memory_order_relaxed));
         break;
@@ -339,11 +351,10 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
     }
     if (!(header->flags & DM_BUFFER_FULL_FLAG)) {
       if (command.buffer == Buffer::kGrows && request.buffer_size == 0) {
-        // Remember a size with room to spare (the list grows, the next
-        // device's table may be longer): twice what this reply used.
-        size_t want = std::bit_ceil(std::max<size_t>(header->data_size, 1) * 2);
-        hint.store(static_cast<uint32_t>(std::clamp<size_t>(
-                       want, command.min_size, kMaxBufferSize)),
+        // Remember a size with some room to spare (the list grows, the
+        // next device's table may be longer).
+        hint.store(static_cast<uint32_t>(
+                       SizeHint(header->data_size, command.min_size)),
                    std::memory_order_relaxed);
       }
       break;
@@ -353,8 +364,10 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
       break;
     }
     if (size >= kMaxBufferSize) return error(ENOBUFS, "");
-    size = std::min(size * (attempt == 0 ? kFirstGrowth : kLaterGrowth),
-                    kMaxBufferSize);
+    size_t growth = hinted          ? kHintedGrowth
+                    : attempt == 0 ? kFirstGrowth
+                                   : kLaterGrowth;
+    size = std::min(size * growth, kMaxBufferSize);
     counters_.buffer_full_retries.fetch_add(1, std::memory_order_relaxed);
   }
   return absl::OkStatus();

@@ -274,12 +274,34 @@ TEST(DeviceMapperTest, BufferFullGrowsThenRemembersTheSize) {
   EXPECT_EQ(f.kernel->sent[0].header.data_size, 16384u);
   EXPECT_EQ(f.kernel->sent[1].header.data_size, 1048576u);
   EXPECT_EQ(f.dm.counters().buffer_full_retries.load(), 1u);
-  // The next listing starts at twice what the last reply used.
+  // The next listing starts an eighth above what the last reply used, in
+  // whole pages (the kernel copies in the whole buffer every time).
+  uint32_t used = 0;
+  f.kernel->overrides[DM_LIST_DEVICES_CMD] = [&](dm_ioctl* h, size_t) {
+    f.kernel->overrides.erase(DM_LIST_DEVICES_CMD);
+    int r = f.kernel->Handle(_IOWR(DM_IOCTL, DM_LIST_DEVICES_CMD, dm_ioctl), h);
+    used = h->data_size;
+    return r;
+  };
+  ASSERT_TRUE(f.dm.ListDevices().ok());
   f.kernel->sent.clear();
   ASSERT_TRUE(f.dm.ListDevices().ok());
   ASSERT_EQ(f.kernel->sent.size(), 1u);
-  EXPECT_EQ(f.kernel->sent[0].header.data_size, 131072u);
+  uint32_t size = f.kernel->sent[0].header.data_size;
+  EXPECT_EQ(size % 4096, 0u);
+  EXPECT_GE(size, used + used / 8);
+  EXPECT_LT(size, used + used / 8 + 4096);
   EXPECT_EQ(f.dm.counters().buffer_full_retries.load(), 1u);
+
+  // A list that outgrew the remembered size doubles it: one retry, not a
+  // 64-fold jump.
+  AddDevices(*f.kernel, 200, "more-");
+  f.kernel->sent.clear();
+  auto longer = f.dm.ListDevices();
+  ASSERT_TRUE(longer.ok()) << longer.status();
+  EXPECT_EQ(longer->size(), 800u);
+  ASSERT_EQ(f.kernel->sent.size(), 2u);
+  EXPECT_EQ(f.kernel->sent[1].header.data_size, 2 * size);
 }
 
 TEST(DeviceMapperTest, ListOf10000DevicesTakesTwoIoctlsThenOne) {

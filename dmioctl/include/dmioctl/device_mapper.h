@@ -13,10 +13,11 @@
 // Buffers: commands whose payload the kernel ignores send only the header,
 // commands that only send a payload (load, rename) send exactly that, and
 // the ones that return data start from the size their last reply suggested
-// (twice what it used; at least 16 KiB for lists, 4 KiB for one device's
-// table, status or deps). On DM_BUFFER_FULL the buffer grows 64-fold, then
-// 8-fold, up to the kernel's 1 GiB cap, so a list of 10,000 devices takes
-// two ioctls the first time and one after that. Two commands are never
+// (an eighth more than it used, in pages; at least 16 KiB for lists, 4 KiB
+// for one device's table, status or deps). On DM_BUFFER_FULL a default-sized
+// buffer grows 64-fold, then 8-fold, and a remembered size doubles, up to the
+// kernel's 1 GiB cap, so a list of 10,000 devices takes two ioctls the first
+// time and one after that. Two commands are never
 // repeated for a bigger buffer: a message (the kernel already executed it;
 // the call fails with ENOBUFS instead, see SendMessage) and a wait (the
 // status is fetched with DM_TABLE_STATUS instead of waiting again).
