@@ -26,5 +26,5 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # side, the static binary's checks) need the static dmkit, which is not built
 # here.
 ctest --test-dir "$build" -L unit --output-on-failure -j "$(nproc)" \
-  -E '^(install_package|nsenter_compat|holders_host|dmkit_binary)$'
+  -E '^(install_package|nsenter_compat|holders_host|dmkit_binary|bench_applet_without_dm)$'
 

@@ -74,11 +74,14 @@ TEST(BatchTest, CancellationRollsBack) {
   std::atomic<bool> cancel{false};
   // Cancel from inside the kernel after a few devices, as a signal would.
   f.kernel->overrides[DM_DEV_SUSPEND_CMD] = [&](dm_ioctl* h, size_t) {
-    if (f.kernel->devices.size() >= 5) cancel = true;
-    auto saved = std::move(f.kernel->overrides[DM_DEV_SUSPEND_CMD]);
-    f.kernel->overrides.erase(DM_DEV_SUSPEND_CMD);
-    int r = f.kernel->Handle(_IOWR(DM_IOCTL, DM_DEV_SUSPEND_CMD, dm_ioctl), h);
-    f.kernel->overrides[DM_DEV_SUSPEND_CMD] = std::move(saved);
+    // Copy the captures first: moving the override out below destroys this
+    // lambda's own storage.
+    FakeKernelState* kernel = f.kernel.get();
+    if (kernel->devices.size() >= 5) cancel = true;
+    auto saved = std::move(kernel->overrides[DM_DEV_SUSPEND_CMD]);
+    kernel->overrides.erase(DM_DEV_SUSPEND_CMD);
+    int r = kernel->Handle(_IOWR(DM_IOCTL, DM_DEV_SUSPEND_CMD, dm_ioctl), h);
+    kernel->overrides[DM_DEV_SUSPEND_CMD] = std::move(saved);
     return r;
   };
   auto infos =

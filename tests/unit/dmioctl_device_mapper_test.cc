@@ -278,9 +278,12 @@ TEST(DeviceMapperTest, BufferFullGrowsThenRemembersTheSize) {
   // whole pages (the kernel copies in the whole buffer every time).
   uint32_t used = 0;
   f.kernel->overrides[DM_LIST_DEVICES_CMD] = [&](dm_ioctl* h, size_t) {
-    f.kernel->overrides.erase(DM_LIST_DEVICES_CMD);
-    int r = f.kernel->Handle(_IOWR(DM_IOCTL, DM_LIST_DEVICES_CMD, dm_ioctl), h);
-    used = h->data_size;
+    // Copy the captures first: erasing the override destroys this lambda.
+    FakeKernelState* kernel = f.kernel.get();
+    uint32_t* used_size = &used;
+    kernel->overrides.erase(DM_LIST_DEVICES_CMD);
+    int r = kernel->Handle(_IOWR(DM_IOCTL, DM_LIST_DEVICES_CMD, dm_ioctl), h);
+    *used_size = h->data_size;
     return r;
   };
   ASSERT_TRUE(f.dm.ListDevices().ok());
