@@ -426,28 +426,32 @@ bool DoRename(Session& s, const std::string* name, const std::string* new_name,
   std::optional<DeviceSel> sel = s.SelectDevice(name);
   if (!sel) return false;
   std::string value;
+  // libdm checks and mangles the new name and the new uuid the same way.
+  auto mangle_new = [&](const std::string& text, const char* what,
+                        const char* noun) {
+    if (std::string e = CheckMultipleMangled(text, what, s.mangling());
+        !e.empty()) {
+      s.Err(e);
+      return false;
+    }
+    value = text;
+    if (s.mangling() == Mangling::kNone) return true;
+    MangleResult m = MangleString(text, what, s.mangling());
+    if (m.changed < 0) {
+      s.Err(m.error);
+      s.Err(absl::StrCat("Failed to mangle new device ", noun, " \"", text,
+                         "\""));
+      return false;
+    }
+    if (m.changed) value = m.value;
+    return true;
+  };
   if (new_uuid != nullptr) {
     if (new_uuid->size() >= 129) {
       s.Err(absl::StrCat("Uuid \"", *new_uuid, "\" too long"));
       return false;
     }
-    if (std::string e = CheckMultipleMangled(*new_uuid, "new UUID",
-                                             s.mangling());
-        !e.empty()) {
-      s.Err(e);
-      return false;
-    }
-    value = *new_uuid;
-    if (s.mangling() != Mangling::kNone) {
-      MangleResult m = MangleString(*new_uuid, "new UUID", s.mangling());
-      if (m.changed < 0) {
-        s.Err(m.error);
-        s.Err(absl::StrCat("Failed to mangle new device UUID \"", *new_uuid,
-                           "\""));
-        return false;
-      }
-      if (m.changed) value = m.value;
-    }
+    if (!mangle_new(*new_uuid, "new UUID", "UUID")) return false;
   } else {
     if (new_name->find('/') != std::string::npos) {
       s.Err(absl::StrCat("Name \"", *new_name, "\" invalid. It contains \"/\"."));
@@ -461,23 +465,7 @@ bool DoRename(Session& s, const std::string* name, const std::string* new_name,
       s.Err("Non empty new name is required.");
       return false;
     }
-    if (std::string e = CheckMultipleMangled(*new_name, "new name",
-                                             s.mangling());
-        !e.empty()) {
-      s.Err(e);
-      return false;
-    }
-    value = *new_name;
-    if (s.mangling() != Mangling::kNone) {
-      MangleResult m = MangleString(*new_name, "new name", s.mangling());
-      if (m.changed < 0) {
-        s.Err(m.error);
-        s.Err(absl::StrCat("Failed to mangle new device name \"", *new_name,
-                           "\""));
-        return false;
-      }
-      if (m.changed) value = m.value;
-    }
+    if (!mangle_new(*new_name, "new name", "name")) return false;
   }
   // The kernel renames by the old name only (dm_hash_rename).
   if (sel->kind != DeviceRef::Kind::kName) {
