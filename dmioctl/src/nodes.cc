@@ -102,6 +102,23 @@ absl::Status DeviceNodes::Remove(absl::string_view name) {
   return absl::OkStatus();
 }
 
+absl::Status DeviceNodes::RemoveIfFor(absl::string_view name, DevNum dev) {
+  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  std::string path = PathFor(name);
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoError(errno, absl::StrCat("stat ", path));
+  }
+  if (!S_ISBLK(st.st_mode) || st.st_rdev != dev.ToDevT()) {
+    return absl::OkStatus();
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoError(errno, absl::StrCat("unlink ", path));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DeviceNodes::Rename(absl::string_view old_name,
                                  absl::string_view new_name, DevNum dev) {
   DMIOCTL_RETURN_IF_ERROR(ValidateName(old_name));

@@ -14,18 +14,36 @@
 namespace dmioctl {
 namespace {
 
-// Rollback removal of a device this process just created. Nothing but our
-// own half-made device can hold it, except a transient prober (blkid run by
-// udev on the add event), so a short bounded retry on EBUSY is enough.
+// Rollback removal of a device this process just created, found by name.
+// Until its resume, another process can remove it and make another device
+// of the same name (which may even get the same number: the kernel hands
+// out the lowest free minor), so the device is removed only if the name
+// still has our number; a device that is already gone leaves nothing to
+// undo but a node of ours. Nothing else holds our half-made device except
+// a transient prober (blkid run by udev on the add event), so a short
+// bounded retry on EBUSY is enough.
 void RemoveCreatedDevice(DeviceMapper& dm, DevNum dev, absl::string_view name,
                          DeviceNodes* nodes) {
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    absl::Status s = dm.RemoveDevice(DeviceRef::ByDevNum(dev)).status();
-    if (s.ok() || ErrnoOf(s) != EBUSY) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const DeviceRef by_name = DeviceRef::ByName(std::string(name));
+  absl::StatusOr<DeviceInfo> now = dm.GetInfo(by_name);
+  if (now.ok() && now->dev != dev) return;  // another process's device
+  if (now.ok() || ErrnoOf(now.status()) != ENXIO) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      absl::Status s = dm.RemoveDevice(by_name).status();
+      if (s.ok() || ErrnoOf(s) != EBUSY) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
   // Best effort: the caller reports the error that made us roll back.
-  if (nodes != nullptr) nodes->Remove(name).IgnoreError();
+  if (nodes != nullptr) nodes->RemoveIfFor(name, dev).IgnoreError();
+}
+
+// The error for a create whose device another process removed before the
+// create was done.
+absl::Status RemovedMeanwhile(absl::string_view name) {
+  return ErrnoError(ENXIO, absl::StrCat("device ", name,
+                                        " was removed by another process "
+                                        "while it was being created"));
 }
 
 // After a failed table swap: drop the new inactive table, and resume the
@@ -79,17 +97,37 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
                        .minor = options.minor}));
   if (table.empty()) return created;
 
-  // Address the new device by number: the kernel wrote it into the create
-  // reply, and a by-name request must not carry it.
-  const DeviceRef by_dev = DeviceRef::ByDevNum(created.dev);
+  // The steps address the device by name, so that the table can land in no
+  // device of another name (a number is reused as soon as it is free); each
+  // reply says which device answered. If another process removed ours in
+  // between, it may have made a new one of the same name: that device is
+  // left to its creator (only a table of ours in it that it would never
+  // replace, its table being live already, is cleared).
+  const DeviceRef by_name = DeviceRef::ByName(std::string(name));
   auto rollback = absl::MakeCleanup(
       [&] { RemoveCreatedDevice(dm, created.dev, name, options.nodes); });
-  DMIOCTL_RETURN_IF_ERROR(dm.LoadTable(by_dev, table).status());
+  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(by_name, table));
+  if (loaded.dev != created.dev) {
+    if (loaded.live_table()) dm.ClearTable(by_name).IgnoreError();
+    return RemovedMeanwhile(name);
+  }
   DMIOCTL_ASSIGN_OR_RETURN(
       DeviceInfo resumed,
-      dm.Resume(by_dev, {.skip_lockfs = options.skip_lockfs}));
+      dm.Resume(by_name, {.skip_lockfs = options.skip_lockfs}));
+  if (resumed.dev != created.dev) return RemovedMeanwhile(name);
   if (options.nodes != nullptr) {
     DMIOCTL_RETURN_IF_ERROR(options.nodes->Add(name, created.dev).status());
+    std::move(rollback).Cancel();
+    // A remove by another process that came before the node could not
+    // unlink it: look again, and leave no node of a gone device (or ours in
+    // place of a newer device's).
+    absl::StatusOr<DeviceInfo> now = dm.GetInfo(by_name);
+    if (now.ok() && now->dev != created.dev) {
+      options.nodes->Add(name, now->dev).IgnoreError();
+    } else if (!now.ok() && ErrnoOf(now.status()) == ENXIO) {
+      options.nodes->RemoveIfFor(name, created.dev).IgnoreError();
+    }
+    return resumed;
   }
   std::move(rollback).Cancel();
   return resumed;

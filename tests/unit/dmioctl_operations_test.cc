@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <linux/dm-ioctl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "dmioctl/error.h"
 #include "dmioctl/nodes.h"
@@ -78,15 +80,19 @@ TEST_F(OperationsTest, CreateMakesDeviceAndNode) {
   EXPECT_TRUE(info->live_table());
   EXPECT_FALSE(info->suspended());
   EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), info->dev));
-  // create, load by number, resume with skip-lockfs: three ioctls.
+  // create; load and resume (with skip-lockfs) by name, never by a number
+  // that may have been handed on; after the node, a look that the device is
+  // still there.
   const auto& sent = f_.kernel->sent;
-  ASSERT_EQ(sent.size(), 3u);
+  ASSERT_EQ(sent.size(), 4u);
   EXPECT_EQ(sent[1].command, unsigned{DM_TABLE_LOAD_CMD});
-  EXPECT_EQ(sent[1].header.name[0], '\0');
-  EXPECT_EQ(DevNum::Decode(sent[1].header.dev), info->dev);
+  EXPECT_STREQ(sent[1].header.name, "vol");
+  EXPECT_EQ(sent[1].header.dev, 0u);
   EXPECT_EQ(sent[2].command, unsigned{DM_DEV_SUSPEND_CMD});
+  EXPECT_STREQ(sent[2].header.name, "vol");
   EXPECT_TRUE(sent[2].header.flags & DM_SKIP_LOCKFS_FLAG);
   EXPECT_FALSE(sent[2].header.flags & DM_SUSPEND_FLAG);
+  EXPECT_EQ(sent[3].command, unsigned{DM_DEV_STATUS_CMD});
 }
 
 TEST_F(OperationsTest, CreateWithoutTableIsOneIoctl) {
@@ -118,7 +124,7 @@ TEST_F(OperationsTest, CreateFailedAtEveryStepLeavesNothing) {
 TEST_F(OperationsTest, CreateReportsOriginalErrorWhenRollbackFails) {
   f_.kernel->fail_at = 2;  // load
   f_.kernel->fail_errno = EINVAL;
-  f_.kernel->more_failures[3] = EIO;  // the rollback's remove
+  f_.kernel->more_failures[4] = EIO;  // the rollback's remove (after a look)
   auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
                                     {.nodes = &nodes_});
   EXPECT_THAT(info.status(), HasErrno(EINVAL));
@@ -150,6 +156,133 @@ TEST_F(OperationsTest, CreateWithUnknownTargetRemovesDevice) {
   EXPECT_THAT(info.status(), HasErrno(EINVAL));
   EXPECT_EQ(dmioctl::GetIoctlErrorInfo(info.status())->operation, "reload");
   EXPECT_TRUE(f_.kernel->devices.empty());
+}
+
+// Another process's steps, run on the kernel just before the next `command`
+// is handled (once): a race at a chosen point.
+void BeforeNext(FakeKernelState* kernel, unsigned int command,
+                std::function<void()> other) {
+  kernel->overrides[command] = [kernel, command, other](dm_ioctl* h, size_t) {
+    // Copy the captures first: erasing the override destroys this lambda.
+    FakeKernelState* k = kernel;
+    unsigned int c = command;
+    std::function<void()> run = other;
+    k->overrides.erase(c);
+    run();
+    return k->Handle(_IOWR(DM_IOCTL, c, dm_ioctl), h);
+  };
+}
+
+TEST_F(OperationsTest, CreateRacedByRemoveAndACreateOfAnotherName) {
+  // Another process removes "vol" before its load, and a device of another
+  // name gets the freed number (the kernel hands out the lowest free minor).
+  FakeKernelState* k = f_.kernel.get();
+  BeforeNext(k, DM_TABLE_LOAD_CMD, [k] {
+    uint32_t minor = k->Find("vol")->minor;
+    k->devices.erase("vol");
+    k->devices["other"] = FakeDevice{.name = "other", .minor = minor};
+  });
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_});
+  EXPECT_THAT(info.status(), HasErrno(ENXIO));
+  ASSERT_NE(k->Find("other"), nullptr);
+  EXPECT_FALSE(k->Find("other")->inactive.has_value()) << "our table landed in it";
+  EXPECT_FALSE(k->Find("other")->live.has_value());
+  EXPECT_EQ(k->devices.size(), 1u);
+  EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+}
+
+TEST_F(OperationsTest, CreateRacedByRemoveAndCreateOfTheSameNameBeforeTheLoad) {
+  // The newer "vol" is complete (live table, node) by the time our load
+  // reaches it: our table must not stay in its inactive slot, and it and
+  // its node stay.
+  FakeKernelState* k = f_.kernel.get();
+  dmioctl::DeviceNodes* nodes = &nodes_;
+  BeforeNext(k, DM_TABLE_LOAD_CMD, [k, nodes] {
+    k->devices.erase("vol");
+    k->devices["vol"] =
+        FakeDevice{.name = "vol", .minor = 5, .live = LinearTable(8)};
+    ASSERT_TRUE(nodes->Add("vol", DevNum{FakeKernelState::kMajor, 5}).ok());
+  });
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_});
+  EXPECT_THAT(info.status(), HasErrno(ENXIO));
+  EXPECT_NE(info.status().message().find("removed by another process"),
+            std::string::npos)
+      << info.status();
+  ASSERT_NE(k->Find("vol"), nullptr);
+  EXPECT_EQ(k->Find("vol")->minor, 5u);
+  EXPECT_EQ(k->Find("vol")->live, LinearTable(8));
+  EXPECT_FALSE(k->Find("vol")->inactive.has_value());
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), DevNum{FakeKernelState::kMajor, 5}));
+}
+
+TEST_F(OperationsTest, CreateRacedBeforeTheResumeLeavesTheNewerDevice) {
+  // The newer "vol" (no table yet: its creator is between its own steps) is
+  // what our resume finds; it is not ours to resume or to roll back.
+  FakeKernelState* k = f_.kernel.get();
+  BeforeNext(k, DM_DEV_SUSPEND_CMD, [k] {
+    k->devices.erase("vol");
+    k->devices["vol"] = FakeDevice{.name = "vol", .minor = 5};
+  });
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_});
+  EXPECT_THAT(info.status(), HasErrno(ENXIO));
+  ASSERT_NE(k->Find("vol"), nullptr);
+  EXPECT_EQ(k->Find("vol")->minor, 5u);
+  EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+}
+
+TEST_F(OperationsTest, RollbackOfAFailedLoadRemovesOnlyOurDevice) {
+  // The load fails (an unknown target); before the rollback looks, another
+  // process has removed our device and made its own "vol".
+  FakeKernelState* k = f_.kernel.get();
+  BeforeNext(k, DM_DEV_STATUS_CMD, [k] {
+    k->devices.erase("vol");
+    k->devices["vol"] = FakeDevice{.name = "vol", .minor = 5};
+  });
+  dmioctl::Table bad;
+  bad.targets = {{0, 8, "unknown-target", ""}};
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", bad, {.nodes = &nodes_});
+  EXPECT_THAT(info.status(), HasErrno(EINVAL));
+  ASSERT_NE(k->Find("vol"), nullptr);
+  EXPECT_EQ(k->Find("vol")->minor, 5u);
+}
+
+TEST_F(OperationsTest, CreateRacedByRemoveAfterTheResumeLeavesNoNode) {
+  // Removed (by a process that found no node to unlink) between our resume
+  // and our node: the create happened; its node must not outlive it.
+  FakeKernelState* k = f_.kernel.get();
+  BeforeNext(k, DM_DEV_STATUS_CMD, [k] { k->devices.erase("vol"); });
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_});
+  EXPECT_TRUE(info.ok()) << info.status();
+  EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+}
+
+TEST_F(OperationsTest, CreateRacedAfterTheResumeByANewerDeviceLeavesItsNode) {
+  // Removed and made again (another number) before our node: the node is
+  // the newer device's.
+  FakeKernelState* k = f_.kernel.get();
+  BeforeNext(k, DM_DEV_STATUS_CMD, [k] {
+    k->devices.erase("vol");
+    k->devices["vol"] = FakeDevice{.name = "vol", .minor = 5};
+  });
+  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
+                                    {.nodes = &nodes_});
+  EXPECT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), DevNum{FakeKernelState::kMajor, 5}));
+}
+
+TEST_F(OperationsTest, NodesRemoveIfForKeepsAnotherDevicesNode) {
+  DevNum ours{FakeKernelState::kMajor, 1};
+  DevNum theirs{FakeKernelState::kMajor, 2};
+  ASSERT_TRUE(nodes_.Add("vol", theirs).ok());
+  EXPECT_TRUE(nodes_.RemoveIfFor("vol", ours).ok());
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), theirs));
+  EXPECT_TRUE(nodes_.RemoveIfFor("vol", theirs).ok());
+  EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
+  EXPECT_TRUE(nodes_.RemoveIfFor("vol", theirs).ok());  // missing: fine
 }
 
 TEST_F(OperationsTest, RemoveDeletesNode) {
@@ -220,6 +353,7 @@ TEST_F(OperationsTest, ForceRemoveSwapsInErrorTableOfSameLength) {
   two.Append(100, "linear", "7:0 0").Append(28, "zero", "");
   ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", two).ok());
   f_.kernel->Find("vol")->open_count = 1;  // busy: the remove will fail
+  const size_t created = f_.kernel->sent.size();
   auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
                                        {.force = true});
   EXPECT_THAT(removed.status(), HasErrno(EBUSY));
@@ -230,9 +364,9 @@ TEST_F(OperationsTest, ForceRemoveSwapsInErrorTableOfSameLength) {
   EXPECT_EQ(d->live->targets[0], (dmioctl::Target{0, 128, "error", ""}));
   EXPECT_FALSE(d->suspended);
   // The resume was noflush + skip-lockfs.
-  for (const SentIoctl& s : f_.kernel->sent) {
-    if (s.command == DM_DEV_SUSPEND_CMD && !(s.header.flags & DM_SUSPEND_FLAG) &&
-        s.header.dev == 0) {
+  for (size_t i = created; i < f_.kernel->sent.size(); ++i) {
+    const SentIoctl& s = f_.kernel->sent[i];
+    if (s.command == DM_DEV_SUSPEND_CMD && !(s.header.flags & DM_SUSPEND_FLAG)) {
       EXPECT_TRUE(s.header.flags & DM_NOFLUSH_FLAG);
       EXPECT_TRUE(s.header.flags & DM_SKIP_LOCKFS_FLAG);
     }
@@ -240,8 +374,9 @@ TEST_F(OperationsTest, ForceRemoveSwapsInErrorTableOfSameLength) {
 }
 
 TEST_F(OperationsTest, ForceRemoveFailedAtEveryStep) {
-  // Steps after the 3 of create: table, load(error), resume, remove.
-  for (int step = 4; step <= 7; ++step) {
+  // Steps after the 4 of create (with the look after the node): table,
+  // load(error), resume, remove.
+  for (int step = 5; step <= 8; ++step) {
     SCOPED_TRACE(step);
     FakeDm f;
     ASSERT_TRUE(dmioctl::CreateDevice(f.dm, "vol", LinearTable(),
@@ -258,7 +393,7 @@ TEST_F(OperationsTest, ForceRemoveFailedAtEveryStep) {
     EXPECT_FALSE(d->inactive.has_value());
     ASSERT_TRUE(d->live.has_value());
     // Before the swap the old table is live; after it, the error table.
-    EXPECT_EQ(d->live->targets[0].type, step <= 6 ? "linear" : "error");
+    EXPECT_EQ(d->live->targets[0].type, step <= 7 ? "linear" : "error");
     EXPECT_TRUE(Exists(nodes_.PathFor("vol")));
     ASSERT_TRUE(dmioctl::RemoveDevice(f.dm, DeviceRef::ByName("vol"),
                                       {.nodes = &nodes_})

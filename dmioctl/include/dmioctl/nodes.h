@@ -68,6 +68,12 @@ class DeviceNodes {
   // Unlinks the node for `name`; a missing node is not an error. Something
   // that is not a block node is left alone and reported.
   absl::Status Remove(absl::string_view name);
+  // RemoveIfFor()
+  //
+  // Unlinks the node for `name` only if it is a block node for `dev`: a
+  // node that another process made for a newer device of the same name
+  // stays.
+  absl::Status RemoveIfFor(absl::string_view name, DevNum dev);
 
   // Rename()
   //

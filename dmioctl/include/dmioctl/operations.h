@@ -41,11 +41,15 @@ struct CreateOptions {
 
 // CreateDevice()
 //
-// DM_DEV_CREATE, then DM_TABLE_LOAD addressed by the returned device number,
-// then resume, then the node. An empty table makes a device with no table
-// (dmsetup --notable): only the create and the node. If the load, the resume
-// or the node fails, the device and its node are removed again and the
-// original error is returned. Returns the state after resume.
+// DM_DEV_CREATE, then DM_TABLE_LOAD and resume by name, then the node. An
+// empty table makes a device with no table (dmsetup --notable): only the
+// create. If the load, the resume or the node fails, the device and its node
+// are removed again and the original error is returned. Races with other
+// processes: if one removes the device before the resume (the load or the
+// resume then fails with ENXIO, or answers for a newer device of the same
+// name), the error has ENXIO and nothing of another process's is removed;
+// if one removes it after the resume, no node is left behind. Returns the
+// state after resume.
 absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
                                         absl::string_view name,
                                         const Table& table,
