@@ -19,6 +19,13 @@
 //    "-o all" means every non-statistics field.
 //  - create -j/-m: a failed create is rolled back by name (libdm sends name
 //    and number together, which the kernel refuses, and leaves the device).
+//  - create loads the table by name (libdm: by number, which the kernel
+//    hands to the next device as soon as it is free) and checks that each
+//    reply is from the device it made. When another process removes that
+//    device meanwhile, the create fails with one line ("dmkit: NAME was
+//    removed by another process while it was being created.", or the
+//    kernel's ENXIO line) and neither rolls back nor touches a newer
+//    device of the same name; no node of a removed device is left.
 //  - message output over 64 KiB fails instead of sending the message again.
 //  - ls --tree picks UTF-8 line drawing from LC_ALL/LC_CTYPE/LANG.
 #include <dirent.h>

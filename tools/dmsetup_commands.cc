@@ -190,7 +190,8 @@ struct CreateSpec {
 };
 
 // dmsetup _create_one_device() and libdm _create_and_load_v4(): create,
-// load by device number, resume by name; on failure remove again.
+// load and resume; on failure remove again. (Safe against other processes
+// removing and creating devices meanwhile: see below.)
 bool CreateOneDevice(Session& s, const CreateSpec& spec) {
   dmioctl::DeviceMapper* dm = s.Dm();
   if (dm == nullptr) return false;
@@ -239,36 +240,78 @@ bool CreateOneDevice(Session& s, const CreateSpec& spec) {
   if (o.addnodeoncreate) s.AddNode(*name, created->dev, &owner);
   DeviceInfo shown_info = *created;
   if (!table.empty()) {
+    const DevNum made = created->dev;
+    // Another process may remove the device between these steps and make
+    // another of the same name, or of another name with the freed number
+    // (the kernel hands out the lowest free minor). libdm loads by number;
+    // the load goes by name here, so that the table can land in no device
+    // of another name, and every reply says which device answered: a
+    // device that is not ours is left to its creator, rollback included.
+    const DeviceRef by_name = DeviceRef::ByName(*name);
+    auto ours = [&](const DeviceInfo& reply) {
+      return reply.dev == made && reply.name == *name;
+    };
     IoctlTarget after{*name, "", major, minor};
-    absl::StatusOr<DeviceInfo> step =
-        LoadTable(*dm, DeviceRef::ByDevNum(created->dev), table);
+    bool replaced = false;
+    absl::StatusOr<DeviceInfo> step = LoadTable(*dm, by_name, table);
     if (!step.ok()) {
       s.IoctlError("reload",
-                   IoctlTarget{*name, "", static_cast<int>(created->dev.major),
-                               static_cast<int>(created->dev.minor)},
+                   IoctlTarget{*name, "", static_cast<int>(made.major),
+                               static_cast<int>(made.minor)},
                    step.status());
+    } else if (!ours(*step)) {
+      replaced = true;
+      // Its creator has finished and would never replace our table.
+      if (step->live_table()) dm->ClearTable(by_name).IgnoreError();
     } else {
       DeviceRef resume_ref =
           minor >= 0
               ? DeviceRef::ByDevNum(DevNum{static_cast<uint32_t>(major),
                                            static_cast<uint32_t>(minor) &
                                                0xfffff})
-              : DeviceRef::ByName(*name);
+              : by_name;
       step = dm->Resume(resume_ref);
-      if (!step.ok()) s.IoctlError("resume", after, step.status());
+      if (!step.ok()) {
+        s.IoctlError("resume", after, step.status());
+      } else if (!ours(*step)) {
+        replaced = true;
+      }
+    }
+    if (replaced) {
+      s.Err(absl::StrCat("dmkit: ", *name,
+                         " was removed by another process while it was "
+                         "being created."));
+      return false;
     }
     if (!step.ok()) {
-      absl::StatusOr<DeviceInfo> removed =
-          dm->RemoveDevice(DeviceRef::ByName(*name));
-      if (!removed.ok()) {
-        s.IoctlError("remove", after, removed.status());
-        s.Err("Failed to revert device creation.");
-      } else {
-        s.RemoveNode(*name);
+      // Revert: only the device made here, and not if another process has
+      // removed it already (then only a node of ours is left to go).
+      absl::StatusOr<DeviceInfo> now = dm->GetInfo(by_name);
+      bool gone = !now.ok() && dmioctl::ErrnoOf(now.status()) == ENXIO;
+      if (gone) {
+        s.Nodes().RemoveIfFor(*name, made).IgnoreError();
+      } else if (!now.ok() || now->dev == made) {
+        absl::StatusOr<DeviceInfo> removed = dm->RemoveDevice(by_name);
+        if (!removed.ok()) {
+          s.IoctlError("remove", after, removed.status());
+          s.Err("Failed to revert device creation.");
+        } else {
+          s.RemoveNode(*name);
+        }
       }
       return false;
     }
     if (!o.addnodeoncreate) s.AddNode(*name, step->dev, &owner);
+    // A remove by another process that came before the node could not
+    // unlink it: leave no node of a gone device (or ours in place of a
+    // newer device's).
+    absl::StatusOr<DeviceInfo> now = dm->GetInfo(by_name);
+    if (now.ok() && now->dev != made) {
+      s.AddNode(*name, now->dev);
+    } else if (!now.ok() && dmioctl::ErrnoOf(now.status()) == ENXIO) {
+      s.Nodes().RemoveIfFor(*name, made).IgnoreError();
+      return true;  // created, then removed by another process
+    }
     s.SetReadAhead(*name, step->dev);
     shown_info = *step;
   }
