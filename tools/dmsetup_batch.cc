@@ -7,7 +7,8 @@
 // A batch create is all or nothing: every table is parsed before the first
 // ioctl, and a failure (or SIGINT/SIGTERM, which stop new devices from being
 // started) removes every device the batch made, so nothing is left
-// half-made. A batch remove reports the first failure in argument order.
+// half-made; the failure is one line (then "Command failed."). A batch
+// remove reports the first failure in argument order.
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,19 +75,20 @@ bool ReadStdin(std::string* text) {
 
 // The error line of a failed batch: libdm's ioctl line when the status came
 // from an ioctl, else its message.
-void ReportError(Session& s, const absl::Status& status) {
+std::string ErrorLine(const absl::Status& status) {
   std::optional<dmioctl::IoctlErrorInfo> info =
       dmioctl::GetIoctlErrorInfo(status);
-  if (!info) {
-    s.Err(status.message());
-    return;
-  }
+  if (!info) return std::string(status.message());
   IoctlTarget target{info->name, info->uuid, -1, -1};
   if (info->dev) {
     target.major = static_cast<int>(info->dev->major);
     target.minor = static_cast<int>(info->dev->minor);
   }
-  s.IoctlError(info->operation, target, status);
+  return FormatStatusError(info->operation, target, status);
+}
+
+void ReportError(Session& s, const absl::Status& status) {
+  s.Err(ErrorLine(status));
 }
 
 bool CreateConciseBatch(Session& s, const std::vector<std::string>& args) {
@@ -153,8 +155,14 @@ bool CreateConciseBatch(Session& s, const std::vector<std::string>& args) {
       s.Err(absl::StrCat("Interrupted by signal ", g_signal.load(),
                          ": the devices this command created were removed."));
     } else {
-      ReportError(s, made.status());
-      s.Err("The devices this command created were removed.");
+      // One line: what failed, and (for several devices) that the rest of
+      // the batch is undone.
+      std::string line = ErrorLine(made.status());
+      if (specs.size() > 1) {
+        absl::StrAppend(&line,
+                        " (the devices this command created were removed)");
+      }
+      s.Err(line);
     }
     return false;
   }
