@@ -10,6 +10,11 @@
 //    libdevmapper does with DM_DISABLE_UDEV=1), root:disk 0660 like Debian's
 //    build; there are no udev cookies to wait for.
 //  - --json on ls, info, table, status, deps, targets and version.
+//  - suspend, resume (when it swaps tables) and wipe_table without
+//    --noflush refuse, with one line, a device whose I/O goes to a thin pool
+//    that is out of data space and queues writes (queue_if_no_space): the
+//    kernel's flushing suspend would wait for them until the pool grows or
+//    no_space_timeout runs out (for ever when it is 0).
 //  - After a remove fails with EBUSY, and only when stderr is a terminal,
 //    one more line says what holds the device (DescribeHolders).
 //  - mknodes without arguments leaves stale entries that are neither block

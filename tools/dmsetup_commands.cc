@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
+#include "dmioctl/targets.h"
 #include "tools/dmsetup_holders.h"
 #include "tools/dmsetup_internal.h"
 
@@ -100,6 +101,77 @@ const char* OpName(SimpleTask t) {
   return "";
 }
 
+// A thin pool out of data space with queue_if_no_space (the kernel's
+// default) holds the writes to its thin devices until it grows, or until
+// no_space_timeout (60 s by default, 0: for ever) fails them; a flushing
+// suspend of a device whose I/O goes there waits for them, and so looks
+// hung. Returns such a pool's name when `ref`'s table, or one below it,
+// has a thin target on one; "" otherwise, and when anything cannot be
+// read (the command then goes ahead and fails as dmsetup's would).
+std::string QueueingThinPool(Session& s, dmioctl::DeviceMapper& dm,
+                             const DeviceRef& ref, int depth = 0) {
+  if (depth > 16) return "";
+  absl::StatusOr<dmioctl::TableReply> table = dm.GetTable(ref);
+  if (!table.ok()) return "";
+  for (const dmioctl::Target& t : table->targets) {
+    if (t.type != "thin") continue;
+    absl::StatusOr<dmioctl::targets::ThinParams> params =
+        dmioctl::targets::ParseThinParams(t.params);
+    if (!params.ok()) continue;
+    absl::StatusOr<DevNum> pool_dev = DevNum::Parse(params->pool);
+    if (!pool_dev.ok()) continue;
+    absl::StatusOr<dmioctl::TableReply> pool =
+        dm.GetStatus(DeviceRef::ByDevNum(*pool_dev), {.noflush = true});
+    if (!pool.ok() || pool->targets.size() != 1 ||
+        pool->targets[0].type != "thin-pool") {
+      continue;
+    }
+    absl::StatusOr<dmioctl::targets::ThinPoolStatus> status =
+        dmioctl::targets::ParseThinPoolStatus(pool->targets[0].params);
+    if (status.ok() && status->mode == "out_of_data_space" &&
+        !status->error_if_no_space) {
+      return pool->info.name;
+    }
+  }
+  absl::StatusOr<dmioctl::DepsReply> deps = dm.GetDeps(ref);
+  if (!deps.ok()) return "";
+  for (const DevNum& below : deps->devices) {
+    if (!s.IsDmMajor(below.major)) continue;
+    std::string pool =
+        QueueingThinPool(s, dm, DeviceRef::ByDevNum(below), depth + 1);
+    if (!pool.empty()) return pool;
+  }
+  return "";
+}
+
+// Before a flushing suspend of `sel` (`doing`: "suspending", ...): refuses,
+// with one line, when it would wait for writes a thin pool holds back.
+bool RefuseWaitingSuspend(Session& s, dmioctl::DeviceMapper& dm,
+                          const DeviceSel& sel, absl::string_view doing) {
+  std::string pool = QueueingThinPool(s, dm, sel.Ref());
+  if (pool.empty()) return false;
+  std::string how_long = "until it grows";
+  std::string text;
+  int fd = open("/sys/module/dm_thin_pool/parameters/no_space_timeout",
+                O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (ReadAll(fd, &text) && Atoi(text) > 0) {
+      how_long = absl::StrCat("for up to ", Atoi(text),
+                              " s (no_space_timeout)");
+    }
+    close(fd);
+  }
+  std::string name = sel.kind == DeviceRef::Kind::kName   ? sel.name
+                     : sel.kind == DeviceRef::Kind::kUuid ? sel.uuid
+                     : absl::StrCat(sel.major, ":", sel.minor);
+  s.Err(absl::StrCat("dmkit: not ", doing, " ", name, ": thin pool ", pool,
+                     " is out of data space and holds writes back ",
+                     how_long,
+                     ", which a flushing suspend waits for; grow the pool, "
+                     "or use --noflush."));
+  return true;
+}
+
 void NoteBusy(Session& s, dmioctl::DeviceMapper& dm, const DeviceSel& sel) {
   if (!isatty(STDERR_FILENO)) return;
   absl::StatusOr<DeviceInfo> info = dm.GetInfo(sel.Ref());
@@ -118,6 +190,22 @@ bool Simple(Session& s, SimpleTask task, const std::string* name,
   Options& o = s.opt();
   dmioctl::SuspendOptions flags{.noflush = o.noflush > 0,
                                 .skip_lockfs = o.nolockfs > 0};
+  // dmkit: a flushing suspend (or the one of a resume that swaps tables)
+  // that would wait for writes held back by a full thin pool is refused.
+  if ((task == SimpleTask::kSuspend || task == SimpleTask::kResume) &&
+      !flags.noflush) {
+    bool swaps = task == SimpleTask::kSuspend;
+    if (!swaps) {
+      absl::StatusOr<DeviceInfo> now = dm->GetInfo(sel->Ref());
+      swaps = now.ok() && now->inactive_table() && !now->suspended();
+    }
+    if (swaps &&
+        RefuseWaitingSuspend(s, *dm, *sel,
+                             task == SimpleTask::kSuspend ? "suspending"
+                                                          : "resuming")) {
+      return false;
+    }
+  }
   absl::StatusOr<DeviceInfo> result;
   switch (task) {
     case SimpleTask::kSuspend:
@@ -390,6 +478,10 @@ bool ErrorDevice(Session& s, const std::string& name) {
   if (dm == nullptr) return false;
   std::optional<DeviceSel> sel = s.SelectDevice(&name);
   if (!sel) return false;
+  if (!s.opt().force && !s.opt().noflush &&
+      RefuseWaitingSuspend(s, *dm, *sel, "wiping the table of")) {
+    return false;
+  }
   dmioctl::Table table;
   table.targets.push_back(dmioctl::Target{0, size, "error", ""});
   table.read_only = s.opt().readonly > 0;
