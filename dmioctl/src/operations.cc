@@ -117,14 +117,16 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
   if (resumed.dev != created.dev) return RemovedMeanwhile(name);
   if (options.nodes != nullptr) {
     DMIOCTL_RETURN_IF_ERROR(options.nodes->Add(name, created.dev).status());
-    std::move(rollback).Cancel();
     // A remove by another process that came before the node could not
     // unlink it: look again, and leave no node of a gone device (or ours in
-    // place of a newer device's).
+    // place of a newer device's). The look failing otherwise is a failed
+    // step like any other.
     absl::StatusOr<DeviceInfo> now = dm.GetInfo(by_name);
+    if (!now.ok() && ErrnoOf(now.status()) != ENXIO) return now.status();
+    std::move(rollback).Cancel();
     if (now.ok() && now->dev != created.dev) {
       options.nodes->Add(name, now->dev).IgnoreError();
-    } else if (!now.ok() && ErrnoOf(now.status()) == ENXIO) {
+    } else if (!now.ok()) {
       options.nodes->RemoveIfFor(name, created.dev).IgnoreError();
     }
     return resumed;

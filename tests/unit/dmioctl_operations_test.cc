@@ -103,8 +103,9 @@ TEST_F(OperationsTest, CreateWithoutTableIsOneIoctl) {
 }
 
 TEST_F(OperationsTest, CreateFailedAtEveryStepLeavesNothing) {
-  const char* operations[] = {"create", "reload", "resume"};
-  for (int step = 1; step <= 3; ++step) {
+  // The fourth step is the look after the node.
+  const char* operations[] = {"create", "reload", "resume", "info"};
+  for (int step = 1; step <= 4; ++step) {
     SCOPED_TRACE(step);
     FakeDm f;
     f.kernel->fail_at = step;
