@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
+#include "tools/docker/fault.h"
 #include "tools/docker/json_writer.h"
 #include "tools/docker/loop.h"
 #include "tools/docker/text_table.h"
@@ -136,13 +137,15 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Open(const Options& options) {
       LoadContainers(s->store_);
   if (!containers.ok()) return containers.status();
   s->containers_ = std::move(*containers);
-  absl::StatusOr<DeviceMapper*> dm = DeviceMapper::Instance();
+  absl::StatusOr<DeviceMapper*> dm = DeviceMapperForTesting();
+  if (*dm == nullptr) dm = DeviceMapper::Instance();
   if (dm.ok()) {
     s->dm_ = *dm;
   } else {
     s->dm_error_ = dm.status();
   }
   s->nodes_ = dmioctl::DeviceNodes::FromEnvironment();
+  s->nodes_.set_fault_hook_for_testing(CurrentFaultHook());
   return s;
 }
 

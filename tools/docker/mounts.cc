@@ -3,12 +3,12 @@
 #include <errno.h>
 #include <sys/mount.h>
 
-
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
 #include "mountns/mount_namespaces.h"
 #include "mountns/mountinfo.h"
 #include "mountns/status.h"
+#include "tools/docker/fault.h"
 
 namespace dmkit::docker {
 
@@ -93,6 +93,10 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
                                                  const std::string& fs_type,
                                                  const std::string& options,
                                                  bool read_only) {
+  if (FaultInjected("mount", target)) {
+    return mountns::ErrnoError(errno,
+                               absl::StrCat("mount ", device, " on ", target));
+  }
   return mountns::ScopedMount::Create({.source = device,
                                        .target = target,
                                        .fs_type = fs_type,
@@ -101,7 +105,8 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
 }
 
 absl::Status UnmountOwn(const std::string& target) {
-  if (umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0) {
+  if (FaultInjected("umount", target) ||
+      umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0) {
     return mountns::ErrnoError(errno, absl::StrCat("umount ", target));
   }
   return absl::OkStatus();
