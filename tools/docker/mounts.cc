@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sys/mount.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
 #include "mountns/mount_namespaces.h"
@@ -125,6 +126,14 @@ std::string Describe(const absl::Status& status) {
   int e = ErrnoOfAny(status);
   if (e == 0) return std::string(status.message());
   return absl::StrCat(status.message(), " [errno ", e, "]");
+}
+
+absl::Status About(absl::string_view device, const absl::Status& status) {
+  if (ErrnoOfAny(status) == 0 || absl::StrContains(status.message(), device)) {
+    return status;
+  }
+  return absl::Status(status.code(),
+                      absl::StrCat(device, ": ", Describe(status)));
 }
 
 }  // namespace dmkit::docker

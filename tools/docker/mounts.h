@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "mountns/mount.h"
 
 namespace dmkit::docker {
@@ -91,6 +92,13 @@ int ErrnoOfAny(const absl::Status& status);
 //
 // The message of a failure, with " [errno N]" when it carries an errno.
 std::string Describe(const absl::Status& status);
+
+// About()
+//
+// A failed system call as an error about `device`: the message gets
+// "<device>: " in front (and the errno in the text) unless it names the
+// device already. Other statuses are returned as they are.
+absl::Status About(absl::string_view device, const absl::Status& status);
 
 }  // namespace dmkit::docker
 

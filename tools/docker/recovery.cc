@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -100,7 +101,7 @@ int MountCommand(const Options& options) {
   if (!dmp.ok()) return Fail(dmp.status());
   DeviceMapper& dm = **dmp;
   absl::StatusOr<PoolState> pool = s.Pool();
-  if (!pool.ok()) return Fail(pool.status());
+  if (!pool.ok()) return Fail(About(name, pool.status()));
   if (std::string why = pool->RefusalReason(); !why.empty()) {
     return Fail(absl::StrCat("refusing to activate ", name, " on ", pool->name,
                              ": ", why));
@@ -126,7 +127,7 @@ int MountCommand(const Options& options) {
 
   absl::StatusOr<std::vector<ThinMapping>> mappings =
       ListThinMappings(dm, pool->info.dev);
-  if (!mappings.ok()) return Fail(mappings.status());
+  if (!mappings.ok()) return Fail(About(name, mappings.status()));
   std::optional<ThinMapping> existing;
   for (const ThinMapping& m : *mappings) {
     if (m.name == name) {
@@ -149,6 +150,9 @@ int MountCommand(const Options& options) {
                                ": it exists but is not thin device ",
                                meta.device_id, " of ", pool->name));
     }
+    if (dmioctl::ErrnoOf(other.status()) != ENXIO) {
+      return Fail(About(name, other.status()));
+    }
   } else {
     if (existing->thin_id != meta.device_id ||
         existing->sectors != meta.sectors()) {
@@ -162,56 +166,59 @@ int MountCommand(const Options& options) {
     }
   }
 
-  // From here on every step is undone if a later one fails.
+  // From here on every step is undone if a later one fails, and nothing is
+  // reported done before everything is.
   dmioctl::ScopedDevice created;
   dmioctl::DevNum dev;
   bool made_node = false;
   dmioctl::DeviceNodes& nodes = s.nodes();
   std::string node = nodes.PathFor(name);
+  std::string report;
   if (existing) {
     dev = existing->dev;
     absl::StatusOr<bool> added = nodes.Add(name, dev);
-    if (!added.ok()) return Fail(added.status());
+    if (!added.ok()) return Fail(About(name, added.status()));
     made_node = *added;
-    printf("using %s (%s), already active%s\n", name.c_str(),
-           dev.ToString().c_str(),
-           absl::StartsWith(existing->uuid, kMountUuidPrefix)
-               ? " (activated by dmkit)"
-               : "; it stays active after umount");
+    report = absl::StrCat("using ", name, " (", dev.ToString(),
+                          "), already active",
+                          absl::StartsWith(existing->uuid, kMountUuidPrefix)
+                              ? " (activated by dmkit)\n"
+                              : "; it stays active after umount\n");
   } else {
     dmioctl::Table table = DockerThinTable(meta, pool->info.dev, !options.rw);
     absl::StatusOr<dmioctl::ScopedDevice> d = dmioctl::ScopedDevice::Create(
         dm, name, table, {.uuid = MountUuid(c.mount_id), .nodes = &nodes});
-    if (!d.ok()) return Fail(d.status());
+    if (!d.ok()) return Fail(About(name, d.status()));
     created = std::move(*d);
     dev = created.dev();
-    printf("activated %s (%s)%s: %s", name.c_str(), dev.ToString().c_str(),
-           options.rw ? "" : " read-only", dmioctl::FormatTable(table).c_str());
+    report = absl::StrCat("activated ", name, " (", dev.ToString(), ")",
+                          options.rw ? "" : " read-only", ": ",
+                          dmioctl::FormatTable(table));
   }
-  auto unlink_node = [&] {
+  auto unlink_node = absl::MakeCleanup([&] {
     if (made_node) nodes.Remove(name).IgnoreError();  // rollback, best effort
-  };
+  });
 
   absl::StatusOr<std::string> fs = DetectFilesystem(node);
-  if (!fs.ok()) {
-    unlink_node();
-    return Fail(fs.status());  // names the device node
-  }
+  if (!fs.ok()) return Fail(fs.status());  // names the device node
   // Every snapshot of Docker's base device shares its XFS UUID.
   std::string fs_options = *fs == "xfs" ? "nouuid" : "";
   absl::StatusOr<mountns::ScopedMount> mount =
       MountDevice(node, *mountpoint, *fs, fs_options, !options.rw);
   if (!mount.ok()) {
-    unlink_node();
     // mountns's message names the device node and the mountpoint.
     return Fail(absl::Status(
         mount.status().code(),
         absl::StrCat(Describe(mount.status()),
-                     options.rw ? "" : " (a dirty log cannot be replayed "
-                                       "read-only; try --rw)")));
+                     !options.rw && ErrnoOfAny(mount.status()) == EROFS
+                         ? " (a dirty log cannot be replayed read-only; try "
+                           "--rw)"
+                         : "")));
   }
   mount->Release();
   created.Release();
+  std::move(unlink_node).Cancel();
+  fputs(report.c_str(), stdout);
   printf("mounted %s on %s (%s, %s%s%s)\n", node.c_str(), mountpoint->c_str(),
          fs->c_str(), options.rw ? "rw" : "ro",
          fs_options.empty() ? "" : ",", fs_options.c_str());
