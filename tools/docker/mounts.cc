@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "dmioctl/error.h"
 #include "mountns/mount_namespaces.h"
 #include "mountns/mountinfo.h"
@@ -80,7 +81,8 @@ absl::StatusOr<std::vector<OwnMount>> OwnMounts() {
   if (!mounts.ok()) return mounts.status();
   std::vector<OwnMount> out;
   for (const mountns::MountInfo& m : *mounts) {
-    out.push_back({m.mount_point, m.dev(), m.source, m.fs_type});
+    out.push_back({m.mount_point, m.dev(), m.source, m.fs_type,
+                   m.mount_options});
   }
   return out;
 }
@@ -111,6 +113,31 @@ absl::Status UnmountOwn(const std::string& target) {
     return mountns::ErrnoError(errno, absl::StrCat("umount ", target));
   }
   return absl::OkStatus();
+}
+
+absl::Status MountAgain(const OwnMount& mount) {
+  static constexpr struct {
+    absl::string_view option;
+    unsigned long flag;
+  } kFlags[] = {{"ro", MS_RDONLY},          {"nosuid", MS_NOSUID},
+                {"nodev", MS_NODEV},        {"noexec", MS_NOEXEC},
+                {"noatime", MS_NOATIME},    {"nodiratime", MS_NODIRATIME},
+                {"strictatime", MS_STRICTATIME}};
+  unsigned long flags = 0;
+  for (absl::string_view option : absl::StrSplit(mount.options, ',')) {
+    for (const auto& f : kFlags) {
+      if (option == f.option) flags |= f.flag;
+    }
+  }
+  if (FaultInjected("mount", mount.mount_point)) {
+    return mountns::ErrnoError(
+        errno, absl::StrCat("mount ", mount.source, " on ", mount.mount_point));
+  }
+  return mountns::Mount({.source = mount.source,
+                         .target = mount.mount_point,
+                         .fs_type = mount.fs_type,
+                         .options = mount.fs_type == "xfs" ? "nouuid" : "",
+                         .flags = flags});
 }
 
 int ErrnoOfAny(const absl::Status& status) {

@@ -55,6 +55,7 @@ struct OwnMount {
   dev_t dev = 0;
   std::string source;
   std::string fs_type;
+  std::string options;  // per-mount: "ro,nosuid,relatime"
 };
 
 // OwnMounts()
@@ -82,6 +83,14 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
 // umount2(target, 0) in the caller's namespace; EBUSY is reported, not
 // retried lazily (a busy recovery mount means someone still works there).
 absl::Status UnmountOwn(const std::string& target);
+
+// MountAgain()
+//
+// Puts back a mount UnmountOwn() took down: its source, type and per-mount
+// flags (ro, nosuid, nodev, noexec, atime), with "nouuid" for XFS as
+// `docker mount` mounts it. (A bind mount of a subdirectory comes back as
+// a mount of the whole filesystem.)
+absl::Status MountAgain(const OwnMount& mount);
 
 // ErrnoOfAny()
 //

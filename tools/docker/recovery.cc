@@ -43,11 +43,13 @@ absl::StatusOr<std::string> RealDirectory(const std::string& path) {
 
 // Who still holds a device: open count, dm/md devices stacked on it, and
 // mounts in any namespace. Empty when nothing does.
-std::vector<std::string> Holders(DeviceMapper& dm, const std::string& name,
-                                 dmioctl::DevNum dev) {
+absl::StatusOr<std::vector<std::string>> Holders(DeviceMapper& dm,
+                                                 const std::string& name,
+                                                 dmioctl::DevNum dev) {
   std::vector<std::string> out;
   absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(DeviceRef::ByName(name));
-  if (info.ok() && info->open_count > 0) {
+  if (!info.ok()) return info.status();
+  if (info->open_count > 0) {
     out.push_back(absl::StrCat("open count ", info->open_count));
   }
   std::string dir =
@@ -67,6 +69,65 @@ std::vector<std::string> Holders(DeviceMapper& dm, const std::string& name,
     out.push_back(absl::StrCat("mounts unknown: ", mounts.status().message()));
   }
   return out;
+}
+
+// The mounts `umount` took down in this namespace, put back (in mount
+// order) when it cannot finish, so that it either does everything or
+// changes nothing.
+class TakenDown {
+ public:
+  TakenDown() = default;
+  TakenDown(const TakenDown&) = delete;
+  TakenDown& operator=(const TakenDown&) = delete;
+  ~TakenDown() { Restore(absl::OkStatus()).IgnoreError(); }
+
+  absl::Status Unmount(const OwnMount& m) {
+    absl::Status s = UnmountOwn(m.mount_point);
+    if (s.ok()) done_.push_back(m);
+    return s;
+  }
+  const std::vector<OwnMount>& mounts() const { return done_; }
+  // The unmounts stand.
+  void Keep() { done_.clear(); }
+  // Mounts everything again; returns `why` with what that did appended.
+  absl::Status Restore(const absl::Status& why) {
+    std::string note;
+    while (!done_.empty()) {
+      const OwnMount& m = done_.back();
+      absl::Status again = MountAgain(m);
+      absl::StrAppend(&note, "; ", m.mount_point,
+                      again.ok() ? " is mounted again"
+                                 : absl::StrCat(" is NOT mounted again: ",
+                                                Describe(again)));
+      done_.pop_back();
+    }
+    if (why.ok() || note.empty()) return why;
+    return absl::Status(why.code(), absl::StrCat(Describe(why), note));
+  }
+
+ private:
+  std::vector<OwnMount> done_;  // most recent unmount last
+};
+
+// Removes a device dmkit activated. Its node goes first, so that the
+// kernel's removal is the last step: if that fails, the node is made again
+// and nothing has changed.
+absl::Status RemoveActivated(DeviceMapper& dm, dmioctl::DeviceNodes& nodes,
+                             const std::string& name, dmioctl::DevNum dev) {
+  struct stat st;
+  bool had_node = lstat(nodes.PathFor(name).c_str(), &st) == 0 &&
+                  (S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode));
+  if (had_node) {
+    absl::Status unlinked = nodes.Remove(name);
+    if (!unlinked.ok()) return unlinked;
+  }
+  absl::StatusOr<dmioctl::DeviceInfo> removed = dmioctl::RemoveDevice(
+      dm, DeviceRef::ByName(name),
+      {.retries = 5, .retry_delay = std::chrono::milliseconds(100)});
+  if (!removed.ok() && had_node) {
+    nodes.Add(name, dev).IgnoreError();  // best effort; the error is reported
+  }
+  return removed.status();
 }
 
 }  // namespace
@@ -256,6 +317,9 @@ int UmountCommand(const Options& options) {
     absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(
         DeviceRef::ByDevNum(dmioctl::DevNum::FromDevT(top->dev)));
     std::string want = absl::StrCat(s.prefix(), "-");
+    if (!info.ok() && dmioctl::ErrnoOf(info.status()) != ENXIO) {
+      return Fail(About(top->source, info.status()));
+    }
     if (!info.ok() || !absl::StartsWith(info->name, want)) {
       return Fail(absl::StrCat(*mp, " holds ", top->source,
                                ", not a Docker device of ", s.store().root()));
@@ -275,38 +339,47 @@ int UmountCommand(const Options& options) {
     if (dmioctl::ErrnoOf(info.status()) == ENXIO) {
       return Fail(absl::StrCat(name, " is not active; nothing to unmount"));
     }
-    return Fail(info.status());
+    return Fail(About(name, info.status()));
   }
-  // Unmount what this namespace has of it, the most recent mount first.
-  int unmounted = 0;
+  // Unmount what this namespace has of it, the most recent mount first. If
+  // anything after fails (or the device is still held), the mounts are put
+  // back: umount does all of its work or none, and reports only at the end.
+  TakenDown taken;
+  std::string report;
   for (auto it = own->rbegin(); it != own->rend(); ++it) {
     if (it->dev != info->dev.ToDevT()) continue;
-    absl::Status u = UnmountOwn(it->mount_point);
-    if (!u.ok()) return Fail(absl::Status(u.code(), absl::StrCat(
-        name, ": ", Describe(u))));
-    printf("unmounted %s\n", it->mount_point.c_str());
-    ++unmounted;
+    absl::Status u = taken.Unmount(*it);
+    if (!u.ok()) return Fail(taken.Restore(About(name, u)));
+    absl::StrAppend(&report, "unmounted ", it->mount_point, "\n");
   }
   if (info->uuid != MountUuid(mount_id)) {
-    printf("left %s active: dmkit did not activate it (%s)\n", name.c_str(),
-           info->uuid.empty() ? "no uuid; Docker activated it"
-                              : absl::StrCat("uuid ", info->uuid).c_str());
-    if (unmounted == 0) {
-      return Fail(absl::StrCat(name, " is not mounted in this namespace"));
+    std::string why = absl::StrCat(
+        "dmkit did not activate it (",
+        info->uuid.empty() ? "no uuid; Docker activated it"
+                           : absl::StrCat("uuid ", info->uuid),
+        ")");
+    if (taken.mounts().empty()) {
+      return Fail(absl::StrCat(name, " is not mounted in this namespace; ",
+                               why, ", so it stays active"));
     }
+    taken.Keep();
+    absl::StrAppend(&report, "left ", name, " active: ", why, "\n");
+    fputs(report.c_str(), stdout);
     return 0;
   }
-  std::vector<std::string> holders = Holders(dm, name, info->dev);
-  if (!holders.empty()) {
-    return Fail(absl::StrCat("not removing ", name, " (", info->dev.ToString(),
-                             "): still held: ", absl::StrJoin(holders, "; ")));
+  absl::StatusOr<std::vector<std::string>> holders =
+      Holders(dm, name, info->dev);
+  if (!holders.ok()) return Fail(taken.Restore(About(name, holders.status())));
+  if (!holders->empty()) {
+    return Fail(taken.Restore(absl::FailedPreconditionError(absl::StrCat(
+        "not removing ", name, " (", info->dev.ToString(),
+        "): still held: ", absl::StrJoin(*holders, "; ")))));
   }
-  absl::StatusOr<dmioctl::DeviceInfo> removed = dmioctl::RemoveDevice(
-      dm, DeviceRef::ByName(name),
-      {.retries = 5, .retry_delay = std::chrono::milliseconds(100),
-       .nodes = &s.nodes()});
-  if (!removed.ok()) return Fail(removed.status());
-  printf("removed %s (%s)\n", name.c_str(), info->dev.ToString().c_str());
+  absl::Status removed = RemoveActivated(dm, s.nodes(), name, info->dev);
+  if (!removed.ok()) return Fail(taken.Restore(About(name, removed)));
+  taken.Keep();
+  absl::StrAppend(&report, "removed ", name, " (", info->dev.ToString(), ")\n");
+  fputs(report.c_str(), stdout);
   return 0;
 }
 
