@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
-#include "tools/docker/json_writer.h"
+#include "tools/json_writer.h"
 #include "tools/docker/loop.h"
 #include "tools/docker/text_table.h"
 #include "tools/docker/thin_superblock.h"
