@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
@@ -154,26 +155,79 @@ bool Terminated(const char* field, size_t size) {
 
 }  // namespace
 
+// Large ioctl buffers kept for the next call. A listing of 10,000 devices
+// needs about 1 MiB; allocating it afresh each time costs page faults on
+// every page (the allocator hands blocks this size back to the kernel),
+// which made a repeated listing 1.7 times the floor under QEMU. Up to two
+// buffers (two threads listing at once) of at most kMaxCachedBufferSize.
+struct DeviceMapper::BufferCache {
+  static constexpr size_t kMaxCachedBufferSize = size_t{16} << 20;
+  struct Buffer {
+    std::unique_ptr<uint64_t[]> words;
+    size_t size = 0;  // in words
+  };
+
+  // A buffer of at least `words` words: a cached one if one is big enough.
+  Buffer Take(size_t words) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (Buffer& b : cached) {
+        if (b.size >= words) {
+          Buffer taken = std::move(b);
+          b = Buffer();
+          return taken;
+        }
+      }
+    }
+    return {std::unique_ptr<uint64_t[]>(new uint64_t[words]), words};
+  }
+
+  void Give(Buffer buffer) {
+    if (buffer.size * 8 > kMaxCachedBufferSize) return;
+    std::lock_guard<std::mutex> lock(mu);
+    // Keep the larger ones: an empty slot first, else the smallest.
+    Buffer* slot = &cached[0];
+    for (Buffer& b : cached) {
+      if (b.size < slot->size) slot = &b;
+    }
+    if (slot->size < buffer.size) *slot = std::move(buffer);
+  }
+
+  std::mutex mu;
+  std::array<Buffer, 2> cached;  // guarded by mu
+};
+
 // The ioctl buffer, which the reply overwrites. Up to kInlineBufferSize it
 // is part of the object (no allocation for the common calls); beyond that it
-// is on the heap. Only the header is zeroed: the kernel reads the payload the
-// request placed and writes data_size to say how much of the rest it wrote.
+// comes from the DeviceMapper's BufferCache and goes back there. Only the
+// header is zeroed: the kernel reads the payload the request placed and
+// writes data_size to say how much of the rest it wrote.
 struct DeviceMapper::Reply {
   Reply() = default;
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
+  ~Reply() {
+    if (cache != nullptr && heap.words != nullptr) cache->Give(std::move(heap));
+  }
 
   dm_ioctl* Prepare(size_t size) {
     if (size <= kInlineBufferSize) {
       buffer = inline_storage;
     } else {
-      if (heap_words * 8 < size) {
-        heap_words = (size + 7) / 8;
-        heap.reset(new uint64_t[heap_words]);  // uninitialised on purpose
+      if (heap.size * 8 < size) {
+        if (cache != nullptr && heap.words != nullptr) {
+          cache->Give(std::move(heap));
+        }
+        size_t words = (size + 7) / 8;
+        heap = cache != nullptr
+                   ? cache->Take(words)
+                   : BufferCache::Buffer{
+                         std::unique_ptr<uint64_t[]>(new uint64_t[words]),
+                         words};
       }
-      buffer = heap.get();
+      buffer = heap.words.get();
     }
-    *reinterpret_cast<dm_ioctl*>(buffer) = dm_ioctl{};
+    memset(buffer, 0, sizeof(dm_ioctl));
     return reinterpret_cast<dm_ioctl*>(buffer);
   }
 
@@ -206,12 +260,12 @@ struct DeviceMapper::Reply {
   }
 
   bool buffer_full = false;
+  BufferCache* cache = nullptr;  // set by Execute()
 
  private:
   uint64_t inline_storage[kInlineBufferSize / 8];  // 8-aligned, as the
                                                     // kernel's layouts are
-  std::unique_ptr<uint64_t[]> heap;
-  size_t heap_words = 0;
+  BufferCache::Buffer heap;  // uninitialised words, on purpose
   uint64_t* buffer = inline_storage;
 };
 
@@ -233,7 +287,10 @@ absl::StatusOr<DeviceMapper*> DeviceMapper::Instance() {
 }
 
 DeviceMapper::DeviceMapper(std::unique_ptr<Transport> transport)
-    : transport_(std::move(transport)) {}
+    : transport_(std::move(transport)),
+      buffer_cache_(std::make_unique<BufferCache>()) {}
+
+DeviceMapper::~DeviceMapper() = default;
 
 InterfaceVersion DeviceMapper::kernel_version() const {
   return Unpack(kernel_version_packed_.load(std::memory_order_relaxed));
@@ -243,6 +300,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
   static_assert(std::tuple_size_v<decltype(size_hints_)> ==
                 std::size(kCommands));
   const CommandInfo& command = kCommands[request.command];
+  reply->cache = buffer_cache_.get();
   if (request.device != nullptr) {
     DMIOCTL_RETURN_IF_ERROR(request.device->Validate());
   }

@@ -141,6 +141,7 @@ class DeviceMapper {
   explicit DeviceMapper(std::unique_ptr<Transport> transport);
   DeviceMapper(const DeviceMapper&) = delete;
   DeviceMapper& operator=(const DeviceMapper&) = delete;
+  ~DeviceMapper();
 
   // DM_VERSION. Also caches the kernel's interface version.
   absl::StatusOr<InterfaceVersion> Version();
@@ -258,6 +259,7 @@ class DeviceMapper {
  private:
   struct Request;
   struct Reply;
+  struct BufferCache;
   absl::Status Execute(const Request& request, Reply* reply);
   absl::Status TableStatus(const DeviceRef& device, uint32_t extra_flags,
                            const char* operation, TableReply* reply);
@@ -268,6 +270,7 @@ class DeviceMapper {
   // Per command that returns data: the buffer size to start with next time,
   // learnt from the last reply (0: the command's default). See Execute().
   std::array<std::atomic<uint32_t>, 18> size_hints_{};
+  std::unique_ptr<BufferCache> buffer_cache_;
 };
 
 }  // namespace dmioctl
