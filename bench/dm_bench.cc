@@ -501,23 +501,6 @@ void RunListFirst(benchmark::State& state, int devices) {
       ioctls / static_cast<double>(std::max<int64_t>(1, state.iterations()));
 }
 
-// CPU time the whole machine spent busy (user, system, interrupts, steal:
-// everything but idle and iowait) since boot, in seconds, from /proc/stat.
-// Kernel threads count too: a remove's RCU callbacks and workqueue items
-// run there, not in the caller.
-double BusyCpuSeconds() {
-  FILE* f = fopen("/proc/stat", "re");
-  if (f == nullptr) return 0;
-  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0,
-                     irq = 0, softirq = 0, steal = 0;
-  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user,
-                 &nice, &system, &idle, &iowait, &irq, &softirq, &steal);
-  fclose(f);
-  if (n < 7) return 0;
-  return static_cast<double>(user + nice + system + irq + softirq + steal) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 void RunBatch(benchmark::State& state, int jobs, int count) {
   Fixture& f = *g_fixture;
   if (!f.EnsurePopulation(g_config.devices.front())) {
@@ -534,9 +517,8 @@ void RunBatch(benchmark::State& state, int jobs, int count) {
     specs.push_back(std::move(spec));
   }
   dmioctl::DeviceNodes nodes;
-  double create = 0, remove = 0, busy = 0;
+  double create = 0, remove = 0;
   for (auto _ : state) {
-    double busy0 = BusyCpuSeconds();
     double t0 = Now();
     auto made = dmioctl::CreateDevices(f.dm(), specs,
                                        {.jobs = jobs, .nodes = &nodes,
@@ -545,7 +527,6 @@ void RunBatch(benchmark::State& state, int jobs, int count) {
     absl::Status removed = dmioctl::RemoveDevices(
         f.dm(), refs, {}, {.jobs = jobs, .nodes = &nodes});
     double t2 = Now();
-    busy += BusyCpuSeconds() - busy0;
     if (!made.ok() || !removed.ok()) {
       state.SkipWithError(
           (made.ok() ? removed : made.status()).ToString().c_str());
@@ -559,11 +540,6 @@ void RunBatch(benchmark::State& state, int jobs, int count) {
   state.counters["create_ms"] = create / n * 1e3;
   state.counters["remove_ms"] = remove / n * 1e3;
   state.counters["per_device_us"] = (create + remove) / n / count * 1e6;
-  // Busy CPU-seconds per wall second: 1.0 means one CPU was busy all along.
-  // With P CPUs, J threads can be at most min(J, P / cpu_per_wall) times
-  // faster than a run that used cpu_per_wall CPUs.
-  state.counters["cpu_per_wall"] = create + remove > 0 ? busy / (create + remove) : 0;
-  state.counters["cpus"] = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 // Runs a program to completion; returns its exit status (or -1).
@@ -881,16 +857,17 @@ class Summary {
                        " linear devices, sequential / 8 jobs"),
           s1 && s8 ? std::optional<double>(s1->us / s8->us) : std::nullopt,
           goal, [want](double v) { return v >= want; });
-      // What this machine allows: the sequential run kept cpu_per_wall
-      // CPUs busy, so `cpus` CPUs finish the same work at most
-      // cpus / cpu_per_wall times faster, whatever the thread count.
-      auto load = Counter(absl::StrCat("batch/jobs:1/", count), "cpu_per_wall");
-      auto cpus = Counter(absl::StrCat("batch/jobs:1/", count), "cpus");
-      if (load && cpus && *load > 0) {
-        row(absl::StrCat("  the most 8 jobs can reach on ", *cpus,
-                         " CPUs (sequential run kept ", Fmt(*load, 2),
-                         " CPUs busy)"),
-            std::min(8.0, *cpus / *load), "(bound)", nullptr);
+      // The two halves apart: creates are CPU work in the kernel (bounded
+      // by the CPU count), removes mostly wait for RCU grace periods
+      // (bounded by the thread count).
+      for (const char* phase : {"create", "remove"}) {
+        std::string counter = absl::StrCat(phase, "_ms");
+        auto p1 = Counter(absl::StrCat("batch/jobs:1/", count), counter);
+        auto p8 = Counter(absl::StrCat("batch/jobs:8/", count), counter);
+        row(absl::StrCat("  of which ", phase, "s alone"),
+            p1 && p8 && *p8 > 0 ? std::optional<double>(*p1 / *p8)
+                                : std::nullopt,
+            "(report)", nullptr);
       }
     }
     const Result* cs = Get("process/dmkit_batch_200/sequential");
