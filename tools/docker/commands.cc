@@ -12,10 +12,10 @@
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
 #include "tools/docker/fault.h"
-#include "tools/docker/json_writer.h"
 #include "tools/docker/loop.h"
 #include "tools/docker/text_table.h"
 #include "tools/docker/thin_superblock.h"
+#include "tools/json_writer.h"
 
 namespace dmkit::docker {
 namespace {
