@@ -1,8 +1,9 @@
 // File: tools/docker/fault.h
 //
 // Test seams of the docker commands, for fault injection
-// (tests/vm/docker_fault_vm_test.cc): the device-mapper handle the commands
-// use, and a hook called before each system call of theirs that changes
+// (tests/vm/docker_fault_guest.cc on the real kernel,
+// tests/unit/docker_fault_test.cc on the fake one): the device-mapper
+// handle the commands use, and a hook called before each system call of theirs that changes
 // the system (binding a loop device, mount, umount, and through
 // dmioctl::DeviceNodes the /dev/mapper nodes). With the hook, a test fails
 // "step N" of a command for every N.
