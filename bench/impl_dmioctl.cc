@@ -1,8 +1,13 @@
 // dmioctl as an application uses it: DeviceMapper calls for single
 // operations, CreateDevice/RemoveDevice (with DeviceNodes) for the
-// create+load+resume+node sequence dmsetup performs.
+// create+load+resume+node sequence dmsetup performs. The queries (info,
+// status, table, list) use the reusing forms with results kept across
+// calls, as a program that polls devices would (bare keeps its buffers
+// too).
 #include <errno.h>
 #include <stdio.h>
+
+#include <vector>
 
 #include "bench/impl.h"
 #include "dmioctl/error.h"
@@ -30,20 +35,20 @@ class Dmioctl final : public Impl {
     return Check(dm_.Suspend(dev.ref).status(), "suspend");
   }
   int Info(const Dev& dev) override {
-    return Check(dm_.GetInfo(dev.ref).status(), "info");
+    return Check(dm_.GetInfo(dev.ref, false, &info_), "info");
   }
   int Status(const Dev& dev) override {
-    return Check(dm_.GetStatus(dev.ref).status(), "status");
+    return Check(dm_.GetStatus(dev.ref, {}, &reply_), "status");
   }
   int Table(const Dev& dev) override {
-    return Check(dm_.GetTable(dev.ref).status(), "table");
+    return Check(dm_.GetTable(dev.ref, false, &reply_), "table");
   }
   int List(size_t* count) override {
     // Names and numbers, as bare and libdm's DM_DEVICE_LIST ask for (and
     // `dmsetup ls`): no DM_UUID_FLAG.
-    auto list = dm_.ListDevices({.with_uuid = false});
-    if (!list.ok()) return Check(list.status(), "list");
-    *count = list->size();
+    absl::Status listed = dm_.ListDevices({.with_uuid = false}, &list_);
+    if (!listed.ok()) return Check(listed, "list");
+    *count = list_.size();
     return 0;
   }
   int Message(const Dev& dev, const char* message) override {
@@ -74,6 +79,9 @@ class Dmioctl final : public Impl {
 
   dmioctl::DeviceMapper& dm_;
   dmioctl::DeviceNodes nodes_;
+  dmioctl::DeviceInfo info_;
+  dmioctl::TableReply reply_;
+  std::vector<dmioctl::DeviceListEntry> list_;
 };
 
 }  // namespace

@@ -137,6 +137,19 @@ void BM_Info_Dmioctl(benchmark::State& state) {
 }
 BENCHMARK(BM_Info_Dmioctl);
 
+// The reusing form: one DeviceInfo across calls, as a poller keeps it.
+void BM_Info_DmioctlReuse(benchmark::State& state) {
+  CannedKernel kernel(0);
+  dmioctl::DeviceMapper dm(std::make_unique<CannedTransport>(&kernel));
+  const dmioctl::DeviceRef ref = dmioctl::DeviceRef::ByName(kName);
+  dmioctl::DeviceInfo info;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(dm.GetInfo(ref, false, &info));
+    benchmark::DoNotOptimize(info);
+  }
+}
+BENCHMARK(BM_Info_DmioctlReuse);
+
 void BM_Table_Bare(benchmark::State& state) {
   CannedKernel kernel(0);
   for (auto _ : state) {
@@ -160,6 +173,18 @@ void BM_Table_Dmioctl(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Table_Dmioctl);
+
+void BM_Table_DmioctlReuse(benchmark::State& state) {
+  CannedKernel kernel(0);
+  dmioctl::DeviceMapper dm(std::make_unique<CannedTransport>(&kernel));
+  const dmioctl::DeviceRef ref = dmioctl::DeviceRef::ByName(kName);
+  dmioctl::TableReply table;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(dm.GetTable(ref, false, &table));
+    benchmark::DoNotOptimize(table);
+  }
+}
+BENCHMARK(BM_Table_DmioctlReuse);
 
 void BM_Load_Bare(benchmark::State& state) {
   CannedKernel kernel(0);
@@ -238,6 +263,19 @@ void BM_List_Dmioctl(benchmark::State& state) {
       static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_List_Dmioctl)->Arg(10)->Arg(1000)->Arg(10000);
+
+// Names and numbers into one vector kept across calls, as dm_bench's
+// dmioctl implementation and `dmsetup ls` ask for them (no uuids).
+void BM_List_DmioctlReuse(benchmark::State& state) {
+  CannedKernel kernel(static_cast<int>(state.range(0)));
+  dmioctl::DeviceMapper dm(std::make_unique<CannedTransport>(&kernel));
+  std::vector<dmioctl::DeviceListEntry> list;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(dm.ListDevices({.with_uuid = false}, &list));
+    benchmark::DoNotOptimize(list);
+  }
+}
+BENCHMARK(BM_List_DmioctlReuse)->Arg(10)->Arg(1000)->Arg(10000);
 
 }  // namespace
 

@@ -19,7 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/nodes.h"
-#include "tools/dmsetup_json.h"
+#include "tools/json_writer.h"
 #include "tools/dmsetup_options.h"
 #include "tools/dmsetup_report.h"
 #include "tools/dmsetup_text.h"
@@ -149,7 +149,7 @@ class Session {
   void DisplayInfo(const dmioctl::DeviceInfo& info, absl::string_view name);
 
   // --json: the document's top-level array of records.
-  JsonWriter& json() { return json_; }
+  json::Writer& json() { return json_; }
   void JsonBegin(absl::string_view key);
   bool json_started() const { return json_started_; }
   std::string JsonEnd();
@@ -177,7 +177,7 @@ class Session {
   bool dm_failed_ = false;
   Mangling mangling_ = Mangling::kAuto;
   DevNameType dev_name_type_ = DevNameType::kDevNo;
-  JsonWriter json_;
+  json::Writer json_;
   bool json_started_ = false;
   std::unique_ptr<Report> report_;
   int dm_majors_loaded_ = 0;

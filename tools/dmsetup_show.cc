@@ -50,7 +50,7 @@ Pick PickDevice(Session& s, const CmdArgs& a, std::string* name,
   return Pick::kDevice;
 }
 
-void JsonInfoMembers(JsonWriter& j, const DeviceInfo& info,
+void JsonInfoMembers(json::Writer& j, const DeviceInfo& info,
                      absl::string_view name, absl::string_view uuid,
                      std::optional<uint32_t> read_ahead) {
   j.Key("name");
@@ -379,7 +379,7 @@ bool DisplayName(Session& s, const CmdArgs& a) {
     dev_name = s.DeviceName(d, s.dev_name_type() == DevNameType::kBlk);
   }
   if (s.opt().json) {
-    JsonWriter& j = s.json();
+    json::Writer& j = s.json();
     j.BeginObject();
     j.Key("name");
     j.String(name);
@@ -443,7 +443,7 @@ bool CmdInfo(Session& s, const CmdArgs& a) {
   if (!name || !uuid) return false;
   if (s.opt().json) {
     std::optional<uint32_t> ra = s.ReadAhead(*name, info->dev);
-    JsonWriter& j = s.json();
+    json::Writer& j = s.json();
     j.BeginObject();
     JsonInfoMembers(j, *info, *name, *uuid, ra);
     j.EndObject();
@@ -486,7 +486,7 @@ bool CmdDeps(Session& s, const CmdArgs& a) {
     return s.DeviceName(d, s.dev_name_type() == DevNameType::kBlk);
   };
   if (o.json) {
-    JsonWriter& j = s.json();
+    json::Writer& j = s.json();
     j.BeginObject();
     j.Key("name");
     j.String(*kernel_name);
@@ -565,7 +565,7 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
   const bool show = !o.exec_set || o.verbose;
 
   if (o.json) {
-    JsonWriter& j = s.json();
+    json::Writer& j = s.json();
     bool any = false;
     for (const dmioctl::Target& t : reply->targets) {
       if (o.target_set && t.type != o.target) continue;
@@ -684,7 +684,7 @@ bool CmdTargets(Session& s, const CmdArgs&) {
   }
   if (s.opt().json) {
     s.JsonBegin("targets");
-    JsonWriter& j = s.json();
+    json::Writer& j = s.json();
     for (const dmioctl::TargetVersion& t : *targets) {
       j.BeginObject();
       j.Key("name");
@@ -748,7 +748,7 @@ bool CmdVersion(Session& s, const CmdArgs&) {
   }
   std::string driver = absl::StrCat((*v)[0], ".", (*v)[1], ".", (*v)[2]);
   if (s.opt().json) {
-    JsonWriter j;
+    json::Writer j;
     j.BeginObject();
     j.Key("library");
     j.String(library);

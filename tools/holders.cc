@@ -13,7 +13,7 @@
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/error.h"
 #include "tools/applet.h"
-#include "tools/docker/json_writer.h"
+#include "tools/json_writer.h"
 #include "tools/holders_scan.h"
 
 namespace dmkit {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
@@ -145,24 +146,86 @@ struct DeviceMapper::Request {
   size_t buffer_size = 0;    // 0: the command's default
 };
 
+namespace {
+
+// Whether a fixed-size reply field holds a NUL.
+bool Terminated(const char* field, size_t size) {
+  return field[size - 1] == '\0' || memchr(field, '\0', size) != nullptr;
+}
+
+}  // namespace
+
+// Large ioctl buffers kept for the next call. A listing of 10,000 devices
+// needs about 1 MiB; allocating it afresh each time costs page faults on
+// every page (the allocator hands blocks this size back to the kernel),
+// which made a repeated listing 1.7 times the floor under QEMU. Up to two
+// buffers (two threads listing at once) of at most kMaxCachedBufferSize.
+struct DeviceMapper::BufferCache {
+  static constexpr size_t kMaxCachedBufferSize = size_t{16} << 20;
+  struct Buffer {
+    std::unique_ptr<uint64_t[]> words;
+    size_t size = 0;  // in words
+  };
+
+  // A buffer of at least `words` words: a cached one if one is big enough.
+  Buffer Take(size_t words) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (Buffer& b : cached) {
+        if (b.size >= words) {
+          Buffer taken = std::move(b);
+          b = Buffer();
+          return taken;
+        }
+      }
+    }
+    return {std::unique_ptr<uint64_t[]>(new uint64_t[words]), words};
+  }
+
+  void Give(Buffer buffer) {
+    if (buffer.size * 8 > kMaxCachedBufferSize) return;
+    std::lock_guard<std::mutex> lock(mu);
+    // Keep the larger ones: an empty slot first, else the smallest.
+    Buffer* slot = &cached[0];
+    for (Buffer& b : cached) {
+      if (b.size < slot->size) slot = &b;
+    }
+    if (slot->size < buffer.size) *slot = std::move(buffer);
+  }
+
+  std::mutex mu;
+  std::array<Buffer, 2> cached;  // guarded by mu
+};
+
 // The ioctl buffer, which the reply overwrites. Up to kInlineBufferSize it
 // is part of the object (no allocation for the common calls); beyond that it
-// is on the heap. Only the header is zeroed: the kernel reads the payload the
-// request placed and writes data_size to say how much of the rest it wrote.
+// comes from the DeviceMapper's BufferCache and goes back there. Only the
+// header is zeroed: the kernel reads the payload the request placed and
+// writes data_size to say how much of the rest it wrote.
 struct DeviceMapper::Reply {
   Reply() = default;
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
+  ~Reply() {
+    if (cache != nullptr && heap.words != nullptr) cache->Give(std::move(heap));
+  }
 
   dm_ioctl* Prepare(size_t size) {
     if (size <= kInlineBufferSize) {
       buffer = inline_storage;
     } else {
-      if (heap_words * 8 < size) {
-        heap_words = (size + 7) / 8;
-        heap.reset(new uint64_t[heap_words]);  // uninitialised on purpose
+      if (heap.size * 8 < size) {
+        if (cache != nullptr && heap.words != nullptr) {
+          cache->Give(std::move(heap));
+        }
+        size_t words = (size + 7) / 8;
+        heap = cache != nullptr
+                   ? cache->Take(words)
+                   : BufferCache::Buffer{
+                         std::unique_ptr<uint64_t[]>(new uint64_t[words]),
+                         words};
       }
-      buffer = heap.get();
+      buffer = heap.words.get();
     }
     memset(buffer, 0, sizeof(dm_ioctl));
     return reinterpret_cast<dm_ioctl*>(buffer);
@@ -180,25 +243,29 @@ struct DeviceMapper::Reply {
                       h.data_size - h.data_start);
   }
   DeviceInfo Info() const {
-    const dm_ioctl& h = header();
     DeviceInfo info;
-    info.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
-    info.uuid.assign(h.uuid, strnlen(h.uuid, sizeof(h.uuid)));
-    info.dev = DevNum::Decode(h.dev);
-    info.open_count = h.open_count;
-    info.event_nr = h.event_nr;
-    info.target_count = h.target_count;
-    info.flags = h.flags;
+    FillInfo(&info);
     return info;
+  }
+  // Assigns into the strings' existing capacity (the reusing forms).
+  void FillInfo(DeviceInfo* info) const {
+    const dm_ioctl& h = header();
+    info->name.assign(h.name, strnlen(h.name, sizeof(h.name)));
+    info->uuid.assign(h.uuid, strnlen(h.uuid, sizeof(h.uuid)));
+    info->dev = DevNum::Decode(h.dev);
+    info->open_count = h.open_count;
+    info->event_nr = h.event_nr;
+    info->target_count = h.target_count;
+    info->flags = h.flags;
   }
 
   bool buffer_full = false;
+  BufferCache* cache = nullptr;  // set by Execute()
 
  private:
   uint64_t inline_storage[kInlineBufferSize / 8];  // 8-aligned, as the
                                                     // kernel's layouts are
-  std::unique_ptr<uint64_t[]> heap;
-  size_t heap_words = 0;
+  BufferCache::Buffer heap;  // uninitialised words, on purpose
   uint64_t* buffer = inline_storage;
 };
 
@@ -220,7 +287,10 @@ absl::StatusOr<DeviceMapper*> DeviceMapper::Instance() {
 }
 
 DeviceMapper::DeviceMapper(std::unique_ptr<Transport> transport)
-    : transport_(std::move(transport)) {}
+    : transport_(std::move(transport)),
+      buffer_cache_(std::make_unique<BufferCache>()) {}
+
+DeviceMapper::~DeviceMapper() = default;
 
 InterfaceVersion DeviceMapper::kernel_version() const {
   return Unpack(kernel_version_packed_.load(std::memory_order_relaxed));
@@ -230,6 +300,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
   static_assert(std::tuple_size_v<decltype(size_hints_)> ==
                 std::size(kCommands));
   const CommandInfo& command = kCommands[request.command];
+  reply->cache = buffer_cache_.get();
   if (request.device != nullptr) {
     DMIOCTL_RETURN_IF_ERROR(request.device->Validate());
   }
@@ -345,8 +416,10 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
     // The kernel NUL-terminates the name and uuid it writes back; without
     // the NUL they would read as a 128-byte name or a 129-byte uuid, which
     // no device can have.
-    if (memchr(header->name, '\0', sizeof(header->name)) == nullptr ||
-        memchr(header->uuid, '\0', sizeof(header->uuid)) == nullptr) {
+    // A NUL in the last byte settles it (the request was zero-padded, so
+    // that is the common case) without scanning the fields.
+    if (!Terminated(header->name, sizeof(header->name)) ||
+        !Terminated(header->uuid, sizeof(header->uuid))) {
       return error(EPROTO, "malformed reply: name or uuid not terminated");
     }
     if (!(header->flags & DM_BUFFER_FULL_FLAG)) {
@@ -390,15 +463,25 @@ absl::Status DeviceMapper::RemoveAll(bool deferred) {
 
 absl::StatusOr<std::vector<DeviceListEntry>> DeviceMapper::ListDevices(
     const ListOptions& options) {
+  std::vector<DeviceListEntry> devices;
+  DMIOCTL_RETURN_IF_ERROR(ListDevices(options, &devices));
+  return devices;
+}
+
+absl::Status DeviceMapper::ListDevices(const ListOptions& options,
+                                       std::vector<DeviceListEntry>* devices) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_LIST_DEVICES_CMD,
-                            .operation = "names",
-                            .name = options.name_prefix,
-                            .uuid = options.uuid_prefix,
-                            .flags = options.with_uuid ? DM_UUID_FLAG : 0u}, &reply));
+  DMIOCTL_RETURN_IF_ERROR(
+      Execute({.command = DM_LIST_DEVICES_CMD,
+               .operation = "names",
+               .name = options.name_prefix,
+               .uuid = options.uuid_prefix,
+               .flags = options.with_uuid ? DM_UUID_FLAG : 0u},
+              &reply));
   InterfaceVersion v = kernel_version();
   // The event_nr trailer arrived with 4.37, uuids with 4.45.
-  return ParseNameList(reply.data(), v[1] >= 37, options.with_uuid && v[1] >= 45);
+  return ParseNameList(reply.data(), v[1] >= 37,
+                       options.with_uuid && v[1] >= 45, devices);
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::CreateDevice(
@@ -490,12 +573,22 @@ absl::StatusOr<DeviceInfo> DeviceMapper::Resume(const DeviceRef& device,
 
 absl::StatusOr<DeviceInfo> DeviceMapper::GetInfo(const DeviceRef& device,
                                                  bool inactive) {
+  DeviceInfo info;
+  DMIOCTL_RETURN_IF_ERROR(GetInfo(device, inactive, &info));
+  return info;
+}
+
+absl::Status DeviceMapper::GetInfo(const DeviceRef& device, bool inactive,
+                                   DeviceInfo* info) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_STATUS_CMD,
+  DMIOCTL_RETURN_IF_ERROR(
+      Execute({.command = DM_DEV_STATUS_CMD,
                .operation = "info",
                .device = &device,
-               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}, &reply));
-  return reply.Info();
+               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u},
+              &reply));
+  reply.FillInfo(info);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TableReply> DeviceMapper::WaitEvent(
@@ -511,8 +604,8 @@ absl::StatusOr<TableReply> DeviceMapper::WaitEvent(
   if (reply.buffer_full) {
     // The event has happened; waiting again with the same event_nr would
     // return at once, but only by luck of timing. Fetch the status instead.
-    DMIOCTL_ASSIGN_OR_RETURN(TableReply status,
-                             TableStatus(device, flags, "status"));
+    TableReply status;
+    DMIOCTL_RETURN_IF_ERROR(TableStatus(device, flags, "status", &status));
     return status;
   }
   TableReply result;
@@ -557,35 +650,58 @@ absl::StatusOr<DepsReply> DeviceMapper::GetDeps(const DeviceRef& device,
   return result;
 }
 
-absl::StatusOr<TableReply> DeviceMapper::TableStatus(const DeviceRef& device,
-                                                     uint32_t flags,
-                                                     const char* operation) {
+absl::Status DeviceMapper::TableStatus(const DeviceRef& device,
+                                       uint32_t flags, const char* operation,
+                                       TableReply* result) {
   Reply reply;
   DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_STATUS_CMD,
-                                                 .operation = operation,
-                                                 .device = &device,
-                                                 .flags = flags}, &reply));
-  TableReply result;
-  result.info = reply.Info();
-  DMIOCTL_ASSIGN_OR_RETURN(
-      result.targets, ParseTargetSpecs(reply.data(), result.info.target_count));
-  return result;
+                                   .operation = operation,
+                                   .device = &device,
+                                   .flags = flags},
+                                  &reply));
+  reply.FillInfo(&result->info);
+  return ParseTargetSpecs(reply.data(), result->info.target_count,
+                          &result->targets);
 }
+
+namespace {
+
+uint32_t StatusFlags(const StatusOptions& options) {
+  return (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
+         (options.noflush ? DM_NOFLUSH_FLAG : 0u);
+}
+
+uint32_t TableFlags(bool inactive) {
+  return DM_STATUS_TABLE_FLAG | (inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u);
+}
+
+}  // namespace
 
 absl::StatusOr<TableReply> DeviceMapper::GetStatus(
     const DeviceRef& device, const StatusOptions& options) {
-  return TableStatus(device,
-                     (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
-                         (options.noflush ? DM_NOFLUSH_FLAG : 0u),
-                     "status");
+  TableReply reply;
+  DMIOCTL_RETURN_IF_ERROR(
+      TableStatus(device, StatusFlags(options), "status", &reply));
+  return reply;
+}
+
+absl::Status DeviceMapper::GetStatus(const DeviceRef& device,
+                                     const StatusOptions& options,
+                                     TableReply* reply) {
+  return TableStatus(device, StatusFlags(options), "status", reply);
 }
 
 absl::StatusOr<TableReply> DeviceMapper::GetTable(const DeviceRef& device,
                                                   bool inactive) {
-  return TableStatus(
-      device,
-      DM_STATUS_TABLE_FLAG | (inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u),
-      "table");
+  TableReply reply;
+  DMIOCTL_RETURN_IF_ERROR(
+      TableStatus(device, TableFlags(inactive), "table", &reply));
+  return reply;
+}
+
+absl::Status DeviceMapper::GetTable(const DeviceRef& device, bool inactive,
+                                    TableReply* reply) {
+  return TableStatus(device, TableFlags(inactive), "table", reply);
 }
 
 absl::StatusOr<std::vector<TargetVersion>> DeviceMapper::ListTargetVersions() {

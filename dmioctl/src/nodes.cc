@@ -13,23 +13,6 @@
 #include "dmioctl/error.h"
 
 namespace dmioctl {
-namespace {
-
-absl::Status MakeBlockNode(const std::string& path, DevNum dev,
-                           const NodeOwnership& owner) {
-  // umask must not narrow the mode, as in libdevmapper's _add_dev_node().
-  mode_t old_umask = umask(0);
-  int r = mknod(path.c_str(), S_IFBLK | (owner.mode & 07777), dev.ToDevT());
-  int saved = errno;
-  umask(old_umask);
-  if (r != 0) return ErrnoError(saved, absl::StrCat("mknod ", path));
-  if (chown(path.c_str(), owner.uid, owner.gid) != 0 && errno != EPERM) {
-    return ErrnoError(errno, absl::StrCat("chown ", path));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 DeviceNodes::DeviceNodes(std::string dev_dir, NodeOwnership owner)
     : dev_dir_(std::move(dev_dir)), owner_(owner) {
@@ -39,6 +22,37 @@ DeviceNodes::DeviceNodes(std::string dev_dir, NodeOwnership owner)
 DeviceNodes DeviceNodes::FromEnvironment() {
   const char* dir = getenv("DM_DEV_DIR");
   return DeviceNodes(dir && *dir ? dir : "/dev");
+}
+
+bool DeviceNodes::Injected(absl::string_view step,
+                           absl::string_view path) const {
+  if (fault_hook_ == nullptr) return false;
+  int e = fault_hook_(step, path);
+  if (e == 0) return false;
+  errno = e;
+  return true;
+}
+
+absl::Status DeviceNodes::MakeBlockNode(const std::string& path,
+                                        DevNum dev) const {
+  if (Injected("mknod", path)) {
+    return ErrnoError(errno, absl::StrCat("mknod ", path));
+  }
+  // umask must not narrow the mode, as in libdevmapper's _add_dev_node().
+  mode_t old_umask = umask(0);
+  int r = mknod(path.c_str(), S_IFBLK | (owner_.mode & 07777), dev.ToDevT());
+  int saved = errno;
+  umask(old_umask);
+  if (r != 0) return ErrnoError(saved, absl::StrCat("mknod ", path));
+  if ((Injected("chown", path) ||
+       chown(path.c_str(), owner_.uid, owner_.gid) != 0) &&
+      errno != EPERM) {
+    // A node with the wrong owner is not left behind.
+    saved = errno;
+    unlink(path.c_str());
+    return ErrnoError(saved, absl::StrCat("chown ", path));
+  }
+  return absl::OkStatus();
 }
 
 std::string DeviceNodes::MapperDir() const {
@@ -52,7 +66,8 @@ std::string DeviceNodes::PathFor(absl::string_view name) const {
 absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
   DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
   std::string dir = MapperDir();
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+  if ((Injected("mkdir", dir) || mkdir(dir.c_str(), 0755) != 0) &&
+      errno != EEXIST) {
     return ErrnoError(errno, absl::StrCat("mkdir ", dir));
   }
   std::string path = PathFor(name);
@@ -72,13 +87,14 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
     } else if (st.st_rdev == dev.ToDevT()) {
       return false;
     }
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
+        errno != ENOENT) {
       return ErrnoError(errno, absl::StrCat("unlink ", path));
     }
   } else if (errno != ENOENT) {
     return ErrnoError(errno, absl::StrCat("stat ", path));
   }
-  DMIOCTL_RETURN_IF_ERROR(MakeBlockNode(path, dev, owner_));
+  DMIOCTL_RETURN_IF_ERROR(MakeBlockNode(path, dev));
   return true;
 }
 
@@ -96,7 +112,8 @@ absl::Status DeviceNodes::Remove(absl::string_view name) {
     return ErrnoError(EEXIST, absl::StrCat(path, " is not a block device; "
                                                  "left in place"));
   }
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+  if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
+      errno != ENOENT) {
     return ErrnoError(errno, absl::StrCat("unlink ", path));
   }
   return absl::OkStatus();
@@ -133,7 +150,7 @@ absl::Status DeviceNodes::Rename(absl::string_view old_name,
       return ErrnoError(EEXIST, absl::StrCat(to, " exists and is not a "
                                                  "block device"));
     }
-    if (rename(from.c_str(), to.c_str()) != 0) {
+    if (Injected("rename", from) || rename(from.c_str(), to.c_str()) != 0) {
       return ErrnoError(errno, absl::StrCat("rename ", from, " to ", to));
     }
     return absl::OkStatus();
@@ -166,7 +183,8 @@ absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
           !(S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode))) {
         continue;
       }
-      if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
+          errno != ENOENT) {
         return ErrnoError(errno, absl::StrCat("unlink ", path));
       }
       report.removed.push_back(name);

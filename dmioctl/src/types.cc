@@ -86,6 +86,11 @@ absl::Status ValidateUuid(absl::string_view uuid) {
 }
 
 absl::Status DeviceRef::Validate() const {
+  if (valid_) return absl::OkStatus();
+  return Check();
+}
+
+absl::Status DeviceRef::Check() const {
   switch (kind_) {
     case Kind::kName:
       return ValidateName(id_);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "absl/strings/str_cat.h"
+#include "dmioctl/error.h"
 
 namespace dmioctl {
 namespace {
@@ -48,16 +49,23 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
                                                            bool has_event_nr,
                                                            bool has_uuid) {
   std::vector<DeviceListEntry> entries;
+  DMIOCTL_RETURN_IF_ERROR(ParseNameList(data, has_event_nr, has_uuid, &entries));
+  return entries;
+}
+
+absl::Status ParseNameList(ReplyBytes data, bool has_event_nr, bool has_uuid,
+                           std::vector<DeviceListEntry>* entries) {
   // An empty list: the kernel writes an 8-byte dev = 0 but data_size stops
   // at data_start, so it arrives as no payload; a payload starting with a
   // zero dev and no next (what libdevmapper tests for) is empty too.
-  if (data.size() == 0) return entries;
-  if (data.size() >= kNameListName && Load<uint64_t>(data.data()) == 0 &&
-      Load<uint32_t>(data.data() + 8) == 0) {
-    return entries;
+  if (data.size() == 0 ||
+      (data.size() >= kNameListName && Load<uint64_t>(data.data()) == 0 &&
+       Load<uint32_t>(data.data() + 8) == 0)) {
+    entries->clear();
+    return absl::OkStatus();
   }
   // Count first (the walk is cheap; the checks come below), so the entries
-  // are built in place instead of being moved at every reallocation.
+  // are sized once and then assigned in place.
   size_t count = 1;
   for (size_t at = 0; at + kNameListName <= data.size();) {
     uint32_t next = Load<uint32_t>(data.data() + at + 8);
@@ -65,9 +73,10 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
     at += next;
     ++count;
   }
-  entries.reserve(count);
+  entries->resize(count);
+  size_t index = 0;
   size_t offset = 0;
-  for (;;) {
+  for (;; ++index) {
     if (offset + kNameListName > data.size()) {
       return Malformed("DM_LIST_DEVICES", "entry header past end", offset);
     }
@@ -87,9 +96,15 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
     if (!name || name->empty()) {
       return Malformed("DM_LIST_DEVICES", "unterminated or empty name", offset);
     }
-    DeviceListEntry& entry = entries.emplace_back();
+    // The pre-count and this walk follow the same `next` chain, and every
+    // entry the pre-count stopped at fails above; this is a guard, not a
+    // path.
+    if (index == entries->size()) entries->emplace_back();
+    DeviceListEntry& entry = (*entries)[index];
     entry.name.assign(name->data(), name->size());
     entry.dev = DevNum::Decode(dev);
+    entry.event_nr.reset();
+    bool uuid_seen = false;
     if (has_event_nr) {
       size_t trailer = Align8(offset + kNameListName + name->size() + 1);
       if (trailer + 8 > end) {
@@ -102,15 +117,21 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
         if (!uuid) {
           return Malformed("DM_LIST_DEVICES", "unterminated uuid", offset);
         }
-        entry.uuid.emplace(uuid->data(), uuid->size());
+        if (!entry.uuid) entry.uuid.emplace();
+        entry.uuid->assign(uuid->data(), uuid->size());
+        uuid_seen = true;
       } else if (has_uuid && (flags & DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID)) {
-        entry.uuid = std::string();
+        if (!entry.uuid) entry.uuid.emplace();
+        entry.uuid->clear();
+        uuid_seen = true;
       }
     }
+    if (!uuid_seen) entry.uuid.reset();
     if (next == 0) break;
     offset += next;
   }
-  return entries;
+  entries->resize(index + 1);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<TargetVersion>> ParseVersionList(ReplyBytes data) {
@@ -166,16 +187,21 @@ absl::StatusOr<std::vector<DevNum>> ParseDeps(ReplyBytes data) {
 absl::StatusOr<std::vector<Target>> ParseTargetSpecs(ReplyBytes data,
                                                      uint32_t target_count) {
   std::vector<Target> targets;
-  if (target_count == 0) return targets;
+  DMIOCTL_RETURN_IF_ERROR(ParseTargetSpecs(data, target_count, &targets));
+  return targets;
+}
+
+absl::Status ParseTargetSpecs(ReplyBytes data, uint32_t target_count,
+                              std::vector<Target>* targets) {
   // Each spec takes at least 41 bytes; a count that cannot fit is malformed
-  // (and must not drive a huge reserve()).
+  // (and must not drive a huge resize()).
   if (target_count > data.size() / (kSpecSize + 1)) {
     return Malformed("DM_TABLE_STATUS",
                      absl::StrCat("target_count ", target_count,
                                   " does not fit ", data.size(), " bytes"),
                      0);
   }
-  targets.reserve(target_count);
+  targets->resize(target_count);
   size_t offset = 0;
   for (uint32_t i = 0; i < target_count; ++i) {
     if (offset + kSpecSize > data.size()) {
@@ -190,12 +216,11 @@ absl::StatusOr<std::vector<Target>> ParseTargetSpecs(ReplyBytes data,
     if (type_length == sizeof(spec.target_type)) {
       return Malformed("DM_TABLE_STATUS", "unterminated target type", offset);
     }
-    Target target;
+    Target& target = (*targets)[i];
     target.start = spec.sector_start;
     target.length = spec.length;
     target.type.assign(spec.target_type, type_length);
-    target.params = std::string(*text);
-    targets.push_back(std::move(target));
+    target.params.assign(text->data(), text->size());
     if (i + 1 == target_count) break;
     // `next` counts from the start of the payload here (the opposite of
     // table load), and must move past this spec's text.
@@ -206,7 +231,7 @@ absl::StatusOr<std::vector<Target>> ParseTargetSpecs(ReplyBytes data,
     }
     offset = spec.next;
   }
-  return targets;
+  return absl::OkStatus();
 }
 
 std::string SerializeTargets(const Table& table) {

@@ -679,6 +679,102 @@ TEST(DeviceMapperTest, UnterminatedNameOrUuidInReplyIsRejected) {
   EXPECT_EQ(info->uuid.size(), dmioctl::kMaxUuidLength);
 }
 
+TEST(DeviceMapperTest, NameTerminatedBeforeGarbageInLastByteIsAccepted) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl* h, size_t) {
+    memset(h->name, 'g', sizeof(h->name));
+    memcpy(h->name, "vol", 4);
+    memset(h->uuid, 'g', sizeof(h->uuid));
+    h->uuid[5] = '\0';
+    h->data_size = offsetof(dm_ioctl, data);
+    return 0;
+  };
+  auto info = f.dm.GetInfo(DeviceRef::ByName("vol"));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->name, "vol");
+  EXPECT_EQ(info->uuid, "ggggg");
+}
+
+// The reusing forms give what the returning forms give, whatever the
+// result held before: longer lists shrink, stale uuids and event numbers
+// go, extra targets go.
+TEST(DeviceMapperTest, ReusingFormsOverwriteStaleResults) {
+  FakeDm f;
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "b", .uuid = "UB"}).ok());
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "a"}).ok());
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "c", .uuid = "UC"}).ok());
+
+  std::vector<dmioctl::DeviceListEntry> list;
+  ASSERT_TRUE(f.dm.ListDevices({}, &list).ok());
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[1].uuid, "UB");
+  // Without uuids, and after a device went: no stale uuid, no third entry.
+  ASSERT_TRUE(f.dm.RemoveDevice(DeviceRef::ByName("a")).ok());
+  ASSERT_TRUE(f.dm.ListDevices({.with_uuid = false}, &list).ok());
+  auto fresh = f.dm.ListDevices({.with_uuid = false});
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_EQ(list.size(), 2u);
+  for (size_t i = 0; i < list.size(); ++i) {
+    EXPECT_EQ(list[i].name, (*fresh)[i].name);
+    EXPECT_EQ(list[i].dev, (*fresh)[i].dev);
+    EXPECT_EQ(list[i].event_nr, (*fresh)[i].event_nr);
+    EXPECT_FALSE(list[i].uuid.has_value());
+  }
+  // An older kernel's layout has no event numbers: the old ones are reset.
+  f.kernel->overrides[DM_LIST_DEVICES_CMD] = [](dm_ioctl* h, size_t) {
+    char* p = reinterpret_cast<char*>(h) + sizeof(dm_ioctl);
+    uint64_t dev = DevNum{253, 4}.Encode();
+    memcpy(p, &dev, 8);
+    memset(p + 8, 0, 4);
+    memcpy(p + 12, "old", 4);
+    h->data_start = sizeof(dm_ioctl);
+    h->data_size = sizeof(dm_ioctl) + 16;
+    return 0;
+  };
+  f.kernel->version_minor = 36;
+  ASSERT_TRUE(f.dm.Version().ok());
+  ASSERT_TRUE(f.dm.ListDevices({}, &list).ok());
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "old");
+  EXPECT_FALSE(list[0].event_nr.has_value());
+  EXPECT_FALSE(list[0].uuid.has_value());
+  f.kernel->overrides.erase(DM_LIST_DEVICES_CMD);
+  ASSERT_TRUE(f.dm.RemoveDevice(DeviceRef::ByName("b")).ok());
+  ASSERT_TRUE(f.dm.RemoveDevice(DeviceRef::ByName("c")).ok());
+  ASSERT_TRUE(f.dm.ListDevices({}, &list).ok());
+  EXPECT_TRUE(list.empty());
+
+  auto ref = DeviceRef::ByName("vol");
+  ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
+  dmioctl::TableReply reply;
+  reply.info.name = "something else entirely, and long";
+  reply.info.uuid = "STALE";
+  reply.targets.resize(3, {.start = 1, .length = 2, .type = "x", .params = "y"});
+  dmioctl::Table one;
+  one.Append(10, "linear", "7:0 0");
+  ASSERT_TRUE(f.dm.LoadTable(ref, one).ok());
+  ASSERT_TRUE(f.dm.GetTable(ref, /*inactive=*/true, &reply).ok());
+  EXPECT_EQ(reply.info.name, "vol");
+  EXPECT_EQ(reply.info.uuid, "");
+  EXPECT_EQ(reply.targets, one.targets);
+  ASSERT_TRUE(f.dm.Resume(ref).ok());
+  ASSERT_TRUE(f.dm.GetStatus(ref, {}, &reply).ok());
+  auto status = f.dm.GetStatus(ref);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(reply.targets, status->targets);
+  EXPECT_EQ(reply.info.flags, status->info.flags);
+
+  dmioctl::DeviceInfo info;
+  info.uuid = "STALE";
+  ASSERT_TRUE(f.dm.GetInfo(ref, false, &info).ok());
+  EXPECT_EQ(info.name, "vol");
+  EXPECT_EQ(info.uuid, "");
+  EXPECT_TRUE(info.live_table());
+  EXPECT_THAT(f.dm.GetInfo(DeviceRef::ByName("gone"), false, &info),
+              HasErrno(ENXIO));
+}
+
 TEST(DeviceMapperTest, InjectedErrnoIsReported) {
   FakeDm f;
   f.kernel->fail_at = 1;

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "dmioctl/error.h"
 #include "gtest/gtest.h"
 
 namespace dmioctl {
@@ -64,6 +65,49 @@ TEST_F(NodesTest, OwnershipApplies) {
   EXPECT_FALSE(*again);
   ASSERT_EQ(stat((dir_ + "/mapper/b").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0660u);
+}
+
+// The fault hook (tests' seam): the step it fails is not made, and a node
+// whose chown fails is not left behind with the wrong owner.
+int fail_errno_for_step = 0;
+std::string failing_step;
+int FailOneStep(absl::string_view step, absl::string_view) {
+  return step == failing_step ? fail_errno_for_step : 0;
+}
+
+TEST_F(NodesTest, FaultHookFailsTheStepAndLeavesNoNode) {
+  DeviceNodes probe(dir_);
+  AddOrSkip(probe, "probe", DevNum{7, 2});
+  if (HasFatalFailure() || IsSkipped()) return;
+  for (const char* step : {"mknod", "chown"}) {
+    SCOPED_TRACE(step);
+    DeviceNodes nodes(dir_);
+    nodes.set_fault_hook_for_testing(&FailOneStep);
+    failing_step = step;
+    fail_errno_for_step = EIO;
+    absl::StatusOr<bool> added = nodes.Add("c", DevNum{7, 3});
+    ASSERT_FALSE(added.ok());
+    EXPECT_EQ(ErrnoOf(added.status()), EIO);
+    EXPECT_NE(added.status().message().find(std::string(step) + " " + dir_ +
+                                            "/mapper/c"),
+              absl::string_view::npos)
+        << added.status();
+    struct stat st;
+    EXPECT_NE(lstat((dir_ + "/mapper/c").c_str(), &st), 0);
+  }
+  // An EPERM from chown (no CAP_CHOWN) still keeps the node, as before.
+  DeviceNodes nodes(dir_);
+  nodes.set_fault_hook_for_testing(&FailOneStep);
+  failing_step = "chown";
+  fail_errno_for_step = EPERM;
+  absl::StatusOr<bool> added = nodes.Add("d", DevNum{7, 4});
+  ASSERT_TRUE(added.ok()) << added.status();
+  // And a failed unlink leaves the node for Remove() to report.
+  failing_step = "unlink";
+  fail_errno_for_step = EIO;
+  EXPECT_EQ(ErrnoOf(nodes.Remove("d")), EIO);
+  struct stat st;
+  EXPECT_EQ(lstat((dir_ + "/mapper/d").c_str(), &st), 0);
 }
 
 }  // namespace

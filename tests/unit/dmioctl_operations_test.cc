@@ -122,6 +122,34 @@ TEST_F(OperationsTest, CreateFailedAtEveryStepLeavesNothing) {
   }
 }
 
+// The node's own steps, failed through DeviceNodes' fault hook.
+int node_fault_errno = 0;
+std::string node_fault_step;
+int FailNodeStep(absl::string_view step, absl::string_view) {
+  return step == node_fault_step ? node_fault_errno : 0;
+}
+
+TEST_F(OperationsTest, CreateFailedAtTheNodeLeavesNothing) {
+  for (const char* step : {"mknod", "chown"}) {
+    SCOPED_TRACE(step);
+    FakeDm f;
+    dmioctl::DeviceNodes nodes(dir_.path());
+    nodes.set_fault_hook_for_testing(&FailNodeStep);
+    node_fault_step = step;
+    node_fault_errno = EIO;
+    auto info = dmioctl::CreateDevice(f.dm, "vol", LinearTable(),
+                                      {.nodes = &nodes});
+    ASSERT_FALSE(info.ok());
+    EXPECT_THAT(info.status(), HasErrno(EIO));
+    EXPECT_NE(info.status().message().find(std::string(step) + " " +
+                                           nodes.PathFor("vol")),
+              absl::string_view::npos)
+        << info.status();
+    EXPECT_TRUE(f.kernel->devices.empty());
+    EXPECT_FALSE(Exists(nodes.PathFor("vol")));
+  }
+}
+
 TEST_F(OperationsTest, CreateReportsOriginalErrorWhenRollbackFails) {
   f_.kernel->fail_at = 2;  // load
   f_.kernel->fail_errno = EINVAL;

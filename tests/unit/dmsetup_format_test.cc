@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tools/dmsetup_holders.h"
 #include "tools/dmsetup_internal.h"
-#include "tools/dmsetup_json.h"
+#include "tools/json_writer.h"
 
 namespace dmkit::dmsetup {
 namespace {
@@ -65,16 +65,16 @@ TEST(InfoLong, NoTables) {
 }
 
 TEST(Json, EscapesStrings) {
-  EXPECT_EQ(JsonEscape("plain"), "\"plain\"");
-  EXPECT_EQ(JsonEscape("a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
-  EXPECT_EQ(JsonEscape("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(json::Escape("plain"), "\"plain\"");
+  EXPECT_EQ(json::Escape("a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+  EXPECT_EQ(json::Escape("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
   // Bytes that are not UTF-8 still give valid JSON.
-  EXPECT_EQ(JsonEscape("\xff\xc3"), "\"\\u00ff\\u00c3\"");
-  EXPECT_EQ(JsonEscape("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");
+  EXPECT_EQ(json::Escape("\xff\xc3"), "\"\\u00ff\\u00c3\"");
+  EXPECT_EQ(json::Escape("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");
 }
 
 TEST(Json, WriterNestsAndSeparates) {
-  JsonWriter j;
+  json::Writer j;
   j.BeginObject();
   j.Key("devices");
   j.BeginArray();

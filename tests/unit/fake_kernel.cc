@@ -56,7 +56,7 @@ FakeDevice* FakeKernelState::Find(const std::string& name) {
 }
 
 uint32_t FakeKernelState::NextMinor() const {
-  for (uint32_t m = 0;; ++m) {
+  for (uint32_t m = first_minor;; ++m) {
     bool used = false;
     for (const auto& [n, d] : devices) used |= d.minor == m;
     if (!used) return m;
@@ -347,8 +347,12 @@ int FakeKernelState::Dispatch(unsigned int command, dm_ioctl* h,
       if (!shown) return 0;
       bool table = h->flags & DM_STATUS_TABLE_FLAG;
       size_t offset = 0;
-      for (const dmioctl::Target& t : shown->targets) {
-        std::string text = table ? t.params : "";
+      for (size_t i = 0; i < shown->targets.size(); ++i) {
+        const dmioctl::Target& t = shown->targets[i];
+        std::string text = table ? t.params
+                           : &shown == &d->live && i < d->status.size()
+                               ? d->status[i]
+                               : "";
         if (room - offset <= sizeof(dm_target_spec) ||
             text.size() + 1 >= room - offset - sizeof(dm_target_spec)) {
           h->flags |= DM_BUFFER_FULL_FLAG;

@@ -39,6 +39,9 @@ struct FakeDevice {
   int open_count = 0;
   uint32_t event_nr = 0;
   bool deferred_remove = false;
+  // What DM_TABLE_STATUS reports for each live target without
+  // DM_STATUS_TABLE_FLAG (the target's status line); "" past the end.
+  std::vector<std::string> status;
 };
 
 // One ioctl as the library sent it.
@@ -56,6 +59,8 @@ class FakeKernelState {
   std::vector<SentIoctl> sent;
   uint32_t version_minor = 47;
   uint32_t global_event_nr = 0;
+  // New devices get the lowest free minor from here up.
+  uint32_t first_minor = 0;
 
   // Fault injection: the ioctl with this 1-based index fails with errno;
   // `more_failures` maps further indexes to errnos.

@@ -11,10 +11,11 @@
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
-#include "tools/docker/json_writer.h"
+#include "tools/docker/fault.h"
 #include "tools/docker/loop.h"
 #include "tools/docker/text_table.h"
 #include "tools/docker/thin_superblock.h"
+#include "tools/json_writer.h"
 
 namespace dmkit::docker {
 namespace {
@@ -136,13 +137,15 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Open(const Options& options) {
       LoadContainers(s->store_);
   if (!containers.ok()) return containers.status();
   s->containers_ = std::move(*containers);
-  absl::StatusOr<DeviceMapper*> dm = DeviceMapper::Instance();
+  absl::StatusOr<DeviceMapper*> dm = DeviceMapperForTesting();
+  if (*dm == nullptr) dm = DeviceMapper::Instance();
   if (dm.ok()) {
     s->dm_ = *dm;
   } else {
     s->dm_error_ = dm.status();
   }
   s->nodes_ = dmioctl::DeviceNodes::FromEnvironment();
+  s->nodes_.set_fault_hook_for_testing(CurrentFaultHook());
   return s;
 }
 
@@ -528,59 +531,67 @@ int DfCommand(const Options& options) {
 
 namespace {
 
-// `pool --activate`: Docker's loop-lvm pool from its two files.
-int ActivatePool(Session& s, DeviceMapper& dm) {
+// `pool --activate`: Docker's loop-lvm pool from its two files. All or
+// nothing: until the pool is up and its state read, every step is undone
+// if a later one fails (loop devices this call bound detach when their
+// handles close, see loop.h), and nothing is reported done before the end.
+absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
+                                       std::string& report) {
   const Store& st = s.store();
+  const std::string& name = s.pool_choice().name;
   std::string data_path = st.LoopDataPath();
   std::string meta_path = st.LoopMetadataPath();
   struct stat data_st;
   if (stat(data_path.c_str(), &data_st) != 0) {
-    return Fail(dmioctl::ErrnoError(
+    return dmioctl::ErrnoError(
         errno, absl::StrCat("stat ", data_path,
-                            " (only loop-lvm pools can be activated here)")));
+                            " (only loop-lvm pools can be activated here)"));
   }
   absl::StatusOr<ThinSuperblock> sb = ReadThinSuperblock(meta_path);
-  if (!sb.ok()) return Fail(sb.status());
+  if (!sb.ok()) return sb.status();
   uint64_t sectors = static_cast<uint64_t>(data_st.st_size) / 512;
   uint64_t needed = sb->data_blocks * sb->data_block_sectors;
   if (sectors < needed) {
-    return Fail(absl::StrCat(data_path, " holds ", sectors,
-                             " sectors but the pool metadata describes ",
-                             sb->data_blocks, " blocks of ",
-                             sb->data_block_sectors, " sectors (", needed,
-                             "); refusing to shrink the pool"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        data_path, " holds ", sectors,
+        " sectors but the pool metadata describes ", sb->data_blocks,
+        " blocks of ", sb->data_block_sectors, " sectors (", needed,
+        "); refusing to shrink the pool"));
   }
   if (sb->needs_check()) {
-    return Fail(absl::StrCat(meta_path,
-                             ": the pool metadata is flagged needs_check; run "
-                             "thin_check/thin_repair on it first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(meta_path,
+                     ": the pool metadata is flagged needs_check; run "
+                     "thin_check/thin_repair on it first"));
   }
   // Docker attaches the data file first, then the metadata file.
   absl::StatusOr<LoopDevice> data = FindOrAttachLoop(data_path);
-  if (!data.ok()) return Fail(data.status());
+  if (!data.ok()) return About(name, data.status());
   absl::StatusOr<LoopDevice> meta = FindOrAttachLoop(meta_path);
-  if (!meta.ok()) return Fail(meta.status());
-  for (const LoopDevice* l : {&*data, &*meta}) {
-    printf("%s %s (%s) for %s\n", l->attached() ? "attached" : "reusing",
-           l->path().c_str(), l->dev().ToString().c_str(),
-           l == &*data ? data_path.c_str() : meta_path.c_str());
-  }
+  if (!meta.ok()) return About(name, meta.status());
   dmioctl::Table table;
   table.targets.push_back(dmioctl::targets::ThinPool(
       0, sectors, meta->dev().ToString(), data->dev().ToString(),
       {.data_block_sectors = sb->data_block_sectors,
        .low_water_blocks = 32768,
        .features = {"skip_block_zeroing"}}));
-  absl::StatusOr<dmioctl::DeviceInfo> created = dmioctl::CreateDevice(
-      dm, s.pool_choice().name, table, {.nodes = &s.nodes()});
-  // Closing the loop handles now leaves them attached only if the pool
-  // holds them (autoclear), so a failed create detaches what we attached.
-  if (!created.ok()) return Fail(created.status());
-  printf("created %s (%s): %s", s.pool_choice().name.c_str(),
-         created->dev.ToString().c_str(), dmioctl::FormatTable(table).c_str());
-  printf("data block size %u sectors, from the superblock of %s\n",
-         sb->data_block_sectors, meta_path.c_str());
-  return 0;
+  absl::StatusOr<dmioctl::ScopedDevice> created =
+      dmioctl::ScopedDevice::Create(dm, name, table, {.nodes = &s.nodes()});
+  if (!created.ok()) return About(name, created.status());
+  absl::StatusOr<PoolState> pool = GetPoolState(dm, name);
+  if (!pool.ok()) return About(name, pool.status());
+  // The pool holds the loop devices now; closing the handles leaves them.
+  created->Release();
+  for (const LoopDevice* l : {&*data, &*meta}) {
+    absl::StrAppend(&report, l->attached() ? "attached " : "reusing ",
+                    l->path(), " (", l->dev().ToString(), ") for ",
+                    l == &*data ? data_path : meta_path, "\n");
+  }
+  absl::StrAppend(&report, "created ", name, " (", pool->info.dev.ToString(),
+                  "): ", dmioctl::FormatTable(table), "data block size ",
+                  sb->data_block_sectors, " sectors, from the superblock of ",
+                  meta_path, "\n");
+  return pool;
 }
 
 }  // namespace
@@ -595,9 +606,10 @@ int PoolCommand(const Options& options) {
   if (!dm.ok()) return Fail(dm.status());
   absl::StatusOr<PoolState> pool = s.Pool();
   if (!pool.ok() && absl::IsNotFound(pool.status()) && options.activate) {
-    int r = ActivatePool(s, **dm);
-    if (r != 0) return r;
-    pool = s.Pool();
+    std::string report;
+    pool = ActivatePool(s, **dm, report);
+    if (!pool.ok()) return Fail(pool.status());
+    fputs(report.c_str(), stdout);
   } else if (pool.ok() && options.activate) {
     printf("%s is already active\n", pool->name.c_str());
   }

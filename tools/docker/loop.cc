@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "dmioctl/error.h"
+#include "tools/docker/fault.h"
 #include "tools/docker/store.h"
 
 namespace dmkit::docker {
@@ -41,7 +42,8 @@ absl::StatusOr<std::string> LoopNode(const std::string& dev_dir, int n) {
       dev = *parsed;
     }
   }
-  if (mknod(path.c_str(), S_IFBLK | 0660, dev.ToDevT()) != 0 &&
+  if ((FaultInjected("mknod", path) ||
+       mknod(path.c_str(), S_IFBLK | 0660, dev.ToDevT()) != 0) &&
       errno != EEXIST) {
     return ErrnoError(errno, absl::StrCat("mknod ", path));
   }
@@ -121,20 +123,23 @@ absl::StatusOr<LoopDevice> FindOrAttachLoop(const std::string& file,
     close(file_fd);
     return std::move(*bound);
   }
-  int ctl = open(absl::StrCat(dev_dir, "/loop-control").c_str(),
-                 O_RDWR | O_CLOEXEC);
+  std::string ctl_path = absl::StrCat(dev_dir, "/loop-control");
+  int ctl = open(ctl_path.c_str(), O_RDWR | O_CLOEXEC);
   if (ctl < 0) {
     int saved = errno;
     close(file_fd);
-    return ErrnoError(saved, absl::StrCat("open ", dev_dir, "/loop-control"));
+    return ErrnoError(saved, absl::StrCat("open ", ctl_path));
   }
   absl::Status last;
   // Another process can take the free device between GET_FREE and the bind
   // (EBUSY); a few attempts cover that race, as losetup does.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+    int n = FaultInjected("LOOP_CTL_GET_FREE", ctl_path)
+                ? -1
+                : ioctl(ctl, LOOP_CTL_GET_FREE);
     if (n < 0) {
-      last = ErrnoError(errno, "LOOP_CTL_GET_FREE");
+      last = ErrnoError(errno, absl::StrCat("LOOP_CTL_GET_FREE ", ctl_path,
+                                            " (for ", file, ")"));
       break;
     }
     absl::StatusOr<std::string> path = LoopNode(dev_dir, n);
@@ -153,17 +158,22 @@ absl::StatusOr<LoopDevice> FindOrAttachLoop(const std::string& file,
     config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
     strncpy(reinterpret_cast<char*>(config.info.lo_file_name), file.c_str(),
             LO_NAME_SIZE - 1);
-    int r = ioctl(fd, LOOP_CONFIGURE, &config);
+    int r = FaultInjected("LOOP_CONFIGURE", *path)
+                ? -1
+                : ioctl(fd, LOOP_CONFIGURE, &config);
     if (r != 0 && (errno == EINVAL || errno == ENOTTY)) {
       // Before 5.8 (LOOP_CONFIGURE): bind, then set the flags.
-      r = ioctl(fd, LOOP_SET_FD, file_fd);
+      r = FaultInjected("LOOP_SET_FD", *path)
+              ? -1
+              : ioctl(fd, LOOP_SET_FD, file_fd);
       if (r == 0) {
         struct loop_info64 info;
         memset(&info, 0, sizeof(info));
         info.lo_flags = LO_FLAGS_AUTOCLEAR;
         strncpy(reinterpret_cast<char*>(info.lo_file_name), file.c_str(),
                 LO_NAME_SIZE - 1);
-        if (ioctl(fd, LOOP_SET_STATUS64, &info) != 0) {
+        if (FaultInjected("LOOP_SET_STATUS64", *path) ||
+            ioctl(fd, LOOP_SET_STATUS64, &info) != 0) {
           int saved = errno;
           ioctl(fd, LOOP_CLR_FD, 0);
           close(fd);

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <sys/mount.h>
 
-
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "dmioctl/error.h"
 #include "mountns/mount_namespaces.h"
 #include "mountns/mountinfo.h"
 #include "mountns/status.h"
+#include "tools/docker/fault.h"
 
 namespace dmkit::docker {
 
@@ -79,7 +81,8 @@ absl::StatusOr<std::vector<OwnMount>> OwnMounts() {
   if (!mounts.ok()) return mounts.status();
   std::vector<OwnMount> out;
   for (const mountns::MountInfo& m : *mounts) {
-    out.push_back({m.mount_point, m.dev(), m.source, m.fs_type});
+    out.push_back({m.mount_point, m.dev(), m.source, m.fs_type,
+                   m.mount_options});
   }
   return out;
 }
@@ -93,6 +96,10 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
                                                  const std::string& fs_type,
                                                  const std::string& options,
                                                  bool read_only) {
+  if (FaultInjected("mount", target)) {
+    return mountns::ErrnoError(errno,
+                               absl::StrCat("mount ", device, " on ", target));
+  }
   return mountns::ScopedMount::Create({.source = device,
                                        .target = target,
                                        .fs_type = fs_type,
@@ -101,10 +108,36 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
 }
 
 absl::Status UnmountOwn(const std::string& target) {
-  if (umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0) {
+  if (FaultInjected("umount", target) ||
+      umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0) {
     return mountns::ErrnoError(errno, absl::StrCat("umount ", target));
   }
   return absl::OkStatus();
+}
+
+absl::Status MountAgain(const OwnMount& mount) {
+  static constexpr struct {
+    absl::string_view option;
+    unsigned long flag;
+  } kFlags[] = {{"ro", MS_RDONLY},          {"nosuid", MS_NOSUID},
+                {"nodev", MS_NODEV},        {"noexec", MS_NOEXEC},
+                {"noatime", MS_NOATIME},    {"nodiratime", MS_NODIRATIME},
+                {"strictatime", MS_STRICTATIME}};
+  unsigned long flags = 0;
+  for (absl::string_view option : absl::StrSplit(mount.options, ',')) {
+    for (const auto& f : kFlags) {
+      if (option == f.option) flags |= f.flag;
+    }
+  }
+  if (FaultInjected("mount", mount.mount_point)) {
+    return mountns::ErrnoError(
+        errno, absl::StrCat("mount ", mount.source, " on ", mount.mount_point));
+  }
+  return mountns::Mount({.source = mount.source,
+                         .target = mount.mount_point,
+                         .fs_type = mount.fs_type,
+                         .options = mount.fs_type == "xfs" ? "nouuid" : "",
+                         .flags = flags});
 }
 
 int ErrnoOfAny(const absl::Status& status) {
@@ -120,6 +153,14 @@ std::string Describe(const absl::Status& status) {
   int e = ErrnoOfAny(status);
   if (e == 0) return std::string(status.message());
   return absl::StrCat(status.message(), " [errno ", e, "]");
+}
+
+absl::Status About(absl::string_view device, const absl::Status& status) {
+  if (ErrnoOfAny(status) == 0 || absl::StrContains(status.message(), device)) {
+    return status;
+  }
+  return absl::Status(status.code(),
+                      absl::StrCat(device, ": ", Describe(status)));
 }
 
 }  // namespace dmkit::docker

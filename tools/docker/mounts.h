@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "mountns/mount.h"
 
 namespace dmkit::docker {
@@ -54,6 +55,7 @@ struct OwnMount {
   dev_t dev = 0;
   std::string source;
   std::string fs_type;
+  std::string options;  // per-mount: "ro,nosuid,relatime"
 };
 
 // OwnMounts()
@@ -82,6 +84,14 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
 // retried lazily (a busy recovery mount means someone still works there).
 absl::Status UnmountOwn(const std::string& target);
 
+// MountAgain()
+//
+// Puts back a mount UnmountOwn() took down: its source, type and per-mount
+// flags (ro, nosuid, nodev, noexec, atime), with "nouuid" for XFS as
+// `docker mount` mounts it. (A bind mount of a subdirectory comes back as
+// a mount of the whole filesystem.)
+absl::Status MountAgain(const OwnMount& mount);
+
 // ErrnoOfAny()
 //
 // The errno a status carries, from dmioctl or from mountns, or 0.
@@ -91,6 +101,13 @@ int ErrnoOfAny(const absl::Status& status);
 //
 // The message of a failure, with " [errno N]" when it carries an errno.
 std::string Describe(const absl::Status& status);
+
+// About()
+//
+// A failed system call as an error about `device`: the message gets
+// "<device>: " in front (and the errno in the text) unless it names the
+// device already. Other statuses are returned as they are.
+absl::Status About(absl::string_view device, const absl::Status& status);
 
 }  // namespace dmkit::docker
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -42,11 +43,13 @@ absl::StatusOr<std::string> RealDirectory(const std::string& path) {
 
 // Who still holds a device: open count, dm/md devices stacked on it, and
 // mounts in any namespace. Empty when nothing does.
-std::vector<std::string> Holders(DeviceMapper& dm, const std::string& name,
-                                 dmioctl::DevNum dev) {
+absl::StatusOr<std::vector<std::string>> Holders(DeviceMapper& dm,
+                                                 const std::string& name,
+                                                 dmioctl::DevNum dev) {
   std::vector<std::string> out;
   absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(DeviceRef::ByName(name));
-  if (info.ok() && info->open_count > 0) {
+  if (!info.ok()) return info.status();
+  if (info->open_count > 0) {
     out.push_back(absl::StrCat("open count ", info->open_count));
   }
   std::string dir =
@@ -66,6 +69,65 @@ std::vector<std::string> Holders(DeviceMapper& dm, const std::string& name,
     out.push_back(absl::StrCat("mounts unknown: ", mounts.status().message()));
   }
   return out;
+}
+
+// The mounts `umount` took down in this namespace, put back (in mount
+// order) when it cannot finish, so that it either does everything or
+// changes nothing.
+class TakenDown {
+ public:
+  TakenDown() = default;
+  TakenDown(const TakenDown&) = delete;
+  TakenDown& operator=(const TakenDown&) = delete;
+  ~TakenDown() { Restore(absl::OkStatus()).IgnoreError(); }
+
+  absl::Status Unmount(const OwnMount& m) {
+    absl::Status s = UnmountOwn(m.mount_point);
+    if (s.ok()) done_.push_back(m);
+    return s;
+  }
+  const std::vector<OwnMount>& mounts() const { return done_; }
+  // The unmounts stand.
+  void Keep() { done_.clear(); }
+  // Mounts everything again; returns `why` with what that did appended.
+  absl::Status Restore(const absl::Status& why) {
+    std::string note;
+    while (!done_.empty()) {
+      const OwnMount& m = done_.back();
+      absl::Status again = MountAgain(m);
+      absl::StrAppend(&note, "; ", m.mount_point,
+                      again.ok() ? " is mounted again"
+                                 : absl::StrCat(" is NOT mounted again: ",
+                                                Describe(again)));
+      done_.pop_back();
+    }
+    if (why.ok() || note.empty()) return why;
+    return absl::Status(why.code(), absl::StrCat(Describe(why), note));
+  }
+
+ private:
+  std::vector<OwnMount> done_;  // most recent unmount last
+};
+
+// Removes a device dmkit activated. Its node goes first, so that the
+// kernel's removal is the last step: if that fails, the node is made again
+// and nothing has changed.
+absl::Status RemoveActivated(DeviceMapper& dm, dmioctl::DeviceNodes& nodes,
+                             const std::string& name, dmioctl::DevNum dev) {
+  struct stat st;
+  bool had_node = lstat(nodes.PathFor(name).c_str(), &st) == 0 &&
+                  (S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode));
+  if (had_node) {
+    absl::Status unlinked = nodes.Remove(name);
+    if (!unlinked.ok()) return unlinked;
+  }
+  absl::StatusOr<dmioctl::DeviceInfo> removed = dmioctl::RemoveDevice(
+      dm, DeviceRef::ByName(name),
+      {.retries = 5, .retry_delay = std::chrono::milliseconds(100)});
+  if (!removed.ok() && had_node) {
+    nodes.Add(name, dev).IgnoreError();  // best effort; the error is reported
+  }
+  return removed.status();
 }
 
 }  // namespace
@@ -100,7 +162,7 @@ int MountCommand(const Options& options) {
   if (!dmp.ok()) return Fail(dmp.status());
   DeviceMapper& dm = **dmp;
   absl::StatusOr<PoolState> pool = s.Pool();
-  if (!pool.ok()) return Fail(pool.status());
+  if (!pool.ok()) return Fail(About(name, pool.status()));
   if (std::string why = pool->RefusalReason(); !why.empty()) {
     return Fail(absl::StrCat("refusing to activate ", name, " on ", pool->name,
                              ": ", why));
@@ -126,7 +188,7 @@ int MountCommand(const Options& options) {
 
   absl::StatusOr<std::vector<ThinMapping>> mappings =
       ListThinMappings(dm, pool->info.dev);
-  if (!mappings.ok()) return Fail(mappings.status());
+  if (!mappings.ok()) return Fail(About(name, mappings.status()));
   std::optional<ThinMapping> existing;
   for (const ThinMapping& m : *mappings) {
     if (m.name == name) {
@@ -149,6 +211,9 @@ int MountCommand(const Options& options) {
                                ": it exists but is not thin device ",
                                meta.device_id, " of ", pool->name));
     }
+    if (dmioctl::ErrnoOf(other.status()) != ENXIO) {
+      return Fail(About(name, other.status()));
+    }
   } else {
     if (existing->thin_id != meta.device_id ||
         existing->sectors != meta.sectors()) {
@@ -162,56 +227,59 @@ int MountCommand(const Options& options) {
     }
   }
 
-  // From here on every step is undone if a later one fails.
+  // From here on every step is undone if a later one fails, and nothing is
+  // reported done before everything is.
   dmioctl::ScopedDevice created;
   dmioctl::DevNum dev;
   bool made_node = false;
   dmioctl::DeviceNodes& nodes = s.nodes();
   std::string node = nodes.PathFor(name);
+  std::string report;
   if (existing) {
     dev = existing->dev;
     absl::StatusOr<bool> added = nodes.Add(name, dev);
-    if (!added.ok()) return Fail(added.status());
+    if (!added.ok()) return Fail(About(name, added.status()));
     made_node = *added;
-    printf("using %s (%s), already active%s\n", name.c_str(),
-           dev.ToString().c_str(),
-           absl::StartsWith(existing->uuid, kMountUuidPrefix)
-               ? " (activated by dmkit)"
-               : "; it stays active after umount");
+    report = absl::StrCat("using ", name, " (", dev.ToString(),
+                          "), already active",
+                          absl::StartsWith(existing->uuid, kMountUuidPrefix)
+                              ? " (activated by dmkit)\n"
+                              : "; it stays active after umount\n");
   } else {
     dmioctl::Table table = DockerThinTable(meta, pool->info.dev, !options.rw);
     absl::StatusOr<dmioctl::ScopedDevice> d = dmioctl::ScopedDevice::Create(
         dm, name, table, {.uuid = MountUuid(c.mount_id), .nodes = &nodes});
-    if (!d.ok()) return Fail(d.status());
+    if (!d.ok()) return Fail(About(name, d.status()));
     created = std::move(*d);
     dev = created.dev();
-    printf("activated %s (%s)%s: %s", name.c_str(), dev.ToString().c_str(),
-           options.rw ? "" : " read-only", dmioctl::FormatTable(table).c_str());
+    report = absl::StrCat("activated ", name, " (", dev.ToString(), ")",
+                          options.rw ? "" : " read-only", ": ",
+                          dmioctl::FormatTable(table));
   }
-  auto unlink_node = [&] {
+  auto unlink_node = absl::MakeCleanup([&] {
     if (made_node) nodes.Remove(name).IgnoreError();  // rollback, best effort
-  };
+  });
 
   absl::StatusOr<std::string> fs = DetectFilesystem(node);
-  if (!fs.ok()) {
-    unlink_node();
-    return Fail(fs.status());  // names the device node
-  }
+  if (!fs.ok()) return Fail(fs.status());  // names the device node
   // Every snapshot of Docker's base device shares its XFS UUID.
   std::string fs_options = *fs == "xfs" ? "nouuid" : "";
   absl::StatusOr<mountns::ScopedMount> mount =
       MountDevice(node, *mountpoint, *fs, fs_options, !options.rw);
   if (!mount.ok()) {
-    unlink_node();
     // mountns's message names the device node and the mountpoint.
     return Fail(absl::Status(
         mount.status().code(),
         absl::StrCat(Describe(mount.status()),
-                     options.rw ? "" : " (a dirty log cannot be replayed "
-                                       "read-only; try --rw)")));
+                     !options.rw && ErrnoOfAny(mount.status()) == EROFS
+                         ? " (a dirty log cannot be replayed read-only; try "
+                           "--rw)"
+                         : "")));
   }
   mount->Release();
   created.Release();
+  std::move(unlink_node).Cancel();
+  fputs(report.c_str(), stdout);
   printf("mounted %s on %s (%s, %s%s%s)\n", node.c_str(), mountpoint->c_str(),
          fs->c_str(), options.rw ? "rw" : "ro",
          fs_options.empty() ? "" : ",", fs_options.c_str());
@@ -249,6 +317,9 @@ int UmountCommand(const Options& options) {
     absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(
         DeviceRef::ByDevNum(dmioctl::DevNum::FromDevT(top->dev)));
     std::string want = absl::StrCat(s.prefix(), "-");
+    if (!info.ok() && dmioctl::ErrnoOf(info.status()) != ENXIO) {
+      return Fail(About(top->source, info.status()));
+    }
     if (!info.ok() || !absl::StartsWith(info->name, want)) {
       return Fail(absl::StrCat(*mp, " holds ", top->source,
                                ", not a Docker device of ", s.store().root()));
@@ -268,38 +339,47 @@ int UmountCommand(const Options& options) {
     if (dmioctl::ErrnoOf(info.status()) == ENXIO) {
       return Fail(absl::StrCat(name, " is not active; nothing to unmount"));
     }
-    return Fail(info.status());
+    return Fail(About(name, info.status()));
   }
-  // Unmount what this namespace has of it, the most recent mount first.
-  int unmounted = 0;
+  // Unmount what this namespace has of it, the most recent mount first. If
+  // anything after fails (or the device is still held), the mounts are put
+  // back: umount does all of its work or none, and reports only at the end.
+  TakenDown taken;
+  std::string report;
   for (auto it = own->rbegin(); it != own->rend(); ++it) {
     if (it->dev != info->dev.ToDevT()) continue;
-    absl::Status u = UnmountOwn(it->mount_point);
-    if (!u.ok()) return Fail(absl::Status(u.code(), absl::StrCat(
-        name, ": ", Describe(u))));
-    printf("unmounted %s\n", it->mount_point.c_str());
-    ++unmounted;
+    absl::Status u = taken.Unmount(*it);
+    if (!u.ok()) return Fail(taken.Restore(About(name, u)));
+    absl::StrAppend(&report, "unmounted ", it->mount_point, "\n");
   }
   if (info->uuid != MountUuid(mount_id)) {
-    printf("left %s active: dmkit did not activate it (%s)\n", name.c_str(),
-           info->uuid.empty() ? "no uuid; Docker activated it"
-                              : absl::StrCat("uuid ", info->uuid).c_str());
-    if (unmounted == 0) {
-      return Fail(absl::StrCat(name, " is not mounted in this namespace"));
+    std::string why = absl::StrCat(
+        "dmkit did not activate it (",
+        info->uuid.empty() ? "no uuid; Docker activated it"
+                           : absl::StrCat("uuid ", info->uuid),
+        ")");
+    if (taken.mounts().empty()) {
+      return Fail(absl::StrCat(name, " is not mounted in this namespace; ",
+                               why, ", so it stays active"));
     }
+    taken.Keep();
+    absl::StrAppend(&report, "left ", name, " active: ", why, "\n");
+    fputs(report.c_str(), stdout);
     return 0;
   }
-  std::vector<std::string> holders = Holders(dm, name, info->dev);
-  if (!holders.empty()) {
-    return Fail(absl::StrCat("not removing ", name, " (", info->dev.ToString(),
-                             "): still held: ", absl::StrJoin(holders, "; ")));
+  absl::StatusOr<std::vector<std::string>> holders =
+      Holders(dm, name, info->dev);
+  if (!holders.ok()) return Fail(taken.Restore(About(name, holders.status())));
+  if (!holders->empty()) {
+    return Fail(taken.Restore(absl::FailedPreconditionError(absl::StrCat(
+        "not removing ", name, " (", info->dev.ToString(),
+        "): still held: ", absl::StrJoin(*holders, "; ")))));
   }
-  absl::StatusOr<dmioctl::DeviceInfo> removed = dmioctl::RemoveDevice(
-      dm, DeviceRef::ByName(name),
-      {.retries = 5, .retry_delay = std::chrono::milliseconds(100),
-       .nodes = &s.nodes()});
-  if (!removed.ok()) return Fail(removed.status());
-  printf("removed %s (%s)\n", name.c_str(), info->dev.ToString().c_str());
+  absl::Status removed = RemoveActivated(dm, s.nodes(), name, info->dev);
+  if (!removed.ok()) return Fail(taken.Restore(About(name, removed)));
+  taken.Keep();
+  absl::StrAppend(&report, "removed ", name, " (", info->dev.ToString(), ")\n");
+  fputs(report.c_str(), stdout);
   return 0;
 }
 

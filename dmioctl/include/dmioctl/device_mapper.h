@@ -141,6 +141,7 @@ class DeviceMapper {
   explicit DeviceMapper(std::unique_ptr<Transport> transport);
   DeviceMapper(const DeviceMapper&) = delete;
   DeviceMapper& operator=(const DeviceMapper&) = delete;
+  ~DeviceMapper();
 
   // DM_VERSION. Also caches the kernel's interface version.
   absl::StatusOr<InterfaceVersion> Version();
@@ -155,6 +156,9 @@ class DeviceMapper {
   // DM_LIST_DEVICES, in the kernel's order (sorted by name since 4.45).
   absl::StatusOr<std::vector<DeviceListEntry>> ListDevices(
       const ListOptions& options = {});
+  // The same, into `*devices`, reusing its entries (see "Reusing forms").
+  absl::Status ListDevices(const ListOptions& options,
+                           std::vector<DeviceListEntry>* devices);
 
   // DM_DEV_CREATE: a device with no table. See operations.h for the
   // create + load + resume sequence with rollback.
@@ -183,6 +187,8 @@ class DeviceMapper {
   // the inactive table.
   absl::StatusOr<DeviceInfo> GetInfo(const DeviceRef& device,
                                      bool inactive = false);
+  absl::Status GetInfo(const DeviceRef& device, bool inactive,
+                       DeviceInfo* info);
 
   // DM_DEV_WAIT: sleeps until the device's event counter differs from
   // `event_nr`, then returns the status of its targets.
@@ -208,6 +214,20 @@ class DeviceMapper {
                                        const StatusOptions& options = {});
   absl::StatusOr<TableReply> GetTable(const DeviceRef& device,
                                       bool inactive = false);
+  absl::Status GetStatus(const DeviceRef& device, const StatusOptions& options,
+                         TableReply* reply);
+  absl::Status GetTable(const DeviceRef& device, bool inactive,
+                        TableReply* reply);
+
+  // Reusing forms
+  //
+  // The overloads of ListDevices, GetInfo, GetStatus and GetTable that take
+  // a result pointer write into it instead of returning a new one. Its
+  // strings and vectors keep their capacity from one call to the next, so a
+  // caller that polls (a monitor reading the status of the same devices
+  // every second, a listing repeated in a loop) allocates nothing once the
+  // first call has sized them. On error the result is valid but its
+  // contents are unspecified.
 
   // DM_LIST_VERSIONS: the target types the kernel has loaded.
   absl::StatusOr<std::vector<TargetVersion>> ListTargetVersions();
@@ -239,10 +259,10 @@ class DeviceMapper {
  private:
   struct Request;
   struct Reply;
+  struct BufferCache;
   absl::Status Execute(const Request& request, Reply* reply);
-  absl::StatusOr<TableReply> TableStatus(const DeviceRef& device,
-                                         uint32_t extra_flags,
-                                         const char* operation);
+  absl::Status TableStatus(const DeviceRef& device, uint32_t extra_flags,
+                           const char* operation, TableReply* reply);
 
   std::unique_ptr<Transport> transport_;
   std::atomic<uint32_t> kernel_version_packed_{0};
@@ -250,6 +270,7 @@ class DeviceMapper {
   // Per command that returns data: the buffer size to start with next time,
   // learnt from the last reply (0: the command's default). See Execute().
   std::array<std::atomic<uint32_t>, 18> size_hints_{};
+  std::unique_ptr<BufferCache> buffer_cache_;
 };
 
 }  // namespace dmioctl

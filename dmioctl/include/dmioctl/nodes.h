@@ -88,9 +88,23 @@ class DeviceNodes {
   // kernel's list. `control` is left alone.
   absl::StatusOr<MknodesReport> Reconcile(DeviceMapper& dm);
 
+  // Test seam (fault injection): when set, `hook` is called before each
+  // system call that changes the directory ("mkdir", "mknod", "chown",
+  // "unlink", "rename") with that name and the path; a non-zero return is
+  // taken as the call's errno and the call is not made. Unset by default;
+  // nothing but tests sets it.
+  using FaultHook = int (*)(absl::string_view step, absl::string_view path);
+  void set_fault_hook_for_testing(FaultHook hook) { fault_hook_ = hook; }
+
  private:
+  // True, with errno set, when the fault hook fails `step` on `path`:
+  // `if (Injected("unlink", p) || unlink(p) != 0)` reads errno either way.
+  bool Injected(absl::string_view step, absl::string_view path) const;
+  absl::Status MakeBlockNode(const std::string& path, DevNum dev) const;
+
   std::string dev_dir_;
   NodeOwnership owner_;
+  FaultHook fault_hook_ = nullptr;
 };
 
 }  // namespace dmioctl

@@ -84,18 +84,24 @@ class DeviceRef {
   const std::string& id() const { return id_; }
   DevNum dev() const { return dev_; }
 
-  // Validates the name or uuid (see ValidateName / ValidateUuid).
+  // Validates the name or uuid (see ValidateName / ValidateUuid). The check
+  // runs once, when the reference is made; a valid reference answers from
+  // that result, so one reference used for many calls costs nothing here.
   absl::Status Validate() const;
   // For messages: the name, the uuid, or "MAJ:MIN".
   std::string ToString() const;
 
  private:
   DeviceRef(Kind kind, std::string id, DevNum dev)
-      : kind_(kind), id_(std::move(id)), dev_(dev) {}
+      : kind_(kind), id_(std::move(id)), dev_(dev) {
+    valid_ = Check().ok();
+  }
+  absl::Status Check() const;
 
   Kind kind_;
   std::string id_;
   DevNum dev_;
+  bool valid_ = false;
 };
 
 }  // namespace dmioctl

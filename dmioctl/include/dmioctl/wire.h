@@ -41,6 +41,10 @@ class ReplyBytes {
 absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
                                                            bool has_event_nr,
                                                            bool has_uuid);
+// The same into `*entries`, assigning over the entries already there (their
+// strings keep their capacity) and resizing it to the count.
+absl::Status ParseNameList(ReplyBytes data, bool has_event_nr, bool has_uuid,
+                           std::vector<DeviceListEntry>* entries);
 
 // DM_LIST_VERSIONS / DM_GET_TARGET_VERSION payload.
 absl::StatusOr<std::vector<TargetVersion>> ParseVersionList(ReplyBytes data);
@@ -52,6 +56,9 @@ absl::StatusOr<std::vector<DevNum>> ParseDeps(ReplyBytes data);
 // is relative to the start of the payload, each followed by its text.
 absl::StatusOr<std::vector<Target>> ParseTargetSpecs(ReplyBytes data,
                                                      uint32_t target_count);
+// The same into `*targets`, reusing its entries as ParseNameList does.
+absl::Status ParseTargetSpecs(ReplyBytes data, uint32_t target_count,
+                              std::vector<Target>* targets);
 
 // DM_TABLE_LOAD payload: one dm_target_spec per target, `next` relative to
 // the spec, params NUL-terminated and padded to 8 bytes, backslashes doubled
