@@ -199,9 +199,13 @@ struct DeviceMapper::BufferCache {
 
 // The ioctl buffer, which the reply overwrites. Up to kInlineBufferSize it
 // is part of the object (no allocation for the common calls); beyond that it
-// comes from the DeviceMapper's BufferCache and goes back there. Only the
-// header is zeroed: the kernel reads the payload the request placed and
-// writes data_size to say how much of the rest it wrote.
+// comes from the DeviceMapper's BufferCache and goes back there. The header
+// and everything after the request's payload are zeroed: the kernel writes
+// data_size to say how much it wrote, but a reply whose data_size covers
+// bytes it never wrote must decode as zeros, not as whatever an earlier call
+// left in this stack memory or cached buffer (another device's names, or a
+// crypt table's key). Zeroing a buffer that is already mapped costs less
+// than the kernel's own copy of it; header-only commands zero nothing more.
 struct DeviceMapper::Reply {
   Reply() = default;
   Reply(const Reply&) = delete;
@@ -210,7 +214,8 @@ struct DeviceMapper::Reply {
     if (cache != nullptr && heap.words != nullptr) cache->Give(std::move(heap));
   }
 
-  dm_ioctl* Prepare(size_t size) {
+  // A zeroed buffer of `size` bytes, the request's `payload` at kDataStart.
+  dm_ioctl* Prepare(size_t size, absl::string_view payload) {
     if (size <= kInlineBufferSize) {
       buffer = inline_storage;
     } else {
@@ -227,7 +232,11 @@ struct DeviceMapper::Reply {
       }
       buffer = heap.words.get();
     }
-    memset(buffer, 0, sizeof(dm_ioctl));
+    char* bytes = reinterpret_cast<char*>(buffer);
+    memset(bytes, 0, kDataStart);
+    std::copy_n(payload.data(), payload.size(), bytes + kDataStart);
+    memset(bytes + kDataStart + payload.size(), 0,
+           size - kDataStart - payload.size());
     return reinterpret_cast<dm_ioctl*>(buffer);
   }
 
@@ -265,7 +274,7 @@ struct DeviceMapper::Reply {
  private:
   uint64_t inline_storage[kInlineBufferSize / 8];  // 8-aligned, as the
                                                     // kernel's layouts are
-  BufferCache::Buffer heap;  // uninitialised words, on purpose
+  BufferCache::Buffer heap;  // zeroed by Prepare() as far as each call uses it
   uint64_t* buffer = inline_storage;
 };
 
@@ -353,7 +362,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
   size = std::max(size, minimum);
 
   for (int attempt = 0;; ++attempt) {
-    dm_ioctl* header = reply->Prepare(size);
+    dm_ioctl* header = reply->Prepare(size, request.payload);
     header->version[0] = command.min_version[0];
     header->version[1] = command.min_version[1];
     header->version[2] = command.min_version[2];
@@ -378,10 +387,6 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
     } else {
       CopyField(header->name, sizeof(header->name), request.name);
       CopyField(header->uuid, sizeof(header->uuid), request.uuid);
-    }
-    if (!request.payload.empty()) {
-      memcpy(reinterpret_cast<char*>(header) + kDataStart,
-             request.payload.data(), request.payload.size());
     }
 
     counters_.ioctls.fetch_add(1, std::memory_order_relaxed);
