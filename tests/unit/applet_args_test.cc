@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tools/holders_args.h"
 #include "tools/nsenter_args.h"
 
 namespace dmkit {
@@ -79,6 +80,37 @@ TEST(NsenterArgs, HelpStopsParsing) {
   nsenter::Args args = Nsenter({"nsenter", "-h", "-t", "abc"});
   EXPECT_FALSE(args.error);
   EXPECT_EQ(args.action, nsenter::Args::Action::kHelp);
+}
+
+absl::StatusOr<holders::Args> Holders(std::vector<std::string> words) {
+  Argv a(std::move(words));
+  return holders::ParseArgs(a.argc(), a.argv());
+}
+
+TEST(HoldersArgs, DeviceAndOptionsInAnyOrder) {
+  absl::StatusOr<holders::Args> args =
+      Holders({"holders", "--json", "253:4", "--umount", "--lazy"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->device, "253:4");
+  EXPECT_TRUE(args->json && args->umount && args->lazy);
+  EXPECT_EQ(Holders({"holders"}).status().message(), "no DEVICE given");
+  EXPECT_EQ(Holders({"holders", "a", "b"}).status().message(),
+            "one DEVICE only ('b')");
+  EXPECT_EQ(Holders({"holders", "--lazy", "a"}).status().message(),
+            "--lazy needs --umount");
+  EXPECT_EQ(Holders({"holders", "-x"}).status().message(),
+            "unknown option '-x'");
+  EXPECT_TRUE(Holders({"holders", "--bogus", "-h"}).status().message() ==
+              "unknown option '--bogus'");
+  EXPECT_TRUE(Holders({"holders", "-h", "--bogus"})->help);
+}
+
+// An empty argument was skipped as if it were not there ("holders '' sda"
+// looked at sda) but counted when it came second.
+TEST(HoldersArgs, EmptyDeviceIsAnError) {
+  EXPECT_EQ(Holders({"holders", ""}).status().message(), "empty DEVICE");
+  EXPECT_EQ(Holders({"holders", "", "sda"}).status().message(),
+            "one DEVICE only ('sda')");
 }
 
 }  // namespace
