@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tools/bench_args.h"
 #include "tools/holders_args.h"
 #include "tools/nsenter_args.h"
 
@@ -111,6 +112,48 @@ TEST(HoldersArgs, EmptyDeviceIsAnError) {
   EXPECT_EQ(Holders({"holders", ""}).status().message(), "empty DEVICE");
   EXPECT_EQ(Holders({"holders", "", "sda"}).status().message(),
             "one DEVICE only ('sda')");
+}
+
+absl::StatusOr<bench::CycleOptions> Bench(std::vector<std::string> words) {
+  Argv a(std::move(words));
+  return bench::ParseCycleArgs(a.argc(), a.argv(), "/tmp");
+}
+
+TEST(BenchArgs, Options) {
+  absl::StatusOr<bench::CycleOptions> o =
+      Bench({"bench", "cycle", "--count", "10", "--jobs", "50", "--json",
+             "--backing", "7:0", "--size", "4096", "--tmpdir", "/var/tmp"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->count, 10);
+  EXPECT_EQ(o->jobs, 10);  // never more jobs than cycles
+  EXPECT_TRUE(o->json);
+  EXPECT_EQ(o->backing->ToString(), "7:0");
+  EXPECT_EQ(o->size, 4096u);
+  EXPECT_EQ(o->tmpdir, "/var/tmp");
+  EXPECT_EQ(Bench({"bench", "cycle"})->tmpdir, "/tmp");
+  EXPECT_EQ(Bench({"bench", "cycle", "--count"}).status().message(),
+            "--count needs a value");
+  EXPECT_EQ(Bench({"bench", "cycle", "--jobs", "x"}).status().message(),
+            "bad --jobs 'x'");
+  EXPECT_EQ(Bench({"bench", "cycle", "--size", "7"}).status().message(),
+            "bad --size '7'");
+  EXPECT_EQ(Bench({"bench", "cycle", "run"}).status().message(),
+            "unexpected argument 'run'");
+  EXPECT_EQ(Bench({"bench", "cycle", "--target", "thin", "--backing", "7:0"})
+                .status()
+                .message(),
+            "--backing is for --target linear");
+  EXPECT_TRUE(Bench({"bench", "cycle", "--help", "--bogus"})->help);
+}
+
+// A later --target linear did not undo an earlier --target thin.
+TEST(BenchArgs, LastTargetWins) {
+  EXPECT_FALSE(Bench({"bench", "cycle", "--target", "thin", "--target",
+                      "linear"})
+                   ->thin);
+  EXPECT_TRUE(Bench({"bench", "cycle", "--target", "linear", "--target",
+                     "thin"})
+                  ->thin);
 }
 
 }  // namespace
