@@ -53,11 +53,12 @@ struct Options {
 // ParseOptions()
 //
 // Parses argv[1..] with getopt_long (which prints its own complaints to
-// stderr, prefixed with argv[0]). Returns false on a bad command line, with
-// dmsetup's own messages in `errors` (the caller then prints "Couldn't
-// process command line."). May permute argv, as getopt does.
+// stderr, prefixed with argv[0], unless `quiet`). Returns false on a bad
+// command line, with dmsetup's own messages in `errors` (the caller then
+// prints "Couldn't process command line."; when quiet, getopt's complaint
+// is a line in `errors` too). May permute argv, as getopt does.
 bool ParseOptions(int argc, char** argv, Options* options,
-                  std::vector<std::string>* errors);
+                  std::vector<std::string>* errors, bool quiet = false);
 
 }  // namespace dmkit::dmsetup
 
