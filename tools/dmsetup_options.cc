@@ -326,6 +326,7 @@ bool ParseOptions(int argc, char** argv, Options* o,
     return false;
   }
   if (optind < argc) {
+    o->command_given = true;
     o->command = argv[optind];
     for (int i = optind + 1; i < argc; ++i) o->args.emplace_back(argv[i]);
   }

@@ -46,6 +46,9 @@ struct Options {
   Mangling manglename = Mangling::kAuto;
 
   // The command word and its arguments (after option permutation).
+  // `command_given`: there was a word, even an empty one (dmsetup calls ''
+  // an unknown command, not a missing one).
+  bool command_given = false;
   std::string command;
   std::vector<std::string> args;
 };
