@@ -30,13 +30,13 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
 #include "dmioctl/targets.h"
 #include "tools/applet.h"
+#include "tools/bench_args.h"
 #include "tools/loop_device.h"
 
 namespace dmkit {
@@ -83,15 +83,7 @@ double Now() {
   return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
 }
 
-struct Options {
-  bool thin = false;
-  int count = 100;
-  int jobs = 1;
-  bool json = false;
-  uint64_t size = 2048;
-  std::optional<dmioctl::DevNum> backing;
-  std::string tmpdir;
-};
+using Options = bench::CycleOptions;
 
 enum Phase { kCreate, kLoad, kResume, kRemove, kCycle, kPhases };
 constexpr const char* kPhaseNames[kPhases] = {"create", "load", "resume",
@@ -140,72 +132,6 @@ class Backing {
   std::vector<LoopDevice> loops_;
 };
 
-bool ParseOptions(int argc, char** argv, Options* o) {
-  const char* env_tmp = getenv("TMPDIR");
-  o->tmpdir = env_tmp && *env_tmp ? env_tmp : "/tmp";
-  for (int i = 2; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&](const char* flag) -> const char* {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "bench: %s needs a value\n", flag);
-        return nullptr;
-      }
-      return argv[++i];
-    };
-    if (arg == "--json") {
-      o->json = true;
-    } else if (arg == "--target") {
-      const char* v = value("--target");
-      if (!v) return false;
-      if (strcmp(v, "thin") == 0) {
-        o->thin = true;
-      } else if (strcmp(v, "linear") != 0) {
-        fprintf(stderr, "bench: unknown target '%s' (linear or thin)\n", v);
-        return false;
-      }
-    } else if (arg == "--count" || arg == "--jobs") {
-      const char* v = value(argv[i]);
-      int n;
-      if (!v || !absl::SimpleAtoi(v, &n) || n < 1 || n > 1000000) {
-        if (v) fprintf(stderr, "bench: bad %s '%s'\n", argv[i - 1], v);
-        return false;
-      }
-      (arg == "--count" ? o->count : o->jobs) = n;
-    } else if (arg == "--size") {
-      const char* v = value("--size");
-      if (!v || !absl::SimpleAtoi(v, &o->size) || o->size < 8) {
-        if (v) fprintf(stderr, "bench: bad --size '%s'\n", v);
-        return false;
-      }
-    } else if (arg == "--backing") {
-      const char* v = value("--backing");
-      if (!v) return false;
-      auto dev = dmioctl::DevNum::Parse(v);
-      if (!dev.ok()) {
-        fprintf(stderr, "bench: bad --backing '%s' (MAJ:MIN)\n", v);
-        return false;
-      }
-      o->backing = *dev;
-    } else if (arg == "--tmpdir") {
-      const char* v = value("--tmpdir");
-      if (!v) return false;
-      o->tmpdir = v;
-    } else if (arg == "-h" || arg == "--help") {
-      Usage(stdout);
-      exit(0);
-    } else {
-      fprintf(stderr, "bench: unexpected argument '%s'\n", argv[i]);
-      return false;
-    }
-  }
-  if (o->thin && o->backing) {
-    fprintf(stderr, "bench: --backing is for --target linear\n");
-    return false;
-  }
-  o->jobs = std::min(o->jobs, o->count);
-  return true;
-}
-
 // Nearest-rank percentile of sorted samples.
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -250,11 +176,19 @@ void Report(const Options& o, Samples& all, int done, double elapsed) {
 }
 
 int Cycle(int argc, char** argv) {
-  Options o;
-  if (!ParseOptions(argc, argv, &o)) {
-    fprintf(stderr, "Try 'dmkit bench --help'.\n");
+  const char* env_tmp = getenv("TMPDIR");
+  absl::StatusOr<Options> parsed =
+      bench::ParseCycleArgs(argc, argv, env_tmp && *env_tmp ? env_tmp : "/tmp");
+  if (!parsed.ok()) {
+    fprintf(stderr, "bench: %s\nTry 'dmkit bench --help'.\n",
+            std::string(parsed.status().message()).c_str());
     return kExitUsage;
   }
+  if (parsed->help) {
+    Usage(stdout);
+    return 0;
+  }
+  const Options& o = *parsed;
   const char* dev_dir = getenv("DM_DEV_DIR");
   auto opened =
       dmioctl::DeviceMapper::Open(dev_dir && *dev_dir ? dev_dir : "/dev");

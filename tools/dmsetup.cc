@@ -299,7 +299,7 @@ int Main(int argc, char** argv) {
   } else if (o.version) {
     cmd = FindCommand("version");
   } else {
-    if (o.command.empty()) {
+    if (!o.command_given) {
       Usage(stderr);
       return 1;
     }

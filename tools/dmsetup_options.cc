@@ -127,17 +127,20 @@ bool CookieValue(const char* text, uint32_t* cookie) {
 }  // namespace
 
 bool ParseOptions(int argc, char** argv, Options* o,
-                  std::vector<std::string>* errors) {
+                  std::vector<std::string>* errors, bool quiet) {
   *o = Options();
   // glibc: optind = 0 re-initialises getopt completely.
   optind = 0;
-  opterr = 1;
+  opterr = quiet ? 0 : 1;
   int c;
   while ((c = getopt_long(argc, argv, "cCfG:hj:m:M:no:O:rS:u:U:vy",
                           kLongOptions, nullptr)) != -1) {
     switch (c) {
       case ':':
       case '?':
+        if (quiet) {
+          errors->push_back("Unrecognised option or missing argument.");
+        }
         return false;
       case 'h': case kHelp: ++o->help; break;
       case kConcise: ++o->concise; break;
@@ -323,6 +326,7 @@ bool ParseOptions(int argc, char** argv, Options* o,
     return false;
   }
   if (optind < argc) {
+    o->command_given = true;
     o->command = argv[optind];
     for (int i = optind + 1; i < argc; ++i) o->args.emplace_back(argv[i]);
   }

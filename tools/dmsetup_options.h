@@ -46,6 +46,9 @@ struct Options {
   Mangling manglename = Mangling::kAuto;
 
   // The command word and its arguments (after option permutation).
+  // `command_given`: there was a word, even an empty one (dmsetup calls ''
+  // an unknown command, not a missing one).
+  bool command_given = false;
   std::string command;
   std::vector<std::string> args;
 };
@@ -53,11 +56,12 @@ struct Options {
 // ParseOptions()
 //
 // Parses argv[1..] with getopt_long (which prints its own complaints to
-// stderr, prefixed with argv[0]). Returns false on a bad command line, with
-// dmsetup's own messages in `errors` (the caller then prints "Couldn't
-// process command line."). May permute argv, as getopt does.
+// stderr, prefixed with argv[0], unless `quiet`). Returns false on a bad
+// command line, with dmsetup's own messages in `errors` (the caller then
+// prints "Couldn't process command line."; when quiet, getopt's complaint
+// is a line in `errors` too). May permute argv, as getopt does.
 bool ParseOptions(int argc, char** argv, Options* options,
-                  std::vector<std::string>* errors);
+                  std::vector<std::string>* errors, bool quiet = false);
 
 }  // namespace dmkit::dmsetup
 

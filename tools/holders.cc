@@ -13,6 +13,7 @@
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/error.h"
 #include "tools/applet.h"
+#include "tools/holders_args.h"
 #include "tools/json_writer.h"
 #include "tools/holders_scan.h"
 
@@ -38,13 +39,6 @@ constexpr char kUsage[] =
     "  --lazy    with --umount: detach (MNT_DETACH) instead of a normal\n"
     "            unmount, which fails while files are open there\n"
     "  --json    machine-readable output\n";
-
-struct Options {
-  std::string device;
-  bool umount = false;
-  bool lazy = false;
-  bool json = false;
-};
 
 void PrintReport(const holders::Report& r) {
   printf("%s (%s)", r.kernel_name.c_str(), r.dev.ToString().c_str());
@@ -208,37 +202,16 @@ absl::Status UnmountAll(const holders::Report& r, bool lazy, FILE* progress) {
 }  // namespace
 
 int HoldersMain(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--umount") {
-      options.umount = true;
-    } else if (arg == "--lazy") {
-      options.lazy = true;
-    } else if (arg == "--json") {
-      options.json = true;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      fprintf(stderr, "holders: unknown option '%s'\nTry 'dmkit holders --help'.\n",
-              arg.c_str());
-      return 1;
-    } else if (options.device.empty()) {
-      options.device = arg;
-    } else {
-      fprintf(stderr, "holders: one DEVICE only ('%s')\nTry 'dmkit holders --help'.\n",
-              arg.c_str());
-      return 1;
-    }
-  }
-  if (options.device.empty()) {
-    fprintf(stderr, "holders: no DEVICE given\nTry 'dmkit holders --help'.\n");
+  absl::StatusOr<holders::Args> parsed = holders::ParseArgs(argc, argv);
+  if (!parsed.ok()) {
+    fprintf(stderr, "holders: %s\nTry 'dmkit holders --help'.\n",
+            std::string(parsed.status().message()).c_str());
     return 1;
   }
-  if (options.lazy && !options.umount) {
-    fprintf(stderr, "holders: --lazy needs --umount\n");
-    return 1;
+  const holders::Args& options = *parsed;
+  if (options.help) {
+    fputs(kUsage, stdout);
+    return 0;
   }
   // device-mapper is optional: loop devices and disks work without it.
   absl::StatusOr<dmioctl::DeviceMapper*> dm = dmioctl::DeviceMapper::Instance();

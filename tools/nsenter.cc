@@ -18,9 +18,7 @@
 //   -Z          implemented without libselinux, through /proc/PID/attr.
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
-#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +39,7 @@
 #include "mountns/status.h"
 #include "mountns/unique_fd.h"
 #include "tools/applet.h"
+#include "tools/nsenter_args.h"
 
 #ifndef DMKIT_VERSION
 #define DMKIT_VERSION "0.0.0"
@@ -49,53 +48,10 @@
 namespace dmkit {
 namespace {
 
-using mountns::NamespaceType;
-
 // util-linux's exit codes (include/c.h).
 constexpr int kExitFailure = 1;
 constexpr int kExitExecFailed = 126;  // program found but not runnable
 constexpr int kExitExecNotFound = 127;
-
-enum : int { kOptPreserveCredentials = CHAR_MAX + 1 };
-
-// "+" stops at the first non-option, which starts the program's argv.
-constexpr char kShortOptions[] = "+ahVt:m::u::i::n::p::C::U::T::S:G:r::w::W:FZ";
-
-constexpr struct option kLongOptions[] = {
-    {"all", no_argument, nullptr, 'a'},
-    {"help", no_argument, nullptr, 'h'},
-    {"version", no_argument, nullptr, 'V'},
-    {"target", required_argument, nullptr, 't'},
-    {"mount", optional_argument, nullptr, 'm'},
-    {"uts", optional_argument, nullptr, 'u'},
-    {"ipc", optional_argument, nullptr, 'i'},
-    {"net", optional_argument, nullptr, 'n'},
-    {"pid", optional_argument, nullptr, 'p'},
-    {"user", optional_argument, nullptr, 'U'},
-    {"cgroup", optional_argument, nullptr, 'C'},
-    {"time", optional_argument, nullptr, 'T'},
-    {"setuid", required_argument, nullptr, 'S'},
-    {"setgid", required_argument, nullptr, 'G'},
-    {"root", optional_argument, nullptr, 'r'},
-    {"wd", optional_argument, nullptr, 'w'},
-    {"wdns", required_argument, nullptr, 'W'},
-    {"no-fork", no_argument, nullptr, 'F'},
-    {"preserve-credentials", no_argument, nullptr, kOptPreserveCredentials},
-    {"follow-context", no_argument, nullptr, 'Z'},
-    {nullptr, 0, nullptr, 0},
-};
-
-// The namespace options, by letter.
-struct NamespaceOption {
-  char letter;
-  NamespaceType type;
-};
-constexpr NamespaceOption kNamespaceOptions[] = {
-    {'m', NamespaceType::kMount}, {'u', NamespaceType::kUts},
-    {'i', NamespaceType::kIpc},   {'n', NamespaceType::kNet},
-    {'p', NamespaceType::kPid},   {'C', NamespaceType::kCgroup},
-    {'U', NamespaceType::kUser},  {'T', NamespaceType::kTime},
-};
 
 // SELINUX_MAGIC from include/uapi/linux/magic.h.
 constexpr long kSelinuxMagic = 0xf97cff8c;
@@ -196,26 +152,6 @@ int PrintVersion(const Reporter& reporter) {
   return reporter.FinishStdout();
 }
 
-// strtoul_or_err(): strtoul(3)'s syntax (so "-1" wraps, as in util-linux),
-// the whole string must be used.
-bool ParseUnsigned(const char* text, unsigned long* value, int* error_number) {
-  *error_number = 0;
-  if (text == nullptr || *text == '\0') return false;
-  char* end = nullptr;
-  errno = 0;
-  *value = strtoul(text, &end, 10);
-  *error_number = errno;
-  return errno == 0 && end != text && *end == '\0';
-}
-
-int ParseFailed(const Reporter& reporter, absl::string_view what,
-                const char* text, int error_number) {
-  std::string message =
-      absl::StrCat("failed to parse ", what, ": '", text, "'");
-  if (error_number == ERANGE) return reporter.FailErrno(message, ERANGE);
-  return reporter.Fail(message);
-}
-
 // selinux is_selinux_enabled(): selinuxfs is mounted.
 bool SelinuxEnabled() {
   struct statfs fs;
@@ -287,23 +223,6 @@ int ExecShell(const Reporter& reporter) {
   return reporter.ExecFailed(shell, errno);
 }
 
-// The parsed command line.
-struct Options {
-  pid_t target = 0;
-  int namespaces = 0;  // from the target, no file given
-  bool all = false;
-  bool root_from_target = false;
-  bool wd_from_target = false;
-  const char* wdns = nullptr;
-  bool force_uid = false;
-  bool force_gid = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  bool preserve_credentials = false;
-  bool follow_context = false;
-  int fork = -1;  // -1: only if a pid namespace is entered
-};
-
 // Opens `path`, or /proc/PID/<type> of the target when `path` is null, as
 // util-linux's open_target_fd().
 absl::StatusOr<mountns::UniqueFd> OpenTargetFd(pid_t target,
@@ -323,101 +242,41 @@ absl::StatusOr<mountns::UniqueFd> OpenTargetFd(pid_t target,
 
 int Run(int argc, char** argv) {
   Reporter reporter(argc > 0 ? Basename(argv[0]) : "nsenter");
-  Options options;
+  // Quietly first: getopt's own complaint must not come before the error of
+  // a file named earlier on the line.
+  nsenter::Args options = nsenter::ParseArgs(argc, argv, /*quiet=*/true);
   mountns::NamespaceSet namespaces;
   mountns::UniqueFd root_fd;
   mountns::UniqueFd wd_fd;
-  int exclusive_seen = 0;  // -W and -w exclude each other
 
-  optind = 0;  // full getopt reset: applets may run more than once
-  opterr = 1;
-  int c;
-  while ((c = getopt_long(argc, argv, kShortOptions, kLongOptions, nullptr)) !=
-         -1) {
-    if (c == 'W' || c == 'w') {
-      if (exclusive_seen == 0) {
-        exclusive_seen = c;
-      } else if (exclusive_seen != c) {
-        return reporter.Fail("mutually exclusive arguments: --wdns --wd");
-      }
+  // util-linux opens each file as it parses its option: the ones named
+  // before a bad option or --help can fail first.
+  for (const nsenter::Args::File& file : options.files) {
+    if (file.kind == nsenter::Args::File::Kind::kNamespace) {
+      absl::Status added = namespaces.AddFile(file.type, file.path);
+      if (!added.ok()) return reporter.Fail(added);
+      continue;
     }
-    bool handled = false;
-    for (const NamespaceOption& ns : kNamespaceOptions) {
-      if (c != ns.letter) continue;
-      handled = true;
-      if (optarg != nullptr) {
-        absl::Status added = namespaces.AddFile(ns.type, optarg);
-        if (!added.ok()) return reporter.Fail(added);
-      } else {
-        options.namespaces |= mountns::KindOf(ns.type).clone_flag;
-      }
+    bool root = file.kind == nsenter::Args::File::Kind::kRoot;
+    absl::StatusOr<mountns::UniqueFd> fd =
+        OpenTargetFd(options.target, root ? "root" : "cwd", file.path.c_str());
+    if (!fd.ok()) return reporter.Fail(fd.status());
+    (root ? root_fd : wd_fd) = *std::move(fd);
+  }
+  if (options.error) {
+    if (options.getopt_error) {
+      (void)nsenter::ParseArgs(argc, argv);  // getopt prints its message
+      return reporter.TryHelp();
     }
-    if (handled) continue;
-    unsigned long value = 0;
-    int error_number = 0;
-    switch (c) {
-      case 'a':
-        options.all = true;
-        break;
-      case 't':
-        if (!ParseUnsigned(optarg, &value, &error_number)) {
-          return ParseFailed(reporter, "pid", optarg, error_number);
-        }
-        options.target = static_cast<pid_t>(value);
-        break;
-      case 'S':
-        if (!ParseUnsigned(optarg, &value, &error_number)) {
-          return ParseFailed(reporter, "uid", optarg, error_number);
-        }
-        options.uid = static_cast<uid_t>(value);
-        options.force_uid = true;
-        break;
-      case 'G':
-        if (!ParseUnsigned(optarg, &value, &error_number)) {
-          return ParseFailed(reporter, "gid", optarg, error_number);
-        }
-        options.gid = static_cast<gid_t>(value);
-        options.force_gid = true;
-        break;
-      case 'F':
-        options.fork = 0;
-        break;
-      case 'r':
-        if (optarg != nullptr) {
-          absl::StatusOr<mountns::UniqueFd> fd =
-              OpenTargetFd(options.target, "root", optarg);
-          if (!fd.ok()) return reporter.Fail(fd.status());
-          root_fd = *std::move(fd);
-        } else {
-          options.root_from_target = true;
-        }
-        break;
-      case 'w':
-        if (optarg != nullptr) {
-          absl::StatusOr<mountns::UniqueFd> fd =
-              OpenTargetFd(options.target, "cwd", optarg);
-          if (!fd.ok()) return reporter.Fail(fd.status());
-          wd_fd = *std::move(fd);
-        } else {
-          options.wd_from_target = true;
-        }
-        break;
-      case 'W':
-        options.wdns = optarg;
-        break;
-      case kOptPreserveCredentials:
-        options.preserve_credentials = true;
-        break;
-      case 'Z':
-        options.follow_context = true;
-        break;
-      case 'h':
-        return PrintUsage(reporter);
-      case 'V':
-        return PrintVersion(reporter);
-      default:
-        return reporter.TryHelp();
-    }
+    return reporter.Fail(*options.error);
+  }
+  switch (options.action) {
+    case nsenter::Args::Action::kHelp:
+      return PrintUsage(reporter);
+    case nsenter::Args::Action::kVersion:
+      return PrintVersion(reporter);
+    case nsenter::Args::Action::kRun:
+      break;
   }
 
   if (options.follow_context) {
@@ -469,7 +328,7 @@ int Run(int argc, char** argv) {
   if ((entered & CLONE_NEWPID) && options.fork == -1) options.fork = 1;
 
   // Keep the current directory across a chroot unless told otherwise.
-  if (root_fd.valid() && !wd_fd.valid() && options.wdns == nullptr) {
+  if (root_fd.valid() && !wd_fd.valid() && !options.wdns) {
     absl::StatusOr<mountns::UniqueFd> fd = mountns::OpenFile(".", O_RDONLY);
     if (!fd.ok()) {
       return reporter.FailErrno("cannot open current working directory",
@@ -488,9 +347,9 @@ int Run(int argc, char** argv) {
     }
     root_fd.reset();
   }
-  if (options.wdns != nullptr) {
+  if (options.wdns) {
     absl::StatusOr<mountns::UniqueFd> fd =
-        mountns::OpenFile(options.wdns, O_RDONLY);
+        mountns::OpenFile(*options.wdns, O_RDONLY);
     if (!fd.ok()) {
       return reporter.FailErrno("cannot open current working directory",
                                 mountns::ErrnoOf(fd.status()));
@@ -521,9 +380,9 @@ int Run(int argc, char** argv) {
     return reporter.FailErrno("setuid failed", errno);
   }
 
-  if (optind < argc) {
-    execvp(argv[optind], argv + optind);
-    return reporter.ExecFailed(argv[optind], errno);
+  if (options.program < argc) {
+    execvp(argv[options.program], argv + options.program);
+    return reporter.ExecFailed(argv[options.program], errno);
   }
   return ExecShell(reporter);
 }

@@ -164,8 +164,13 @@ struct DeviceMapper::BufferCache {
   static constexpr size_t kMaxCachedBufferSize = size_t{16} << 20;
   struct Buffer {
     std::unique_ptr<uint64_t[]> words;
-    size_t size = 0;  // in words
+    size_t size = 0;   // in words
+    size_t dirty = 0;  // bytes past this offset are zero
   };
+  static Buffer Allocate(size_t words) {
+    // Zeroed once here; Reply::Prepare keeps it zeroed past `dirty`.
+    return {std::unique_ptr<uint64_t[]>(new uint64_t[words]()), words, 0};
+  }
 
   // A buffer of at least `words` words: a cached one if one is big enough.
   Buffer Take(size_t words) {
@@ -179,7 +184,7 @@ struct DeviceMapper::BufferCache {
         }
       }
     }
-    return {std::unique_ptr<uint64_t[]>(new uint64_t[words]), words};
+    return Allocate(words);
   }
 
   void Give(Buffer buffer) {
@@ -197,38 +202,79 @@ struct DeviceMapper::BufferCache {
   std::array<Buffer, 2> cached;  // guarded by mu
 };
 
-// The ioctl buffer, which the reply overwrites. Up to kInlineBufferSize it
-// is part of the object (no allocation for the common calls); beyond that it
-// comes from the DeviceMapper's BufferCache and goes back there. Only the
-// header is zeroed: the kernel reads the payload the request placed and
-// writes data_size to say how much of the rest it wrote.
+// Each thread's buffer for replies up to kInlineBufferSize (all but the
+// listings and large tables), kept between calls so that it is zero past
+// the bytes the last call used. See Reply.
+struct ScratchBuffer {
+  uint64_t words[kInlineBufferSize / 8] = {};  // 8-aligned, as the kernel's
+                                               // layouts are
+  size_t dirty = 0;  // bytes past this offset are zero
+  bool in_use = false;
+};
+thread_local ScratchBuffer t_scratch;
+
+// The ioctl buffer, which the reply overwrites: the thread's ScratchBuffer,
+// or a buffer from the DeviceMapper's BufferCache when the reply may be
+// larger (or the scratch buffer is in use further up the stack).
+//
+// A reply must decode only bytes the kernel wrote in this call, never
+// what an earlier call left in the buffer (another device's names, or a
+// crypt table's key) when a reply's data_size covers bytes the kernel did
+// not write. So every byte past the request's payload is zero when the
+// ioctl is issued. Rather than zeroing the whole buffer each time (a 4 KiB
+// status buffer would cost more than the status), each buffer records how
+// far it may be non-zero: after a well-formed reply, as far as the kernel
+// said it wrote (data_size); after anything else, all of it. Prepare()
+// zeroes only up to there.
 struct DeviceMapper::Reply {
   Reply() = default;
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
   ~Reply() {
+    if (scratch != nullptr) scratch->in_use = false;
     if (cache != nullptr && heap.words != nullptr) cache->Give(std::move(heap));
   }
 
-  dm_ioctl* Prepare(size_t size) {
-    if (size <= kInlineBufferSize) {
-      buffer = inline_storage;
+  // A buffer of `size` bytes: zeroed header, the request's `payload` at
+  // kDataStart, zeros after it.
+  dm_ioctl* Prepare(size_t size, absl::string_view payload) {
+    if (size <= kInlineBufferSize && scratch == nullptr && !t_scratch.in_use) {
+      scratch = &t_scratch;
+      scratch->in_use = true;
+    }
+    if (size <= kInlineBufferSize && scratch != nullptr) {
+      buffer = scratch->words;
+      dirty = &scratch->dirty;
     } else {
       if (heap.size * 8 < size) {
         if (cache != nullptr && heap.words != nullptr) {
           cache->Give(std::move(heap));
         }
         size_t words = (size + 7) / 8;
-        heap = cache != nullptr
-                   ? cache->Take(words)
-                   : BufferCache::Buffer{
-                         std::unique_ptr<uint64_t[]>(new uint64_t[words]),
-                         words};
+        heap = cache != nullptr ? cache->Take(words)
+                                : BufferCache::Allocate(words);
       }
       buffer = heap.words.get();
+      dirty = &heap.dirty;
     }
-    memset(buffer, 0, sizeof(dm_ioctl));
+    char* bytes = reinterpret_cast<char*>(buffer);
+    memset(bytes, 0, kDataStart);
+    std::copy_n(payload.data(), payload.size(), bytes + kDataStart);
+    size_t end = kDataStart + payload.size();
+    size_t zero_to = std::min(*dirty, size);
+    if (zero_to > end) memset(bytes + end, 0, zero_to - end);
+    // Past `size` (not handed to the kernel this time) stays as it was.
+    *dirty = *dirty > size ? *dirty : end;
+    sent_size = size;
     return reinterpret_cast<dm_ioctl*>(buffer);
+  }
+
+  // After the ioctl: how far the kernel may have written. `trusted` is a
+  // well-formed reply (data_size within the buffer).
+  void Written(bool trusted) {
+    size_t written = sent_size;
+    if (trusted) written = std::min<size_t>(header().data_size, sent_size);
+    *dirty = std::max(*dirty, written);
   }
 
   const dm_ioctl& header() const {
@@ -263,10 +309,11 @@ struct DeviceMapper::Reply {
   BufferCache* cache = nullptr;  // set by Execute()
 
  private:
-  uint64_t inline_storage[kInlineBufferSize / 8];  // 8-aligned, as the
-                                                    // kernel's layouts are
-  BufferCache::Buffer heap;  // uninitialised words, on purpose
-  uint64_t* buffer = inline_storage;
+  ScratchBuffer* scratch = nullptr;  // this thread's, while this Reply has it
+  BufferCache::Buffer heap;
+  uint64_t* buffer = nullptr;
+  size_t* dirty = nullptr;  // the current buffer's extent
+  size_t sent_size = 0;
 };
 
 absl::StatusOr<std::unique_ptr<DeviceMapper>> DeviceMapper::Open(
@@ -353,7 +400,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
   size = std::max(size, minimum);
 
   for (int attempt = 0;; ++attempt) {
-    dm_ioctl* header = reply->Prepare(size);
+    dm_ioctl* header = reply->Prepare(size, request.payload);
     header->version[0] = command.min_version[0];
     header->version[1] = command.min_version[1];
     header->version[2] = command.min_version[2];
@@ -379,14 +426,11 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
       CopyField(header->name, sizeof(header->name), request.name);
       CopyField(header->uuid, sizeof(header->uuid), request.uuid);
     }
-    if (!request.payload.empty()) {
-      memcpy(reinterpret_cast<char*>(header) + kDataStart,
-             request.payload.data(), request.payload.size());
-    }
 
     counters_.ioctls.fetch_add(1, std::memory_order_relaxed);
     int r = transport_->Ioctl(_IOWR(DM_IOCTL, request.command, dm_ioctl),
                               header);
+    reply->Written(r == 0 && header->data_size <= size);
     // The kernel writes its version into every reply, failed ones included.
     if (header->version[0] == DM_VERSION_MAJOR) {
       kernel_version_packed_.store(

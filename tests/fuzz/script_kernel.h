@@ -18,10 +18,15 @@
 // message to a device without a table). Bytes past the buffer's size are
 // dropped, as the kernel cannot write past it. When the records run out the
 // ioctl fails with EIO. A request for a buffer larger than kMaxBuffer fails
-// with ENOMEM, as the kernel's own allocation of the copy can: the retry
-// loop still doubles 16 KiB four times, but a reply that says DM_BUFFER_FULL
-// forever does not make every input allocate and zero megabytes (which
-// slowed fuzz_reply_deps twentyfold with a 4 MiB cap).
+// with ENOMEM, as the kernel's own allocation of the copy can, so a reply
+// that says DM_BUFFER_FULL forever does not make every input allocate and
+// zero megabytes (a 4 MiB cap slowed fuzz_reply_deps twentyfold). The
+// library's first growth is 64x: the 4 KiB table, status, deps and
+// target-version buffers grow to 256 KiB, which is answered, and retry once
+// more (x8) into ENOMEM; the 16 KiB lists grow to 1 MiB, which fails. A
+// 1 MiB cap would let a list's retry be answered too, but made
+// fuzz_reply_list and fuzz_reply_versions 3.5 times slower for no new line:
+// what is decoded after a retry is what the first reply's code decodes.
 //
 // tests/fuzz/fuzz_seeds.cc writes records in this layout from the fake
 // kernel's (6.1-shaped) replies.

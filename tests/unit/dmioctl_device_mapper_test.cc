@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
+
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/error.h"
 #include "dmioctl/targets.h"
@@ -773,6 +775,76 @@ TEST(DeviceMapperTest, ReusingFormsOverwriteStaleResults) {
   EXPECT_TRUE(info.live_table());
   EXPECT_THAT(f.dm.GetInfo(DeviceRef::ByName("gone"), false, &info),
               HasErrno(ENXIO));
+}
+
+// Found by fuzz_reply_versions and fuzz_reply_status: the ioctl buffer was
+// reused uninitialised (on the stack up to 4 KiB, from the DeviceMapper's
+// buffer cache beyond), so a reply whose data_size covered bytes the kernel
+// never wrote decoded what an earlier call had left there: another device's
+// table (a crypt key) or names. Everything after the request is zero when
+// the kernel gets it.
+TEST(DeviceMapperTest, BytesTheKernelDidNotWriteAreZeroNotAnEarlierReply) {
+  auto zero_after_request = [](const dm_ioctl* h, size_t size) {
+    const char* p = reinterpret_cast<const char*>(h);
+    return std::all_of(p + sizeof(dm_ioctl), p + size,
+                       [](char c) { return c == '\0'; });
+  };
+  // First call: the whole buffer written with a crypt target whose params
+  // run to its last byte, and the reply says so (data_size is the whole
+  // buffer; the kernel copies back exactly data_size bytes, so what lies
+  // past it is ours, not the kernel's). Only the status reply is decodable.
+  auto fill = [](dm_ioctl* h, size_t size) {
+    char* p = reinterpret_cast<char*>(h);
+    dm_target_spec spec{};
+    spec.length = 2048;
+    strcpy(spec.target_type, "crypt");
+    memcpy(p + sizeof(dm_ioctl), &spec, sizeof(spec));
+    char* text = p + sizeof(dm_ioctl) + sizeof(spec);
+    memset(text, 'k', p + size - 1 - text);
+    p[size - 1] = '\0';
+    h->target_count = 1;
+    h->data_start = sizeof(dm_ioctl);
+    h->data_size = static_cast<uint32_t>(size);
+  };
+  // Second call, same command: data_size covers the whole buffer, nothing
+  // written after the header.
+  auto header_only = [](dm_ioctl* h, size_t size) {
+    h->target_count = 1;
+    h->data_start = sizeof(dm_ioctl);
+    h->data_size = static_cast<uint32_t>(size);
+  };
+  // The 4 KiB status buffer is the thread's scratch buffer; the 16 KiB list
+  // buffer comes back from the cache the first call gave it to.
+  for (unsigned command : {DM_TABLE_STATUS_CMD, DM_LIST_DEVICES_CMD}) {
+    SCOPED_TRACE(command);
+    FakeDm f;
+    bool zeroed = true;
+    int calls = 0;
+    f.kernel->overrides[command] = [&](dm_ioctl* h, size_t size) {
+      zeroed = zeroed && zero_after_request(h, size);
+      if (++calls == 1) {
+        fill(h, size);
+      } else {
+        header_only(h, size);
+      }
+      return 0;
+    };
+    if (command == DM_TABLE_STATUS_CMD) {
+      ASSERT_TRUE(f.dm.GetTable(DeviceRef::ByName("vol")).ok());
+      auto table = f.dm.GetTable(DeviceRef::ByName("vol"));
+      ASSERT_TRUE(table.ok()) << table.status();
+      ASSERT_EQ(table->targets.size(), 1u);
+      EXPECT_EQ(table->targets[0].type, "");
+      EXPECT_EQ(table->targets[0].params, "");
+    } else {
+      f.dm.ListDevices().status().IgnoreError();  // garbage, malformed
+      auto list = f.dm.ListDevices();
+      ASSERT_TRUE(list.ok()) << list.status();
+      EXPECT_TRUE(list->empty());
+    }
+    EXPECT_EQ(calls, 2);
+    EXPECT_TRUE(zeroed);
+  }
 }
 
 TEST(DeviceMapperTest, InjectedErrnoIsReported) {

@@ -132,6 +132,19 @@ TEST(Options, DoubleDashEndsOptions) {
   EXPECT_EQ(o.args, std::vector<std::string>{"-f"});
 }
 
+// Found by fuzz_applet_args: an empty word as the command was taken for no
+// command (usage only); dmsetup says "Unknown command." first.
+TEST(Options, EmptyCommandWordIsACommand) {
+  Options o;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(Parse({"dmsetup", "", "x"}, &o, &errors));
+  EXPECT_TRUE(o.command_given);
+  EXPECT_EQ(o.command, "");
+  EXPECT_EQ(o.args, std::vector<std::string>{"x"});
+  ASSERT_TRUE(Parse({"dmsetup", "-v"}, &o, &errors));
+  EXPECT_FALSE(o.command_given);
+}
+
 TEST(Options, UnknownOptionFails) {
   Options o;
   std::vector<std::string> errors;

@@ -161,6 +161,21 @@ TEST(ThinSuperblockTest, Rejects) {
   EXPECT_TRUE(ParseThinSuperblock(check)->needs_check());
 }
 
+// Found by fuzz_thin_superblock: a (checksummed) superblock with 2^57 data
+// blocks of 128 sectors parsed, and pool --activate's size check computed
+// blocks x sectors, which wrapped to 0 and passed for any data file.
+TEST(ThinSuperblockTest, RejectsMoreDataThanADeviceHolds) {
+  std::string huge = Superblock(128);
+  Put64(huge, 64, uint64_t{1} << 57);
+  Put32(huge, 0, ThinMetadataChecksum(huge));
+  EXPECT_THAT(ParseThinSuperblock(huge).status().message(),
+              HasSubstr("more than a device can have"));
+  std::string largest = Superblock(128);
+  Put64(largest, 64, UINT64_MAX / 128);
+  Put32(largest, 0, ThinMetadataChecksum(largest));
+  EXPECT_TRUE(ParseThinSuperblock(largest).ok());
+}
+
 TEST(ThinSuperblockTest, ReadsAFile) {
   testing::TempDir dir;
   std::string path = dir.Write("metadata", Superblock(256) + std::string(4096, 'x'));

@@ -163,6 +163,12 @@ compare "bad uid"                     NSENTER -t "$MNT" -S abc -m true
 compare "bad gid"                     NSENTER -t "$MNT" --setgid=x -m true
 compare "missing --setuid argument"   NSENTER --setuid
 compare "-Z without SELinux"          NSENTER -Z true
+# util-linux opens a named file as it parses the option: its error comes
+# before the error of a later option, and getopt's complaint never shows.
+compare "missing file, then bad pid"  NSENTER --mount=/nonexistent -t abc true
+compare "missing file, then bad opt"  NSENTER --net=/nonexistent --bogus true
+compare "missing file, then --help"   NSENTER --root=/nonexistent --help
+compare "bad opt, then missing file"  NSENTER --bogus --mount=/nonexistent true
 compare "help"                        NSENTER --help
 compare "-h"                          NSENTER -h -t 1
 compare "help to a full disk"         sh -c 'exec "$@" >/dev/full' sh NSENTER --help

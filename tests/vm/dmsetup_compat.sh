@@ -403,6 +403,7 @@ compare splitname --nameprefixes --rows vg-lv-_tmeta XYZ
 compare help
 compare
 compare bogus
+compare ''
 compare info --nosuchoption
 compare ls -o nosuch
 

@@ -90,6 +90,14 @@ absl::StatusOr<ThinSuperblock> ParseThinSuperblock(absl::string_view block) {
         "thin-pool metadata: data block size of ", bs,
         " sectors is not a multiple of 128 between 128 and 2097152"));
   }
+  // A data device is at most 2^64 - 1 sectors; a block count beyond that
+  // would wrap the size computed from it (pool --activate compares it with
+  // the data file's size).
+  if (sb.data_blocks > UINT64_MAX / bs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "thin-pool metadata: ", sb.data_blocks, " data blocks of ", bs,
+        " sectors is more than a device can have"));
+  }
   return sb;
 }
 

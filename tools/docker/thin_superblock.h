@@ -65,7 +65,7 @@ uint32_t ThinMetadataChecksum(absl::string_view block);
 // the block is all zeroes (never formatted: the kernel formats it at the
 // first pool load), kInvalidArgument for a wrong magic, a bad checksum or a
 // data block size the kernel would reject (not a multiple of 128 between
-// 128 and 2097152 sectors).
+// 128 and 2097152 sectors), or more data blocks than 2^64 sectors hold.
 absl::StatusOr<ThinSuperblock> ParseThinSuperblock(absl::string_view block);
 
 // ReadThinSuperblock()

@@ -79,7 +79,11 @@ Target Crypt(uint64_t start, uint64_t length, absl::string_view device,
 // '0's, keyring references (starting with ':') kept; for integrity, the
 // key after the first "internal_hash:<alg>:", "journal_crypt:<alg>:" and
 // "journal_mac:<alg>:" zeroed the same way (no key after the algorithm: no
-// change). Other targets are returned unchanged.
+// change). Other targets are returned unchanged. The length, the blanks and
+// every byte not zeroed are kept. Only the first occurrence of each of the
+// three integrity names is looked at, as in dmsetup, so text in which one
+// occurs twice can keep a key, and a second pass can zero more than the first
+// (the kernel writes each at most once).
 std::string RedactKeys(absl::string_view type, absl::string_view params);
 
 // Status lines.
