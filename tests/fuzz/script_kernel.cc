@@ -39,7 +39,21 @@ int Script::Reply(void* buffer, size_t buffer_size) {
   size_t length = data_[pos_ + 1] | (size_t{data_[pos_ + 2]} << 8);
   pos_ += 3;
   length = std::min(length, size_ - pos_);
-  memcpy(buffer, data_ + pos_, std::min(length, buffer_size));
+  size_t copied = std::min(length, buffer_size);
+  if (ret == 0) {
+    // The reply's data_size: from the record where it reaches that far,
+    // else what the request had there.
+    constexpr size_t kAt = offsetof(dm_ioctl, data_size);
+    unsigned char field[sizeof(uint32_t)];
+    memcpy(field, static_cast<char*>(buffer) + kAt, sizeof(field));
+    for (size_t i = 0; i < sizeof(field) && kAt + i < copied; ++i) {
+      field[i] = data_[pos_ + kAt + i];
+    }
+    uint32_t data_size;
+    memcpy(&data_size, field, sizeof(data_size));
+    copied = std::min<size_t>(copied, data_size);
+  }
+  memcpy(buffer, data_ + pos_, copied);
   pos_ += length;
   ++replies_;
   return ret;

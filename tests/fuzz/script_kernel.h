@@ -16,7 +16,11 @@
 // `option` is read by the fuzz target (which command, which flags). `ret` is
 // what ioctl(2) returns (0, -errno, or the positive value 6.1 returns for a
 // message to a device without a table). Bytes past the buffer's size are
-// dropped, as the kernel cannot write past it. When the records run out the
+// dropped, as the kernel cannot write past it, and so are, when `ret` is 0,
+// bytes past the reply's own data_size: a successful ioctl copies back
+// exactly data_size bytes of the kernel's copy of the buffer (dm-ioctl.c,
+// ctl_ioctl()), which the library relies on to zero, before the next call,
+// only as far as a reply wrote. When the records run out the
 // ioctl fails with EIO. A request for a buffer larger than kMaxBuffer fails
 // with ENOMEM, as the kernel's own allocation of the copy can, so a reply
 // that says DM_BUFFER_FULL forever does not make every input allocate and
