@@ -222,21 +222,24 @@ TEST(DeviceMapperTest, ListDevicesWithUuidsAndEvents) {
   EXPECT_EQ(h.data_size, 16384u);
 }
 
+// A DM_LIST_DEVICES reply as kernels before 4.37 write it (the fake always
+// writes the 4.37+ layout): one device "old", 253:4, no event/flags trailer.
+int OldKernelListReply(dm_ioctl* h, size_t) {
+  char* p = reinterpret_cast<char*>(h) + sizeof(dm_ioctl);
+  uint64_t dev = DevNum{253, 4}.Encode();
+  memcpy(p, &dev, 8);
+  memset(p + 8, 0, 4);
+  memcpy(p + 12, "old", 4);
+  h->data_start = sizeof(dm_ioctl);
+  h->data_size = sizeof(dm_ioctl) + 16;
+  return 0;
+}
+
 TEST(DeviceMapperTest, ListDevicesOnOldKernelHasNoUuidOrEvents) {
   FakeDm f;
   f.kernel->version_minor = 36;
   ASSERT_TRUE(f.dm.Version().ok());
-  // The fake always writes the 4.37+ layout, so model the old one by hand.
-  f.kernel->overrides[DM_LIST_DEVICES_CMD] = [](dm_ioctl* h, size_t) {
-    char* p = reinterpret_cast<char*>(h) + sizeof(dm_ioctl);
-    uint64_t dev = DevNum{253, 4}.Encode();
-    memcpy(p, &dev, 8);
-    memset(p + 8, 0, 4);
-    memcpy(p + 12, "old", 4);
-    h->data_start = sizeof(dm_ioctl);
-    h->data_size = sizeof(dm_ioctl) + 16;
-    return 0;
-  };
+  f.kernel->overrides[DM_LIST_DEVICES_CMD] = OldKernelListReply;
   auto list = f.dm.ListDevices();
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_EQ(list->size(), 1u);
@@ -724,16 +727,7 @@ TEST(DeviceMapperTest, ReusingFormsOverwriteStaleResults) {
     EXPECT_FALSE(list[i].uuid.has_value());
   }
   // An older kernel's layout has no event numbers: the old ones are reset.
-  f.kernel->overrides[DM_LIST_DEVICES_CMD] = [](dm_ioctl* h, size_t) {
-    char* p = reinterpret_cast<char*>(h) + sizeof(dm_ioctl);
-    uint64_t dev = DevNum{253, 4}.Encode();
-    memcpy(p, &dev, 8);
-    memset(p + 8, 0, 4);
-    memcpy(p + 12, "old", 4);
-    h->data_start = sizeof(dm_ioctl);
-    h->data_size = sizeof(dm_ioctl) + 16;
-    return 0;
-  };
+  f.kernel->overrides[DM_LIST_DEVICES_CMD] = OldKernelListReply;
   f.kernel->version_minor = 36;
   ASSERT_TRUE(f.dm.Version().ok());
   ASSERT_TRUE(f.dm.ListDevices({}, &list).ok());
