@@ -30,14 +30,7 @@ absl::StatusOr<DevNum> DevNum::Parse(absl::string_view text) {
   return dev;
 }
 
-// The kernel's huge_encode_dev()/huge_decode_dev(): the minor's low 8 bits,
-// then 12 bits of major, then the minor's high bits.
-DevNum DevNum::Decode(uint64_t encoded) {
-  return DevNum{static_cast<uint32_t>((encoded & 0xfff00) >> 8),
-                static_cast<uint32_t>((encoded & 0xff) |
-                                      ((encoded >> 12) & 0xfff00))};
-}
-
+// The inverse of Decode() (types.h).
 uint64_t DevNum::Encode() const {
   return (uint64_t{minor} & 0xff) | (uint64_t{major} << 8) |
          ((uint64_t{minor} & ~uint64_t{0xff}) << 12);
@@ -83,11 +76,6 @@ absl::Status ValidateUuid(absl::string_view uuid) {
     return absl::InvalidArgumentError("device uuid contains a NUL byte");
   }
   return absl::OkStatus();
-}
-
-absl::Status DeviceRef::Validate() const {
-  if (valid_) return absl::OkStatus();
-  return Check();
 }
 
 absl::Status DeviceRef::Check() const {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "absl/strings/str_cat.h"
+#include "bytes.h"
 #include "dmioctl/error.h"
 
 namespace dmioctl {
@@ -30,9 +31,9 @@ std::optional<absl::string_view> CString(ReplyBytes data, size_t offset,
                                         size_t end) {
   if (offset >= end || end > data.size()) return std::nullopt;
   const char* start = data.data() + offset;
-  const void* nul = memchr(start, '\0', end - offset);
-  if (nul == nullptr) return std::nullopt;
-  return absl::string_view(start, static_cast<const char*>(nul) - start);
+  size_t length = internal::BoundedLength(start, end - offset);
+  if (length == end - offset) return std::nullopt;
+  return absl::string_view(start, length);
 }
 
 // Offsets of a dm_name_list entry (the struct's sizeof is 16 because of
@@ -101,7 +102,7 @@ absl::Status ParseNameList(ReplyBytes data, bool has_event_nr, bool has_uuid,
     // path.
     if (index == entries->size()) entries->emplace_back();
     DeviceListEntry& entry = (*entries)[index];
-    entry.name.assign(name->data(), name->size());
+    internal::AssignShort(&entry.name, name->data(), name->size());
     entry.dev = DevNum::Decode(dev);
     entry.event_nr.reset();
     bool uuid_seen = false;
@@ -118,7 +119,7 @@ absl::Status ParseNameList(ReplyBytes data, bool has_event_nr, bool has_uuid,
           return Malformed("DM_LIST_DEVICES", "unterminated uuid", offset);
         }
         if (!entry.uuid) entry.uuid.emplace();
-        entry.uuid->assign(uuid->data(), uuid->size());
+        internal::AssignShort(&*entry.uuid, uuid->data(), uuid->size());
         uuid_seen = true;
       } else if (has_uuid && (flags & DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID)) {
         if (!entry.uuid) entry.uuid.emplace();
@@ -212,15 +213,16 @@ absl::Status ParseTargetSpecs(ReplyBytes data, uint32_t target_count,
     std::optional<absl::string_view> text =
         CString(data, offset + kSpecSize, data.size());
     if (!text) return Malformed("DM_TABLE_STATUS", "unterminated text", offset);
-    size_t type_length = strnlen(spec.target_type, sizeof(spec.target_type));
+    size_t type_length =
+        internal::BoundedLength(spec.target_type, sizeof(spec.target_type));
     if (type_length == sizeof(spec.target_type)) {
       return Malformed("DM_TABLE_STATUS", "unterminated target type", offset);
     }
     Target& target = (*targets)[i];
     target.start = spec.sector_start;
     target.length = spec.length;
-    target.type.assign(spec.target_type, type_length);
-    target.params.assign(text->data(), text->size());
+    internal::AssignShort(&target.type, spec.target_type, type_length);
+    internal::AssignShort(&target.params, text->data(), text->size());
     if (i + 1 == target_count) break;
     // `next` counts from the start of the payload here (the opposite of
     // table load), and must move past this spec's text.

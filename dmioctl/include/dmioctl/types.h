@@ -36,8 +36,13 @@ struct DevNum {
   // text and numbers out of range.
   static absl::StatusOr<DevNum> Parse(absl::string_view text);
   // The kernel's huge_encode_dev() form, used in dm_ioctl.dev, deps and
-  // name lists.
-  static DevNum Decode(uint64_t encoded);
+  // name lists: the minor's low 8 bits, then 12 bits of major, then the
+  // minor's high bits. Inline: every reply and every listed device has one.
+  static constexpr DevNum Decode(uint64_t encoded) {
+    return DevNum{
+        static_cast<uint32_t>((encoded & 0xfff00) >> 8),
+        static_cast<uint32_t>((encoded & 0xff) | ((encoded >> 12) & 0xfff00))};
+  }
   static DevNum FromDevT(dev_t dev);
 
   uint64_t Encode() const;
@@ -87,7 +92,7 @@ class DeviceRef {
   // Validates the name or uuid (see ValidateName / ValidateUuid). The check
   // runs once, when the reference is made; a valid reference answers from
   // that result, so one reference used for many calls costs nothing here.
-  absl::Status Validate() const;
+  absl::Status Validate() const { return valid_ ? absl::OkStatus() : Check(); }
   // For messages: the name, the uuid, or "MAJ:MIN".
   std::string ToString() const;
 
