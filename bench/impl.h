@@ -70,7 +70,9 @@ class Impl {
   virtual int RemoveActive(const Dev& dev) = 0;
 };
 
-std::unique_ptr<Impl> MakeBare();
+// `name` other than "bare": a second copy of the floor in another
+// implementation's place, to calibrate the harness (dm_bench --calibrate).
+std::unique_ptr<Impl> MakeBare(const char* name = "bare");
 std::unique_ptr<Impl> MakeDmioctl(dmioctl::DeviceMapper* dm);
 std::unique_ptr<Impl> MakeLibdm();
 

@@ -25,14 +25,14 @@ constexpr size_t kSmall = 4096;
 
 class Bare final : public Impl {
  public:
-  Bare() {
+  explicit Bare(const char* name) : name_(name) {
     fd_ = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
     if (fd_ < 0) perror("bare: open /dev/mapper/control");
   }
   ~Bare() override {
     if (fd_ >= 0) close(fd_);
   }
-  const char* name() const override { return "bare"; }
+  const char* name() const override { return name_; }
 
   int Create(const Dev& dev) override {
     dm_ioctl io;
@@ -198,12 +198,15 @@ class Bare final : public Impl {
     return Run(DM_TABLE_STATUS, io, what, dev);
   }
 
+  const char* name_;
   int fd_ = -1;
   std::vector<uint64_t> list_;
 };
 
 }  // namespace
 
-std::unique_ptr<Impl> MakeBare() { return std::make_unique<Bare>(); }
+std::unique_ptr<Impl> MakeBare(const char* name) {
+  return std::make_unique<Bare>(name);
+}
 
 }  // namespace dmkit::bench
