@@ -806,8 +806,9 @@ bool CmdMessage(Session& s, const CmdArgs& a) {
   args.erase(args.begin());
   if (args.empty()) s.Err("No message supplied.");
   std::string message = absl::StrJoin(args, " ");
+  // One message per process: room for a long @stats_print costs little.
   absl::StatusOr<std::string> response =
-      dm->SendMessage(sel->Ref(), sector, message);
+      dm->SendMessage(sel->Ref(), sector, message, 64 * 1024);
   if (!response.ok()) {
     s.IoctlError("message", sel->Target(), response.status());
     return false;

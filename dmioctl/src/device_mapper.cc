@@ -772,6 +772,7 @@ absl::StatusOr<std::string> DeviceMapper::SendMessage(const DeviceRef& device,
   if (message.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError("message with NUL");
   }
+  static_assert(kDefaultMessageOutput + 1 + kDataStart == 4096);
   std::string payload = SerializeMessage(sector, message);
   // The output lands at data_start, over the message; one more byte than
   // the longest output is needed (the kernel reports overflow when the
