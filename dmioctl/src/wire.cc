@@ -65,16 +65,8 @@ absl::Status ParseNameList(ReplyBytes data, bool has_event_nr, bool has_uuid,
     entries->clear();
     return absl::OkStatus();
   }
-  // Count first (the walk is cheap; the checks come below), so the entries
-  // are sized once and then assigned in place.
-  size_t count = 1;
-  for (size_t at = 0; at + kNameListName <= data.size();) {
-    uint32_t next = Load<uint32_t>(data.data() + at + 8);
-    if (next == 0 || next % 8 != 0 || next < 16 || next > data.size() - at) break;
-    at += next;
-    ++count;
-  }
-  entries->resize(count);
+  // Entries are assigned in place, into the strings a reused vector already
+  // holds; it grows only when this listing is longer than the last.
   size_t index = 0;
   size_t offset = 0;
   for (;; ++index) {
@@ -97,9 +89,6 @@ absl::Status ParseNameList(ReplyBytes data, bool has_event_nr, bool has_uuid,
     if (!name || name->empty()) {
       return Malformed("DM_LIST_DEVICES", "unterminated or empty name", offset);
     }
-    // The pre-count and this walk follow the same `next` chain, and every
-    // entry the pre-count stopped at fails above; this is a guard, not a
-    // path.
     if (index == entries->size()) entries->emplace_back();
     DeviceListEntry& entry = (*entries)[index];
     internal::AssignShort(&entry.name, name->data(), name->size());
