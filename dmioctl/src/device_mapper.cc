@@ -642,10 +642,17 @@ absl::Status DeviceMapper::GetInfo(const DeviceRef& device, bool inactive,
   return absl::OkStatus();
 }
 
+namespace {
+// The flags of a status query, also a wait's (it answers with the status).
+uint32_t StatusFlags(const StatusOptions& options) {
+  return (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
+         (options.noflush ? DM_NOFLUSH_FLAG : 0u);
+}
+}  // namespace
+
 absl::StatusOr<TableReply> DeviceMapper::WaitEvent(
     const DeviceRef& device, uint32_t event_nr, const StatusOptions& options) {
-  uint32_t flags = (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
-                   (options.noflush ? DM_NOFLUSH_FLAG : 0u);
+  uint32_t flags = StatusFlags(options);
   Reply reply;
   DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_WAIT_CMD,
                                                  .operation = "waitevent",
@@ -716,11 +723,6 @@ absl::Status DeviceMapper::TableStatus(const DeviceRef& device,
 }
 
 namespace {
-
-uint32_t StatusFlags(const StatusOptions& options) {
-  return (options.inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u) |
-         (options.noflush ? DM_NOFLUSH_FLAG : 0u);
-}
 
 uint32_t TableFlags(bool inactive) {
   return DM_STATUS_TABLE_FLAG | (inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u);
