@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <bit>
 #include <string>
 
 namespace dmioctl::internal {
@@ -26,34 +27,60 @@ inline uint64_t LoadWord(const char* p) {
   return word;
 }
 
-// Whether any byte of `word` is zero (the classic bit trick: exact for the
-// any-zero question).
-inline bool HasZeroByte(uint64_t word) {
+// The high bit of each byte of `word` that may be zero (the classic bit
+// trick). Non-zero exactly when some byte is zero, and the lowest marked
+// byte is always a zero one: a false mark needs a borrow, which only comes
+// from a zero byte below it.
+inline uint64_t ZeroByteMarks(uint64_t word) {
   constexpr uint64_t kLow = 0x0101010101010101ull;
   constexpr uint64_t kHigh = 0x8080808080808080ull;
-  return ((word - kLow) & ~word & kHigh) != 0;
+  return (word - kLow) & ~word & kHigh;
 }
 
 // The length of the NUL-terminated string at `p`, reading no byte at or
 // past p + max; max when there is no NUL there.
 inline size_t BoundedLength(const char* p, size_t max) {
   size_t n = 0;
-  while (n + 8 <= max && !HasZeroByte(LoadWord(p + n))) n += 8;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; n + 8 <= max; n += 8) {
+      // The first byte in memory is the word's lowest.
+      uint64_t marks = ZeroByteMarks(LoadWord(p + n));
+      if (marks != 0) return n + std::countr_zero(marks) / 8;
+    }
+  }
   while (n < max && p[n] != '\0') ++n;
   return n;
+}
+
+// Whether [a, a + n) and [b, b + n) hold the same bytes. Past the whole
+// words the last 8 bytes are compared again (overlapping), so the tail
+// takes one step; nothing outside the ranges is read.
+inline bool EqualShort(const char* a, const char* b, size_t n) {
+  if (n < 8) {
+    if (n >= 4) {  // two 4-byte steps, overlapping
+      uint32_t x, y, x2, y2;
+      memcpy(&x, a, 4);
+      memcpy(&y, b, 4);
+      memcpy(&x2, a + n - 4, 4);
+      memcpy(&y2, b + n - 4, 4);
+      return x == y && x2 == y2;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    if (LoadWord(a + i) != LoadWord(b + i)) return false;
+  }
+  return LoadWord(a + n - 8) == LoadWord(b + n - 8);
 }
 
 // Makes *out hold [p, p + n). A result object reused across calls mostly
 // holds the same text already (the same device's name), so that case
 // compares and writes nothing.
 inline void AssignShort(std::string* out, const char* p, size_t n) {
-  if (out->size() == n) {
-    const char* have = out->data();
-    size_t i = 0;
-    while (i + 8 <= n && LoadWord(have + i) == LoadWord(p + i)) i += 8;
-    while (i < n && have[i] == p[i]) ++i;
-    if (i == n) return;
-  }
+  if (out->size() == n && EqualShort(out->data(), p, n)) return;
   out->assign(p, n);
 }
 

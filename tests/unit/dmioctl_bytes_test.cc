@@ -66,6 +66,20 @@ TEST(BoundedLengthTest, ReadsNothingPastTheBound) {
   munmap(mem, 2 * page);
 }
 
+TEST(EqualShortTest, MatchesMemcmpForEveryLengthAndDifference) {
+  char a[40], b[40];
+  for (size_t n = 0; n <= 32; ++n) {
+    for (size_t i = 0; i < 40; ++i) a[i] = b[i] = static_cast<char>('a' + i);
+    EXPECT_TRUE(EqualShort(a, b, n)) << n;
+    for (size_t diff = 0; diff < 40; ++diff) {
+      memcpy(b, a, sizeof b);
+      b[diff] ^= 0x20;
+      EXPECT_EQ(EqualShort(a, b, n), memcmp(a, b, n) == 0)
+          << "n " << n << " differing at " << diff;
+    }
+  }
+}
+
 TEST(AssignShortTest, AssignsAnyTextAndKeepsEqualText) {
   const std::string texts[] = {"",
                                "a",
