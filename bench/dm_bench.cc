@@ -41,10 +41,13 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -408,6 +411,68 @@ double Median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// A few threads that run the rounds of a comparison in turn, one round at
+// a time (never two at once), so that consecutive rounds use different
+// stacks and thread-local buffers: bare's request on the stack, dmioctl's
+// per-thread scratch buffer, libdevmapper's allocations (glibc gives each
+// thread its own arena). Under QEMU's TCG a buffer's address alone can
+// make every kernel copy to it several times slower for as long as the
+// address stays the same (bench/README.md, "Outliers"); from one thread,
+// that is a whole benchmark for one implementation, which no pairing of
+// rounds can cancel. Spread over the threads it is a few rounds, which the
+// median over rounds leaves out.
+class RoundThreads {
+ public:
+  explicit RoundThreads(size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      workers_.push_back(std::make_unique<Worker>());
+      Worker* w = workers_.back().get();
+      w->thread = std::thread([w] { w->Loop(); });
+    }
+  }
+  ~RoundThreads() {
+    for (auto& w : workers_) {
+      {
+        std::lock_guard<std::mutex> lock(w->mu);
+        w->quit = true;
+      }
+      w->cv.notify_all();
+      w->thread.join();
+    }
+  }
+
+  // Runs `fn` on thread `round` modulo their number and waits for it.
+  void Run(int64_t round, const std::function<void()>& fn) {
+    Worker& w = *workers_[static_cast<size_t>(round) % workers_.size()];
+    std::unique_lock<std::mutex> lock(w.mu);
+    w.job = &fn;
+    w.cv.notify_all();
+    w.cv.wait(lock, [&] { return w.job == nullptr; });
+  }
+
+ private:
+  struct Worker {
+    void Loop() {
+      std::unique_lock<std::mutex> lock(mu);
+      for (;;) {
+        cv.wait(lock, [&] { return quit || job != nullptr; });
+        if (job == nullptr) return;  // quit
+        (*job)();
+        job = nullptr;
+        cv.notify_all();
+      }
+    }
+    std::thread thread;
+    std::mutex mu;
+    std::condition_variable cv;
+    const std::function<void()>* job = nullptr;  // guarded by mu
+    bool quit = false;                           // guarded by mu
+  };
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+constexpr size_t kRoundThreads = 4;
+
 // Measures `op` with all implementations, interleaved. The benchmark's own
 // time is dmioctl's mean; counters hold each implementation's median and
 // mean in microseconds (<impl>_us, <impl>_mean_us).
@@ -435,34 +500,38 @@ void RunCompare(benchmark::State& state, const OpInfo& op, int devices,
   // and so inheriting whatever bare's teardown left the kernel doing).
   std::vector<size_t> order(impls);
   for (size_t i = 0; i < impls; ++i) order[i] = i;
+  RoundThreads threads(kRoundThreads);
   for (auto _ : state) {
     for (int64_t round = 0; error.empty() && round * op.turn < samples;
          ++round, std::next_permutation(order.begin(), order.end())) {
-      for (size_t k = 0; k < impls && error.empty(); ++k) {
-        size_t i = order[k];
-        Impl& impl = f.impl(i);
-        bool is_dmioctl = std::string(impl.name()) == "dmioctl";
-        uint64_t before = f.dm().counters().ioctls.load();
-        double turn_seconds = 0;
-        for (int t = 0; t < op.turn; ++t) {
-          if (g_interrupted) {
-            error = "interrupted";
-            break;
+      threads.Run(round, [&] {
+        for (size_t k = 0; k < impls && error.empty(); ++k) {
+          size_t i = order[k];
+          Impl& impl = f.impl(i);
+          bool is_dmioctl = std::string(impl.name()) == "dmioctl";
+          uint64_t before = f.dm().counters().ioctls.load();
+          double turn_seconds = 0;
+          for (int t = 0; t < op.turn; ++t) {
+            if (g_interrupted) {
+              error = "interrupted";
+              break;
+            }
+            double seconds = 0;
+            const char* what = "";
+            int r = Sample(impl, op.op, subjects, &seconds, &what, &listed);
+            if (r != 0) {
+              error = absl::StrCat(impl.name(), ": ", what,
+                                   " failed: ", strerror(-r));
+              break;
+            }
+            times[i].push_back(seconds);
+            turn_seconds += seconds;
           }
-          double seconds = 0;
-          const char* what = "";
-          int r = Sample(impl, op.op, subjects, &seconds, &what, &listed);
-          if (r != 0) {
-            error = absl::StrCat(impl.name(), ": ", what, " failed: ",
-                                 strerror(-r));
-            break;
-          }
-          times[i].push_back(seconds);
-          turn_seconds += seconds;
+          if (error.empty()) round_times[i].push_back(turn_seconds);
+          if (is_dmioctl)
+            dmioctl_ioctls += f.dm().counters().ioctls.load() - before;
         }
-        if (error.empty()) round_times[i].push_back(turn_seconds);
-        if (is_dmioctl) dmioctl_ioctls += f.dm().counters().ioctls.load() - before;
-      }
+      });
     }
     double dmioctl_total = 0;
     for (size_t i = 0; i < impls; ++i) {
