@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
 #include "tools/bench_args.h"
 #include "tools/holders_args.h"
 #include "tools/nsenter_args.h"
@@ -13,17 +14,7 @@
 namespace dmkit {
 namespace {
 
-// Owns argv storage for one parse.
-struct Argv {
-  explicit Argv(std::vector<std::string> words) : words_(std::move(words)) {
-    for (std::string& w : words_) ptrs_.push_back(w.data());
-    ptrs_.push_back(nullptr);
-  }
-  int argc() const { return static_cast<int>(words_.size()); }
-  char** argv() { return ptrs_.data(); }
-  std::vector<std::string> words_;
-  std::vector<char*> ptrs_;
-};
+using ::dmkit::testing::Argv;
 
 nsenter::Args Nsenter(std::vector<std::string> words) {
   Argv a(std::move(words));

@@ -5,21 +5,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
 
 namespace dmkit::dmsetup {
 namespace {
 
-// Owns argv storage for one parse.
-struct Argv {
-  explicit Argv(std::vector<std::string> words) : words_(std::move(words)) {
-    for (std::string& w : words_) ptrs_.push_back(w.data());
-    ptrs_.push_back(nullptr);
-  }
-  int argc() const { return static_cast<int>(words_.size()); }
-  char** argv() { return ptrs_.data(); }
-  std::vector<std::string> words_;
-  std::vector<char*> ptrs_;
-};
+using ::dmkit::testing::Argv;
 
 bool Parse(std::vector<std::string> words, Options* o,
            std::vector<std::string>* errors) {

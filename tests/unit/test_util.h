@@ -3,6 +3,9 @@
 #define DMKIT_TESTS_UNIT_TEST_UTIL_H_
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "dmioctl/device_mapper.h"
@@ -16,6 +19,18 @@ namespace dmkit::testing {
 struct FakeDm {
   std::shared_ptr<FakeKernelState> kernel = std::make_shared<FakeKernelState>();
   dmioctl::DeviceMapper dm{std::make_unique<FakeTransport>(kernel)};
+};
+
+// Owns argv storage for one parse of a command line.
+struct Argv {
+  explicit Argv(std::vector<std::string> words) : words_(std::move(words)) {
+    for (std::string& w : words_) ptrs_.push_back(w.data());
+    ptrs_.push_back(nullptr);
+  }
+  int argc() const { return static_cast<int>(words_.size()); }
+  char** argv() { return ptrs_.data(); }
+  std::vector<std::string> words_;
+  std::vector<char*> ptrs_;
 };
 
 MATCHER_P(HasErrno, error_number, "") {
