@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,18 @@
 #include "dmioctl/error.h"
 
 namespace dmioctl {
+namespace {
+
+// lstat() of a node's path: nullopt when nothing is there.
+absl::StatusOr<std::optional<struct stat>> LstatIfPresent(
+    const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) return st;
+  if (errno == ENOENT) return std::nullopt;
+  return ErrnoError(errno, absl::StrCat("stat ", path));
+}
+
+}  // namespace
 
 DeviceNodes::DeviceNodes(std::string dev_dir, NodeOwnership owner)
     : dev_dir_(std::move(dev_dir)), owner_(owner) {
@@ -71,8 +84,10 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
     return ErrnoError(errno, absl::StrCat("mkdir ", dir));
   }
   std::string path = PathFor(name);
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0) {
+  DMIOCTL_ASSIGN_OR_RETURN(std::optional<struct stat> existing,
+                           LstatIfPresent(path));
+  if (existing) {
+    const struct stat& st = *existing;
     if (S_ISLNK(st.st_mode)) {
       // A link made by udev that points at the right device is kept; a
       // dangling or wrong one is replaced by a node.
@@ -91,8 +106,6 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
         errno != ENOENT) {
       return ErrnoError(errno, absl::StrCat("unlink ", path));
     }
-  } else if (errno != ENOENT) {
-    return ErrnoError(errno, absl::StrCat("stat ", path));
   }
   DMIOCTL_RETURN_IF_ERROR(MakeBlockNode(path, dev));
   return true;
@@ -101,14 +114,11 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
 absl::Status DeviceNodes::Remove(absl::string_view name) {
   DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
   std::string path = PathFor(name);
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoError(errno, absl::StrCat("stat ", path));
-  }
+  DMIOCTL_ASSIGN_OR_RETURN(std::optional<struct stat> st, LstatIfPresent(path));
+  if (!st) return absl::OkStatus();
   // A symlink here was made by udev; anything else that is not a block node
   // belongs to someone else.
-  if (!S_ISBLK(st.st_mode) && !S_ISLNK(st.st_mode)) {
+  if (!S_ISBLK(st->st_mode) && !S_ISLNK(st->st_mode)) {
     return ErrnoError(EEXIST, absl::StrCat(path, " is not a block device; "
                                                  "left in place"));
   }
@@ -122,12 +132,8 @@ absl::Status DeviceNodes::Remove(absl::string_view name) {
 absl::Status DeviceNodes::RemoveIfFor(absl::string_view name, DevNum dev) {
   DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
   std::string path = PathFor(name);
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoError(errno, absl::StrCat("stat ", path));
-  }
-  if (!S_ISBLK(st.st_mode) || st.st_rdev != dev.ToDevT()) {
+  DMIOCTL_ASSIGN_OR_RETURN(std::optional<struct stat> st, LstatIfPresent(path));
+  if (!st || !S_ISBLK(st->st_mode) || st->st_rdev != dev.ToDevT()) {
     return absl::OkStatus();
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
