@@ -53,12 +53,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "bench/impl.h"
+#include "impl.h"
 #include "benchmark/benchmark.h"
 #include "dmioctl/nodes.h"
 #include "dmioctl/operations.h"
 #include "dmioctl/targets.h"
-#include "tools/loop_device.h"
+#include "tools/common/loop_device.h"
 
 extern char** environ;
 

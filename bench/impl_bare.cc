@@ -15,7 +15,7 @@
 
 #include <vector>
 
-#include "bench/impl.h"
+#include "impl.h"
 
 namespace dmkit::bench {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <vector>
 
-#include "bench/impl.h"
+#include "impl.h"
 #include "dmioctl/error.h"
 #include "dmioctl/nodes.h"
 #include "dmioctl/operations.h"

@@ -7,7 +7,7 @@
 #include <libdevmapper.h>
 #include <stdio.h>
 
-#include "bench/impl.h"
+#include "impl.h"
 
 namespace dmkit::bench {
 namespace {

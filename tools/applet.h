@@ -1,7 +1,9 @@
 // File: tools/applet.h
 //
-// The applets of the dmkit multi-call binary. Each applet lives in its own
-// file, tools/<applet>.cc, and exports one entry point with main()'s shape.
+// The applets of the dmkit multi-call binary. Each applet is a folder,
+// tools/<applet>/, built as one static library that defines one entry point
+// with main()'s shape; tools/main.cc lists them. A new applet is a new folder,
+// one declaration here and one line in main.cc's table.
 // Applets return their exit status instead of calling exit(), so destructors
 // run (RAII rollback of devices, nodes and mounts) and tests and `bench` can
 // call them in-process.

@@ -5,7 +5,7 @@
 //   * docker (tools/docker/cli.h), holders, bench cycle, nsenter: what they
 //     accept, written back as a canonical command line and parsed again,
 //     gives the same options;
-//   * dmsetup (tools/dmsetup_options.h, getopt with permutation): parsing
+//   * dmsetup (tools/dmsetup/options.h, getopt with permutation): parsing
 //     quietly, a rejected command line always says why; an accepted one
 //     keeps dmsetup's own consistency rules, its command and arguments are
 //     words of argv, and parsing it again gives the same result.
@@ -19,11 +19,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "tests/fuzz/script_kernel.h"
-#include "tools/bench_args.h"
-#include "tools/dmsetup_options.h"
+#include "tools/bench/args.h"
+#include "tools/dmsetup/options.h"
 #include "tools/docker/cli.h"
-#include "tools/holders_args.h"
-#include "tools/nsenter_args.h"
+#include "tools/holders/args.h"
+#include "tools/nsenter/args.h"
 
 namespace {
 

@@ -24,7 +24,7 @@
 #include "tests/fuzz/script_kernel.h"
 #include "tools/docker/discovery.h"
 #include "tools/docker/store.h"
-#include "tools/json_writer.h"
+#include "tools/common/json_writer.h"
 
 namespace docker = dmkit::docker;
 namespace json = dmkit::json;

@@ -1,5 +1,5 @@
 // Docker's JSON (tools/docker/json.h) and the writer of every applet's
-// --json output (tools/json_writer.h):
+// --json output (tools/common/json_writer.h):
 //   * Parse -> Writer -> Parse gives the same tree (numbers the writer
 //     cannot write as written, fractions and exponents, go through as
 //     strings of their text and are compared as such);
@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "tests/fuzz/script_kernel.h"
 #include "tools/docker/json.h"
-#include "tools/json_writer.h"
+#include "tools/common/json_writer.h"
 
 namespace json = dmkit::json;
 

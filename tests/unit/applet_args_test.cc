@@ -7,9 +7,9 @@
 
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
-#include "tools/bench_args.h"
-#include "tools/holders_args.h"
-#include "tools/nsenter_args.h"
+#include "tools/bench/args.h"
+#include "tools/holders/args.h"
+#include "tools/nsenter/args.h"
 
 namespace dmkit {
 namespace {

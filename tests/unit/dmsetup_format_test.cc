@@ -7,9 +7,9 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tools/dmsetup_holders.h"
-#include "tools/dmsetup_internal.h"
-#include "tools/json_writer.h"
+#include "tools/dmsetup/holders.h"
+#include "tools/dmsetup/internal.h"
+#include "tools/common/json_writer.h"
 
 namespace dmkit::dmsetup {
 namespace {

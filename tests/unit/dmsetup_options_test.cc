@@ -1,5 +1,5 @@
 // dmsetup's command line as dmkit parses it.
-#include "tools/dmsetup_options.h"
+#include "tools/dmsetup/options.h"
 
 #include <string>
 #include <vector>

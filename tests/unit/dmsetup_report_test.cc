@@ -1,5 +1,5 @@
 // The info -c / splitname report: fields, widths, padding, separators.
-#include "tools/dmsetup_report.h"
+#include "tools/dmsetup/report.h"
 
 #include "gtest/gtest.h"
 

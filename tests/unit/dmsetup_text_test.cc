@@ -1,6 +1,6 @@
 // dmsetup's text rules: mangling, the ioctl error line, table and concise
 // input, the LVM name split.
-#include "tools/dmsetup_text.h"
+#include "tools/dmsetup/text.h"
 
 #include <errno.h>
 

@@ -5,7 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tools/json_writer.h"
+#include "tools/common/json_writer.h"
 
 namespace dmkit::json {
 namespace {

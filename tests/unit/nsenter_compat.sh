@@ -9,7 +9,7 @@
 # here with unshare(1): a private mount namespace with a tmpfs, a pid
 # namespace with its own /proc, and a user namespace.
 #
-# Allowed differences (documented in tools/nsenter.cc):
+# Allowed differences (documented in tools/nsenter/nsenter.cc):
 #   --version  prints the program's own version; both outputs are compared
 #              after replacing "util-linux X.Y" and "dmkit X.Y" by VERSION.
 #   --wdns DIR (long option, separate argument) is not compared: 2.38 treats

@@ -15,7 +15,7 @@
 #include "tools/docker/loop.h"
 #include "tools/docker/text_table.h"
 #include "tools/docker/thin_superblock.h"
-#include "tools/json_writer.h"
+#include "tools/common/json_writer.h"
 
 namespace dmkit::docker {
 namespace {

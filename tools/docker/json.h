@@ -4,7 +4,7 @@
 // disk: devicemapper/metadata/<hash>, deviceset-metadata,
 // transaction-metadata, containers/<id>/config.v2.json and
 // /etc/docker/daemon.json. It builds a tree and nothing more; there is no
-// writer here (see tools/json_writer.h) and no reflection.
+// writer here (see tools/common/json_writer.h) and no reflection.
 //
 //   DMKIT_ASSIGN_OR_RETURN(json::Value doc, json::Parse(text));
 //   const json::Value* id = doc.Find("device_id");
