@@ -11,6 +11,8 @@ packages=(
   qemu-system-x86 busybox-static cpio kmod xz-utils
   # side-by-side comparison and filesystems used in the guest
   dmsetup libdevmapper-dev xfsprogs e2fsprogs util-linux
+  # man page lint (tests/unit/man_pages.sh)
+  mandoc groff
   # benchmarks: the latency plot of bench/run.sh
   gnuplot-nox
   # fuzzers and sanitizers
