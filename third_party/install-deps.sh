@@ -11,8 +11,9 @@ packages=(
   qemu-system-x86 busybox-static cpio kmod xz-utils
   # side-by-side comparison and filesystems used in the guest
   dmsetup libdevmapper-dev xfsprogs e2fsprogs util-linux
-  # man page lint (tests/unit/man_pages.sh)
-  mandoc groff
+  # man page lint (tests/unit/man_pages.sh); the completion's loader
+  # (tests/unit/install_docs.sh)
+  mandoc groff man-db bash-completion
   # benchmarks: the latency plot of bench/run.sh
   gnuplot-nox
   # fuzzers and sanitizers
