@@ -215,6 +215,19 @@ grep -qx "complete -F _dmkit docker" "$work/complete" || fail "not registered fo
 expect "$bin/holders --j" --json
 expect "$bin/bench " cycle
 
+# Behind sudo: bash-completion's _sudo hands the rest of the line over
+# (_command_offset rewrites COMP_LINE and COMP_WORDS).
+loader=/usr/share/bash-completion/bash_completion
+if [ -f "$loader" ]; then
+  got=$(bash -c 'source "$1"; source "$2"
+    COMP_LINE="sudo $3 dmsetup re"; COMP_POINT=${#COMP_LINE}
+    COMP_WORDS=(sudo "$3" dmsetup re); COMP_CWORD=3
+    _command_offset 1; printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$loader" "$completion" "$dmkit")
+  [ "$(flat "$got")" = "reload remove remove_all rename resume" ] || fail "behind sudo: [$(flat "$got")]"
+else
+  echo "bash-completion is not installed: completion behind sudo not tried"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"
   exit 1
