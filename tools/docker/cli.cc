@@ -1,6 +1,7 @@
 #include "tools/docker/cli.h"
 
 #include "absl/strings/str_cat.h"
+#include "tools/docker/grow.h"
 
 namespace dmkit::docker {
 namespace {
@@ -50,12 +51,21 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc,
         key = arg.substr(0, eq);
         value = std::string(arg.substr(eq + 1));
       }
-      if (key == "--root" || key == "--pool") {
+      bool grow = key == "--grow-data" || key == "--grow-metadata";
+      if (key == "--root" || key == "--pool" || grow) {
         if (!value) {
           if (i + 1 >= argc) return BadUsage(absl::StrCat(key, " needs a value"));
           value = argv[++i];
         }
         if (value->empty()) return BadUsage(absl::StrCat(key, " needs a value"));
+        if (grow) {
+          absl::StatusOr<uint64_t> bytes = ParseSize(*value);
+          if (!bytes.ok()) {
+            return BadUsage(absl::StrCat(key, ": ", bytes.status().message()));
+          }
+          (key == "--grow-data" ? o.grow_data : o.grow_metadata) = *bytes;
+          continue;
+        }
         (key == "--root" ? o.root : o.pool) = *value;
         continue;
       }
@@ -91,6 +101,12 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc,
   }
   if (o.no_activate && n != "df") return BadUsage("--no-activate is for df");
   if (o.activate && n != "pool") return BadUsage("--activate is for pool");
+  if ((o.grow_data || o.grow_metadata) &&
+      (n != "pool" || o.activate || o.json)) {
+    return BadUsage(
+        "--grow-data and --grow-metadata are for pool, without --activate and "
+        "--json");
+  }
   size_t want_min = 0, want_max = 0;
   if (n == "inspect") want_min = want_max = 1;
   if (n == "mount") want_min = want_max = 2;

@@ -12,6 +12,7 @@
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
 #include "tools/docker/fault.h"
+#include "tools/docker/grow.h"
 #include "tools/docker/loop.h"
 #include "tools/docker/text_table.h"
 #include "tools/docker/thin_superblock.h"
@@ -604,6 +605,15 @@ int PoolCommand(const Options& options) {
   PrintWarnings(s);
   absl::StatusOr<DeviceMapper*> dm = s.Dm();
   if (!dm.ok()) return Fail(dm.status());
+  if (options.grow_data || options.grow_metadata) {
+    absl::StatusOr<std::string> report =
+        GrowLoopPool(**dm, s.pool_choice().name,
+                     {s.store().LoopDataPath(), s.store().LoopMetadataPath()},
+                     {options.grow_data, options.grow_metadata});
+    if (!report.ok()) return Fail(report.status());
+    fputs(report->c_str(), stdout);
+    return 0;
+  }
   absl::StatusOr<PoolState> pool = s.Pool();
   if (!pool.ok() && absl::IsNotFound(pool.status()) && options.activate) {
     std::string report;

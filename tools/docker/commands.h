@@ -29,6 +29,9 @@ struct Options {
   bool rw = false;
   bool no_activate = false;
   bool activate = false;
+  // pool --grow-data / --grow-metadata SIZE, in bytes (see grow.h).
+  std::optional<uint64_t> grow_data;
+  std::optional<uint64_t> grow_metadata;
   std::vector<std::string> args;  // positionals after the subcommand
 };
 
