@@ -72,12 +72,12 @@ info=$(file -L "$bin")
 listed=$("$bin" --list) || fail "dmkit --list failed in the installed root"
 [[ $listed == "$("$build/tools/dmkit" --list)" ]] ||
   fail "installed dmkit --list differs from the built one: $listed"
-echo "installed dmkit --list: $(echo $listed)"
+echo "installed dmkit --list: ${listed//$'\n'/ }"
 
 # One link per applet in the private directory, none elsewhere, each
 # pointing at the binary by a relative path.
 links=$(cd "$root/usr/lib/dmkit/bin" && ls)
-[[ $links == "$listed" ]] || fail "links in /usr/lib/dmkit/bin: $(echo $links); applets: $(echo $listed)"
+[[ $links == "$listed" ]] || fail "links in /usr/lib/dmkit/bin: ${links//$'\n'/ }; applets: ${listed//$'\n'/ }"
 for applet in $listed; do
   target=$(readlink "$root/usr/lib/dmkit/bin/$applet")
   [[ $target == ../../../sbin/dmkit ]] || fail "/usr/lib/dmkit/bin/$applet -> $target"
@@ -88,7 +88,7 @@ out=$("$root/usr/lib/dmkit/bin/nsenter" --version) || fail "nsenter link failed"
 [[ $out == "nsenter from $version" ]] || fail "nsenter link printed: $out"
 out=$("$root/usr/lib/dmkit/bin/holders" --help) || fail "holders link failed"
 [[ $out == "Usage: dmkit holders "* ]] || fail "holders link printed: $(head -n 1 <<<"$out")"
-echo "applet links: $(echo $links), run through nsenter and holders"
+echo "applet links: ${links//$'\n'/ }, run through nsenter and holders"
 
 for f in share/doc/dmkit/copyright share/doc/dmkit/changelog.Debian.gz \
          share/initramfs-tools/hooks/dmkit lib/dracut/modules.d/90dmkit/module-setup.sh; do

@@ -92,7 +92,7 @@ for applet in $applets; do
     fail "no link usr/lib/dmkit/bin/$applet -> ../../../sbin/dmkit in the $tool image"
   }
 done
-echo "listed: usr/sbin/dmkit, usr/lib/dmkit/bin/{$(echo $applets | tr ' ' ,)}"
+echo "listed: usr/sbin/dmkit, usr/lib/dmkit/bin/{${applets//$'\n'/,}}"
 
 # Unpacked: the binary in it runs, and so does a link.
 bin=$(find "$work/x" -path '*/usr/sbin/dmkit' -type f | head -n 1)
