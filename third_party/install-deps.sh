@@ -18,6 +18,10 @@ packages=(
   gnuplot-nox
   # fuzzers and sanitizers
   clang libclang-rt-14-dev
+  # the Debian package (cpack -G DEB, checked with lintian) and the rescue
+  # images: initramfs-tools and dracut-core (not dracut, which conflicts with
+  # initramfs-tools) build an initramfs from Debian's kernel modules
+  lintian initramfs-tools dracut-core linux-image-amd64
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -26,6 +30,9 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
+  # The kernel package is there for its modules and config (mkinitramfs and
+  # dracut read /lib/modules and /boot): no initramfs of its own at install.
+  export INITRD=No
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
