@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing dmkit need.
-# Idempotent; safe to run on a machine that already has them.
+# Idempotent; safe to run on a machine that already has them. Run it as root
+# or as a user who may use sudo: when something is missing and it is not
+# root, it runs itself again through sudo (a root shell on a minimal Debian
+# has no sudo, and needs none). Nothing else here needs root: build and test
+# as the user you are.
 set -euo pipefail
 packages=(
   # build
@@ -28,11 +32,22 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
     missing+=("$p")
 done
-if ((${#missing[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  # The kernel package is there for its modules and config (mkinitramfs and
-  # dracut read /lib/modules and /boot): no initramfs of its own at install.
-  export INITRD=No
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
 fi
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null; then
+    echo "install-deps: installing ${missing[*]} as root, through sudo" >&2
+    exec sudo -- "$(readlink -f "$0")" "$@"
+  fi
+  echo "install-deps: missing ${missing[*]}; installing them needs root and" \
+    "there is no sudo: run this script as root (su -c $0)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# The kernel package is there for its modules and config (mkinitramfs and
+# dracut read /lib/modules and /boot): no initramfs of its own at install.
+export INITRD=No
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -27,9 +27,17 @@ checks=0
 # docker_root_init, meta, thin, container
 . /usr/lib/dmkit-tests/docker_root.sh
 
-fail() { echo "incident: FAIL: $*"; exit 1; }
+current_step="setup"
+fail() {
+  echo
+  echo "incident: FAIL in step $current_step: $*"
+  echo "incident: $checks checks had passed before it"
+  exit 1
+}
 ok() { checks=$((checks + 1)); echo "incident: ok: $*"; }
-step() { echo; echo "=================== $*"; }
+# The story's chapters and the recovery's steps, as headings in the log.
+step() { current_step=$1; echo; echo "=================== $*"; }
+substep() { current_step=$1; echo; echo "------------------- $*"; }
 # Runs a command as a user would type it, showing it and its output.
 run() { echo "# $*"; "$@"; }
 # Runs a command that must succeed; its output goes to $out too.
@@ -84,8 +92,13 @@ M5=3c5c4a7c4e0000000000000000000000000000000000000000000000000000d5
 XFS_SIZE=335544320   # 320 MiB: the smallest XFS mkfs.xfs makes is 300 MiB
 EXT_SIZE=67108864    # 64 MiB
 
+echo "The incident replayed: a container's thin device fills up and it cannot"
+echo "start (1); the daemon stops (2); the recovery with dmkit, step by step (3);"
+echo "then what dmkit refuses to do (4), a mount in the daemon's own namespace (5)"
+echo "and a pool with a non-default block size (6)."
+
 # ---------------------------------------------------------------- 1
-step "1. Docker 1.10 with loop-lvm under -g $ROOT"
+step "1. The incident: Docker 1.10 (loop-lvm, -g $ROOT), a container's thin device fills up"
 mkdir -p $ROOT /mnt /etc/docker
 mount -t tmpfs -o size=1400m tmpfs $ROOT || fail "tmpfs on $ROOT"
 docker_root_init || fail "Docker's directories"
@@ -164,6 +177,7 @@ while [ $n -lt 1000 ]; do
 done
 sync
 run df $MNT1
+echo "# mkdir $MNT1/rootfs/.pivot_root492082001   (the runtime, at start)"
 err=$(mkdir $MNT1/rootfs/.pivot_root492082001 2>&1) &&
   fail "mkdir .pivot_root worked on the full filesystem"
 echo "$err"
@@ -197,8 +211,9 @@ run dmsetup ls
 ok "nothing active"
 
 # ---------------------------------------------------------------- 3
-step "3. The recovery"
+step "3. The recovery with dmkit"
 mkdir -p /mnt/recovery
+substep "3.1 Bring back the pool: dmkit docker pool --activate"
 must_refuse "is not active" $DMKIT docker mount kubesql-server /mnt/recovery
 must_refuse "pool --activate" $DMKIT docker pool
 must $DMKIT docker pool --activate
@@ -211,6 +226,7 @@ echo "dmsetup table: $table"
 ok "pool re-created with Docker's name and exact table"
 POOLDEV=$(dmsetup info -c --noheadings -o major,minor --separator : $POOL)
 
+substep "3.2 Which container is full: dmkit docker ls, df"
 must $DMKIT docker ls
 must $DMKIT docker df
 first=$(printf '%s\n' "$out" | sed -n 2p)
@@ -224,6 +240,7 @@ ok "df removed its read-only activations"
 must $DMKIT docker df --json
 case $out in *'"name":"kubesql-server"'*) ;; *) fail "df --json" ;; esac
 
+substep "3.3 Where its data is: dmkit docker inspect"
 must_refuse "ambiguous" $DMKIT docker inspect f3
 must $DMKIT docker inspect f34cee
 case $out in *"table      0 655360 thin $POOLDEV 34709"*) ;;
@@ -231,6 +248,7 @@ case $out in *"table      0 655360 thin $POOLDEV 34709"*) ;;
 case $out in *"device     $PREFIX-$M1"*) ;; *) fail "inspect: device name" ;; esac
 ok "inspect shows the chain and the exact table"
 
+substep "3.4 Look inside, read-only: dmkit docker mount, umount"
 must $DMKIT docker mount kubesql-server /mnt/recovery
 [ "$(dm_uuid $PREFIX-$M1)" = "DMKIT-DOCKER-$M1" ] || fail "dm uuid"
 [ -b /dev/mapper/$PREFIX-$M1 ] || fail "no node /dev/mapper/$PREFIX-$M1"
@@ -251,6 +269,7 @@ active $PREFIX-$M1 && fail "device still active after umount"
 [ -e /dev/mapper/$PREFIX-$M1 ] && fail "node left behind"
 ok "umount by mountpoint removed the device and its node"
 
+substep "3.5 Clean up: dmkit docker mount --rw, delete the log, give the blocks back"
 must $DMKIT docker mount --rw kubesql-server /mnt/recovery
 run du -sh /mnt/recovery/rootfs/var/log/kubesql/huge.log
 run rm /mnt/recovery/rootfs/var/log/kubesql/huge.log || fail "rm"
@@ -268,17 +287,20 @@ for round in 1 2 3 4 5 6 7 8 9 10; do
   [ "$(mapped)" = "$before" ] && break
   echo "still freeing: $before mapped sectors before round $round"
 done
-mkdir /mnt/recovery/rootfs/.pivot_root492082001 || fail "mkdir still fails"
+substep "3.6 The runtime's mkdir .pivot_root works again"
+run mkdir /mnt/recovery/rootfs/.pivot_root492082001 || fail "mkdir still fails"
 rmdir /mnt/recovery/rootfs/.pivot_root492082001
 ok "the container's runtime can create .pivot_root again"
 must $DMKIT docker ls
 case $out in *"f34cee76e36a"*"active (dmkit)"*"(this namespace) /mnt/recovery"*) ;;
   *) fail "ls does not show the recovery mount" ;; esac
+substep "3.7 Unmount: dmkit docker umount"
 must $DMKIT docker umount kubesql-server
 active $PREFIX-$M1 && fail "device still active after umount"
 grep -q /mnt/recovery /proc/mounts && fail "still mounted"
 ok "umount by name removed exactly the device it activated"
 
+substep "3.8 Afterwards: room again, nothing else touched"
 must $DMKIT docker df --no-activate
 must $DMKIT docker df
 pct=$(printf '%s\n' "$out" | grep kubesql-server | grep -o '[0-9.]*%' | head -1)
