@@ -13,7 +13,9 @@
 //
 // Every status from either library (dmioctl's KernelError() included) keeps
 // its errno under the same payload, so ErrnoOf() answers for any of them.
-// Header-only: both libraries use it and install it.
+// Header-only: both libraries use it and install it. The functions are kept
+// out of line (one copy in a program, not one per call site): they are on
+// error paths, and the static binary has a size budget.
 //
 // Abseil 20220623 has no status macros, so this header also provides the two
 // this project uses, DMKIT_RETURN_IF_ERROR and DMKIT_ASSIGN_OR_RETURN.
@@ -40,7 +42,8 @@ inline constexpr absl::string_view kErrnoPayloadUrl = "dmkit/errno";
 // Returns `status` with `error_number` attached, for statuses built without
 // ErrnoError() that still stand for a failed system call. OK and 0 leave
 // `status` as it is.
-inline absl::Status WithErrno(absl::Status status, int error_number) {
+[[gnu::noinline]] inline absl::Status WithErrno(absl::Status status,
+                                                int error_number) {
   if (!status.ok() && error_number != 0) {
     status.SetPayload(kErrnoPayloadUrl, absl::Cord(absl::StrCat(error_number)));
   }
@@ -51,7 +54,8 @@ inline absl::Status WithErrno(absl::Status status, int error_number) {
 //
 // A status for a system call that failed with `error_number`: message
 // "<context>: <strerror>", code as absl::ErrnoToStatus(), errno attached.
-inline absl::Status ErrnoError(int error_number, absl::string_view context) {
+[[gnu::noinline]] inline absl::Status ErrnoError(int error_number,
+                                                 absl::string_view context) {
   return WithErrno(absl::ErrnoToStatus(error_number, context), error_number);
 }
 
@@ -59,7 +63,7 @@ inline absl::Status ErrnoError(int error_number, absl::string_view context) {
 //
 // The errno attached by ErrnoError(), WithErrno() or dmioctl's
 // KernelError(), or 0 for any other status, including OK.
-inline int ErrnoOf(const absl::Status& status) {
+[[gnu::noinline]] inline int ErrnoOf(const absl::Status& status) {
   if (status.ok()) return 0;
   auto payload = status.GetPayload(kErrnoPayloadUrl);
   int value = 0;
