@@ -26,6 +26,7 @@
 //                           `dmsetup remove`, the same through `dmkit
 //                           dmsetup`, and `dmkit bench cycle --count 1`
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -53,11 +54,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "impl.h"
 #include "benchmark/benchmark.h"
 #include "dmioctl/nodes.h"
 #include "dmioctl/operations.h"
 #include "dmioctl/targets.h"
+#include "impl.h"
 #include "tools/common/loop_device.h"
 
 extern char** environ;
@@ -123,12 +124,16 @@ class Fixture {
                                                 backing_dev_.ToString(), 0)})) {
       return false;
     }
-    std::string what;
-    int r = meta_.Attach(kPoolMetaBytes, g_config.tmpdir.c_str(), &what);
-    if (r == 0) r = data_.Attach(kPoolDataBytes, g_config.tmpdir.c_str(), &what);
-    if (r != 0) {
-      fprintf(stderr, "dm_bench: %s: %s\n", what.c_str(), strerror(-r));
-      return false;
+    for (auto [loop, bytes] : {std::pair{&meta_, kPoolMetaBytes},
+                               std::pair{&data_, kPoolDataBytes}}) {
+      absl::StatusOr<LoopDevice> attached =
+          LoopDevice::AttachTemporary(bytes, g_config.tmpdir);
+      if (!attached.ok()) {
+        fprintf(stderr, "dm_bench: %s\n",
+                std::string(attached.status().message()).c_str());
+        return false;
+      }
+      *loop = *std::move(attached);
     }
     uint64_t pool_sectors = kPoolDataBytes / 512;
     if (!Make("pool", {dmioctl::targets::ThinPool(
@@ -169,12 +174,14 @@ class Fixture {
       (lower ? last : first).push_back(dmioctl::DeviceRef::ByName(d.name));
     }
     dmioctl::DeviceNodes nodes;
-    dmioctl::RemoveDevices(*dm_, first, {.retries = 5}, {.jobs = 8, .nodes = &nodes})
+    dmioctl::RemoveDevices(*dm_, first, {.retries = 5},
+                           {.jobs = 8, .nodes = &nodes})
         .IgnoreError();
     std::sort(last.begin(), last.end(), [](const auto& a, const auto& b) {
       return a.id() > b.id();  // pool before backing
     });
-    dmioctl::RemoveDevices(*dm_, last, {.retries = 5}, {.jobs = 1, .nodes = &nodes})
+    dmioctl::RemoveDevices(*dm_, last, {.retries = 5},
+                           {.jobs = 1, .nodes = &nodes})
         .IgnoreError();
     background_ = 0;
   }
@@ -379,7 +386,8 @@ int Sample(Impl& impl, Op op, const Subjects& s, double* seconds,
     case Op::kList:
       return timed([&] { return impl.List(listed); });
     case Op::kMessageCreateThin:
-      if ((r = timed([&] { return impl.Message(s.pool, "create_thin 100"); }))) {
+      if ((r = timed(
+               [&] { return impl.Message(s.pool, "create_thin 100"); }))) {
         return r;
       }
       return untimed(impl.Message(s.pool, "delete 100"), "delete 100");
@@ -575,7 +583,8 @@ void RunCompare(benchmark::State& state, const OpInfo& op, int devices,
     }
   }
   state.counters["samples"] = static_cast<double>(times[0].size());
-  if (op.op == Op::kList) state.counters["listed"] = static_cast<double>(listed);
+  if (op.op == Op::kList)
+    state.counters["listed"] = static_cast<double>(listed);
 }
 
 // A listing from a DeviceMapper that has never listed before (a new
@@ -625,9 +634,9 @@ void RunBatch(benchmark::State& state, int jobs, int count) {
   double create = 0, remove = 0;
   for (auto _ : state) {
     double t0 = Now();
-    auto made = dmioctl::CreateDevices(f.dm(), specs,
-                                       {.jobs = jobs, .nodes = &nodes,
-                                        .cancel = &g_interrupted});
+    auto made = dmioctl::CreateDevices(
+        f.dm(), specs,
+        {.jobs = jobs, .nodes = &nodes, .cancel = &g_interrupted});
     double t1 = Now();
     absl::Status removed = dmioctl::RemoveDevices(
         f.dm(), refs, {}, {.jobs = jobs, .nodes = &nodes});
@@ -650,7 +659,8 @@ void RunBatch(benchmark::State& state, int jobs, int count) {
 // Runs a program to completion; returns its exit status (or -1).
 int Spawn(const std::vector<std::string>& args, bool quiet) {
   std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -669,8 +679,7 @@ int Spawn(const std::vector<std::string>& args, bool quiet) {
 }
 
 // One process per operation. `create` and `remove` are the argument lists.
-void RunProcess(benchmark::State& state,
-                const std::vector<std::string>& create,
+void RunProcess(benchmark::State& state, const std::vector<std::string>& create,
                 const std::vector<std::string>& remove) {
   Fixture& f = *g_fixture;
   if (!f.EnsurePopulation(g_config.devices.front())) {
@@ -722,22 +731,24 @@ void Register() {
       absl::StrCat("0 ", kDevSectors, " linear ", f.linear_params());
   std::string pname = Name("proc");
   std::string backing = f.backing_dev().ToString();
-  reg("process/dmsetup",
+  reg(
+      "process/dmsetup",
       [=](benchmark::State& s) {
         RunProcess(s, {g_config.dmsetup, "create", pname, "--table", table},
                    {g_config.dmsetup, "remove", pname});
       },
       Iters(20));
   if (!g_config.dmkit.empty()) {
-    reg("process/dmkit",
+    reg(
+        "process/dmkit",
         [=](benchmark::State& s) {
-          RunProcess(s,
-                     {g_config.dmkit, "dmsetup", "create", pname, "--table",
-                      table},
-                     {g_config.dmkit, "dmsetup", "remove", pname});
+          RunProcess(
+              s, {g_config.dmkit, "dmsetup", "create", pname, "--table", table},
+              {g_config.dmkit, "dmsetup", "remove", pname});
         },
         Iters(20));
-    reg("process/dmkit_bench_cycle",
+    reg(
+        "process/dmkit_bench_cycle",
         [=](benchmark::State& s) {
           RunProcess(s,
                      {g_config.dmkit, "bench", "cycle", "--count", "1",
@@ -769,14 +780,16 @@ void Register() {
         }
       }
       remove.insert(remove.end(), names.begin(), names.end());
-      reg(jobs ? "process/dmkit_batch_200/jobs:8"
+      reg(
+          jobs ? "process/dmkit_batch_200/jobs:8"
                : "process/dmkit_batch_200/sequential",
           [=](benchmark::State& s) { RunProcess(s, create, remove); }, 3);
     }
   }
 
   for (const OpInfo& op : kCycles) {
-    reg(op.name,
+    reg(
+        op.name,
         [=](benchmark::State& s) {
           RunCompare(s, op, base, Iters(op.samples));
         },
@@ -785,7 +798,8 @@ void Register() {
 
   for (int count : {200, 1000}) {
     for (int jobs : {1, 8}) {
-      reg(absl::StrCat("batch/jobs:", jobs, "/", count),
+      reg(
+          absl::StrCat("batch/jobs:", jobs, "/", count),
           [=](benchmark::State& s) { RunBatch(s, jobs, count); },
           count <= 200 ? 3 : 1);  // one batch of 1,000 takes a minute
     }
@@ -795,16 +809,18 @@ void Register() {
     for (const OpInfo& op : kOps) {
       double samples = op.samples;
       if (op.op == Op::kList) {
-        samples = std::clamp(op.samples * 1000.0 / std::max(devices, 100),
-                             20.0, 1500.0);
+        samples = std::clamp(op.samples * 1000.0 / std::max(devices, 100), 20.0,
+                             1500.0);
       }
-      reg(absl::StrCat(op.name, "/", devices),
+      reg(
+          absl::StrCat(op.name, "/", devices),
           [=](benchmark::State& s) {
             RunCompare(s, op, devices, Iters(samples));
           },
           1);
     }
-    reg(absl::StrCat("list_first/", devices),
+    reg(
+        absl::StrCat("list_first/", devices),
         [=](benchmark::State& s) { RunListFirst(s, devices); }, Iters(3));
   }
 }
@@ -891,12 +907,11 @@ class Summary {
     auto row = [&](const std::string& what, std::optional<double> v,
                    const char* goal, std::function<bool(double)> met,
                    int digits = 2) {
-      absl::StrAppend(&goals, "| ", what, " | ",
-                      v ? Fmt(*v, digits) : std::string("n/a"), " | ", goal,
-                      " | ",
-                      !v ? "not measured"
-                         : (met ? (met(*v) ? "met" : "**missed**") : ""),
-                      " |\n");
+      absl::StrAppend(
+          &goals, "| ", what, " | ", v ? Fmt(*v, digits) : std::string("n/a"),
+          " | ", goal, " | ",
+          !v ? "not measured" : (met ? (met(*v) ? "met" : "**missed**") : ""),
+          " |\n");
     };
 
     std::vector<double> dmioctl_bare, libdm_dmioctl;
@@ -945,7 +960,8 @@ class Summary {
         "dmioctl / bare | libdm / dmioctl |\n|---|---:|---:|---:|---:|---:|\n";
     for (const OpInfo& op : kCycles) line(&cycles, op.name, op.name);
 
-    row("dmioctl / bare, geometric mean over every operation and cycle",
+    row(
+        "dmioctl / bare, geometric mean over every operation and cycle",
         GeoMean(dmioctl_bare), "≤ 1.03", [](double v) { return v <= 1.03; }, 3);
     if (!dmioctl_bare.empty()) {
       row("dmioctl / bare, worst single operation",
@@ -993,13 +1009,15 @@ class Summary {
     const Result* cj = Get("process/dmkit_batch_200/jobs:8");
     row("`dmkit dmsetup create --concise` + `remove` of 200 linear devices, "
         "without / with --jobs 8",
-        cs && cj ? std::optional<double>(cs->us / cj->us) : std::nullopt,
-        "≥ 5", [](double v) { return v >= 5; });
+        cs && cj ? std::optional<double>(cs->us / cj->us) : std::nullopt, "≥ 5",
+        [](double v) { return v >= 5; });
     int most = g_config.devices.back();
-    row(absl::StrCat("ioctls to list ", most, " devices (dmioctl, repeated)"),
+    row(
+        absl::StrCat("ioctls to list ", most, " devices (dmioctl, repeated)"),
         Counter(absl::StrCat("list/", most), "dmioctl_ioctls_per_op"), "≤ 2",
         [](double v) { return v <= 2; }, 1);
-    row(absl::StrCat("ioctls to list ", most,
+    row(
+        absl::StrCat("ioctls to list ", most,
                      " devices (dmioctl, first listing of a process)"),
         Counter(absl::StrCat("list_first/", most), "dmioctl_ioctls_per_op"),
         "≤ 2", [](double v) { return v <= 2; }, 1);
@@ -1014,8 +1032,7 @@ class Summary {
       }
       std::string detail;
       for (const auto& [k, v] : r.counters) {
-        absl::StrAppend(&detail, detail.empty() ? "" : ", ", k, " ",
-                        Fmt(v, 1));
+        absl::StrAppend(&detail, detail.empty() ? "" : ", ", k, " ", Fmt(v, 1));
       }
       if (!r.error.empty()) detail = "skipped: " + r.error;
       absl::StrAppend(&other, "| ", name, " | ",
@@ -1141,8 +1158,8 @@ int Main(int argc, char** argv) {
 
   Summary summary(reporter.results());
   std::string md = summary.Markdown();
-  bool ok = WriteFile(g_config.summary, md) &&
-            WriteFile(g_config.csv, summary.Csv());
+  bool ok =
+      WriteFile(g_config.summary, md) && WriteFile(g_config.csv, summary.Csv());
   fputs(md.c_str(), stdout);
   return ok && !g_interrupted ? 0 : 1;
 }

@@ -9,10 +9,10 @@
 
 #include <vector>
 
-#include "impl.h"
 #include "dmioctl/error.h"
 #include "dmioctl/nodes.h"
 #include "dmioctl/operations.h"
+#include "impl.h"
 
 namespace dmkit::bench {
 namespace {
@@ -64,16 +64,16 @@ class Dmioctl final : public Impl {
         "create");
   }
   int RemoveActive(const Dev& dev) override {
-    return Check(dmioctl::RemoveDevice(dm_, dev.ref, {.nodes = &nodes_})
-                     .status(),
-                 "remove");
+    return Check(
+        dmioctl::RemoveDevice(dm_, dev.ref, {.nodes = &nodes_}).status(),
+        "remove");
   }
 
  private:
   static int Check(const absl::Status& status, const char* what) {
     if (status.ok()) return 0;
     fprintf(stderr, "dmioctl: %s: %s\n", what, status.ToString().c_str());
-    int e = dmioctl::ErrnoOf(status);
+    int e = dmkit::ErrnoOf(status);
     return e != 0 ? -e : -EIO;
   }
 

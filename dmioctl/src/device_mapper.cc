@@ -73,7 +73,8 @@ constexpr CommandInfo kCommands[] = {
     /* DM_VERSION_CMD */ {"DM_VERSION", {4, 0, 0}, Buffer::kHeader, 0},
     /* DM_REMOVE_ALL_CMD */ {"DM_REMOVE_ALL", {4, 0, 0}, Buffer::kHeader, 0},
     // libdevmapper's 16 KiB for the lists.
-    /* DM_LIST_DEVICES_CMD */ {"DM_LIST_DEVICES", {4, 0, 0}, Buffer::kGrows, 16384},
+    /* DM_LIST_DEVICES_CMD */
+    {"DM_LIST_DEVICES", {4, 0, 0}, Buffer::kGrows, 16384},
     /* DM_DEV_CREATE_CMD */ {"DM_DEV_CREATE", {4, 0, 0}, Buffer::kHeader, 0},
     /* DM_DEV_REMOVE_CMD */ {"DM_DEV_REMOVE", {4, 0, 0}, Buffer::kHeader, 0},
     /* DM_DEV_RENAME_CMD */ {"DM_DEV_RENAME", {4, 0, 0}, Buffer::kExact, 0},
@@ -85,17 +86,21 @@ constexpr CommandInfo kCommands[] = {
     /* DM_TABLE_CLEAR_CMD */ {"DM_TABLE_CLEAR", {4, 0, 0}, Buffer::kHeader, 0},
     // One device's deps, table or status rarely needs more than a page.
     /* DM_TABLE_DEPS_CMD */ {"DM_TABLE_DEPS", {4, 0, 0}, Buffer::kGrows, 4096},
-    /* DM_TABLE_STATUS_CMD */ {"DM_TABLE_STATUS", {4, 0, 0}, Buffer::kGrows, 4096},
-    /* DM_LIST_VERSIONS_CMD */ {"DM_LIST_VERSIONS", {4, 1, 0}, Buffer::kGrows, 16384},
+    /* DM_TABLE_STATUS_CMD */
+    {"DM_TABLE_STATUS", {4, 0, 0}, Buffer::kGrows, 4096},
+    /* DM_LIST_VERSIONS_CMD */
+    {"DM_LIST_VERSIONS", {4, 1, 0}, Buffer::kGrows, 16384},
     // A message is never repeated: the kernel has already acted on it.
     /* DM_TARGET_MSG_CMD */ {"DM_TARGET_MSG", {4, 2, 0}, Buffer::kOnce, 0},
-    /* DM_DEV_SET_GEOMETRY_CMD */ {"DM_DEV_SET_GEOMETRY", {4, 6, 0}, Buffer::kExact, 0},
+    /* DM_DEV_SET_GEOMETRY_CMD */
+    {"DM_DEV_SET_GEOMETRY", {4, 6, 0}, Buffer::kExact, 0},
     // The kernel has had DM_DEV_ARM_POLL since 4.37 (libdm says 4.36).
-    /* DM_DEV_ARM_POLL_CMD */ {"DM_DEV_ARM_POLL", {4, 37, 0}, Buffer::kHeader, 0},
-    /* DM_GET_TARGET_VERSION_CMD */ {"DM_GET_TARGET_VERSION", {4, 41, 0}, Buffer::kGrows, 4096},
+    /* DM_DEV_ARM_POLL_CMD */
+    {"DM_DEV_ARM_POLL", {4, 37, 0}, Buffer::kHeader, 0},
+    /* DM_GET_TARGET_VERSION_CMD */
+    {"DM_GET_TARGET_VERSION", {4, 41, 0}, Buffer::kGrows, 4096},
 };
 static_assert(std::size(kCommands) == DM_GET_TARGET_VERSION_CMD + 1);
-
 
 uint32_t Pack(const InterfaceVersion& v) {
   return (v[0] << 24) | (std::min<uint32_t>(v[1], 0xfff) << 12) |
@@ -121,9 +126,7 @@ bool DeviceInfo::live_table() const { return flags & DM_ACTIVE_PRESENT_FLAG; }
 bool DeviceInfo::inactive_table() const {
   return flags & DM_INACTIVE_PRESENT_FLAG;
 }
-bool DeviceInfo::deferred_remove() const {
-  return flags & DM_DEFERRED_REMOVE;
-}
+bool DeviceInfo::deferred_remove() const { return flags & DM_DEFERRED_REMOVE; }
 bool DeviceInfo::internal_suspend() const {
   return flags & DM_INTERNAL_SUSPEND_FLAG;
 }
@@ -144,7 +147,7 @@ struct DeviceMapper::Request {
   uint32_t event_nr = 0;
   uint32_t target_count = 0;
   absl::string_view payload;  // placed at kDataStart
-  size_t buffer_size = 0;    // 0: the command's default
+  size_t buffer_size = 0;     // 0: the command's default
 };
 
 namespace {
@@ -325,8 +328,8 @@ struct DeviceMapper::Reply {
 
 absl::StatusOr<std::unique_ptr<DeviceMapper>> DeviceMapper::Open(
     absl::string_view dev_dir) {
-  DMIOCTL_ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport,
-                           OpenControl(dev_dir));
+  DMKIT_ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport,
+                         OpenControl(dev_dir));
   return std::make_unique<DeviceMapper>(std::move(transport));
 }
 
@@ -356,7 +359,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
   const CommandInfo& command = kCommands[request.command];
   reply->cache = buffer_cache_.get();
   if (request.device != nullptr) {
-    DMIOCTL_RETURN_IF_ERROR(request.device->Validate());
+    DMKIT_RETURN_IF_ERROR(request.device->Validate());
   }
   // Built only when something failed: the success path copies no names.
   auto error = [&](int error_number, std::string detail) {
@@ -435,8 +438,8 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
     }
 
     counters_.ioctls.fetch_add(1, std::memory_order_relaxed);
-    int r = transport_->Ioctl(_IOWR(DM_IOCTL, request.command, dm_ioctl),
-                              header);
+    int r =
+        transport_->Ioctl(_IOWR(DM_IOCTL, request.command, dm_ioctl), header);
     reply->Written(r == 0 && header->data_size <= size);
     // The kernel writes its version into every reply, failed ones included.
     if (header->version[0] == DM_VERSION_MAJOR) {
@@ -457,9 +460,8 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
     // header as sent; header-only commands report data_size 305 < data_start.
     // Anything else must describe a payload inside the buffer and after the
     // header.
-    if (header->data_size > size ||
-        (header->data_size > header->data_start &&
-         header->data_start < kDataStart)) {
+    if (header->data_size > size || (header->data_size > header->data_start &&
+                                     header->data_start < kDataStart)) {
       return error(EPROTO, absl::StrCat("malformed reply: data_start ",
                                         header->data_start, ", data_size ",
                                         header->data_size, ", buffer ", size));
@@ -488,7 +490,7 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
       break;
     }
     if (size >= kMaxBufferSize) return error(ENOBUFS, "");
-    size_t growth = hinted          ? kHintedGrowth
+    size_t growth = hinted         ? kHintedGrowth
                     : attempt == 0 ? kFirstGrowth
                                    : kLaterGrowth;
     size = std::min(size * growth, kMaxBufferSize);
@@ -499,8 +501,8 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
 
 absl::StatusOr<InterfaceVersion> DeviceMapper::Version() {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_VERSION_CMD,
-                                    .operation = "version"}, &reply));
+  DMKIT_RETURN_IF_ERROR(
+      Execute({.command = DM_VERSION_CMD, .operation = "version"}, &reply));
   const dm_ioctl& h = reply.header();
   return InterfaceVersion{h.version[0], h.version[1], h.version[2]};
 }
@@ -509,20 +511,21 @@ absl::Status DeviceMapper::RemoveAll(bool deferred) {
   Reply reply;
   return Execute({.command = DM_REMOVE_ALL_CMD,
                   .operation = "remove_all",
-                  .flags = deferred ? DM_DEFERRED_REMOVE : 0u}, &reply);
+                  .flags = deferred ? DM_DEFERRED_REMOVE : 0u},
+                 &reply);
 }
 
 absl::StatusOr<std::vector<DeviceListEntry>> DeviceMapper::ListDevices(
     const ListOptions& options) {
   std::vector<DeviceListEntry> devices;
-  DMIOCTL_RETURN_IF_ERROR(ListDevices(options, &devices));
+  DMKIT_RETURN_IF_ERROR(ListDevices(options, &devices));
   return devices;
 }
 
 absl::Status DeviceMapper::ListDevices(const ListOptions& options,
                                        std::vector<DeviceListEntry>* devices) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       Execute({.command = DM_LIST_DEVICES_CMD,
                .operation = "names",
                .name = options.name_prefix,
@@ -537,8 +540,8 @@ absl::Status DeviceMapper::ListDevices(const ListOptions& options,
 
 absl::StatusOr<DeviceInfo> DeviceMapper::CreateDevice(
     const CreateRequest& request) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(request.name));
-  if (!request.uuid.empty()) DMIOCTL_RETURN_IF_ERROR(ValidateUuid(request.uuid));
+  DMKIT_RETURN_IF_ERROR(ValidateName(request.name));
+  if (!request.uuid.empty()) DMKIT_RETURN_IF_ERROR(ValidateUuid(request.uuid));
   if (request.minor && *request.minor >= (1u << 20)) {
     return absl::InvalidArgumentError(
         absl::StrCat("minor ", *request.minor, " is out of range"));
@@ -552,46 +555,49 @@ absl::StatusOr<DeviceInfo> DeviceMapper::CreateDevice(
     r.dev = DevNum{0, *request.minor}.Encode();
   }
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute(r, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute(r, &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::RemoveDevice(const DeviceRef& device,
                                                       bool deferred) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_REMOVE_CMD,
-                            .operation = "remove",
-                            .device = &device,
-                            .flags = deferred ? DM_DEFERRED_REMOVE : 0u}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_DEV_REMOVE_CMD,
+                                 .operation = "remove",
+                                 .device = &device,
+                                 .flags = deferred ? DM_DEFERRED_REMOVE : 0u},
+                                &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::Rename(absl::string_view name,
                                                 absl::string_view new_name) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(new_name));
+  DMKIT_RETURN_IF_ERROR(ValidateName(name));
+  DMKIT_RETURN_IF_ERROR(ValidateName(new_name));
   std::string payload(new_name);
   payload.push_back('\0');
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
-                                                 .operation = "rename",
-                                                 .name = name,
-                                                 .payload = payload}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
+                                 .operation = "rename",
+                                 .name = name,
+                                 .payload = payload},
+                                &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::SetUuid(absl::string_view name,
                                                  absl::string_view uuid) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
-  DMIOCTL_RETURN_IF_ERROR(ValidateUuid(uuid));
+  DMKIT_RETURN_IF_ERROR(ValidateName(name));
+  DMKIT_RETURN_IF_ERROR(ValidateUuid(uuid));
   std::string payload(uuid);
   payload.push_back('\0');
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
-                                                 .operation = "rename",
-                                                 .name = name,
-                                                 .flags = DM_UUID_FLAG,
-                                                 .payload = payload}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
+                                 .operation = "rename",
+                                 .name = name,
+                                 .flags = DM_UUID_FLAG,
+                                 .payload = payload},
+                                &reply));
   return reply.Info();
 }
 
@@ -605,34 +611,37 @@ uint32_t SuspendFlags(const SuspendOptions& options) {
 absl::StatusOr<DeviceInfo> DeviceMapper::Suspend(
     const DeviceRef& device, const SuspendOptions& options) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_SUSPEND_CMD,
+  DMKIT_RETURN_IF_ERROR(
+      Execute({.command = DM_DEV_SUSPEND_CMD,
                .operation = "suspend",
                .device = &device,
-               .flags = DM_SUSPEND_FLAG | SuspendFlags(options)}, &reply));
+               .flags = DM_SUSPEND_FLAG | SuspendFlags(options)},
+              &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::Resume(const DeviceRef& device,
                                                 const SuspendOptions& options) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_SUSPEND_CMD,
-                                    .operation = "resume",
-                                    .device = &device,
-                                    .flags = SuspendFlags(options)}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_DEV_SUSPEND_CMD,
+                                 .operation = "resume",
+                                 .device = &device,
+                                 .flags = SuspendFlags(options)},
+                                &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::GetInfo(const DeviceRef& device,
                                                  bool inactive) {
   DeviceInfo info;
-  DMIOCTL_RETURN_IF_ERROR(GetInfo(device, inactive, &info));
+  DMKIT_RETURN_IF_ERROR(GetInfo(device, inactive, &info));
   return info;
 }
 
 absl::Status DeviceMapper::GetInfo(const DeviceRef& device, bool inactive,
                                    DeviceInfo* info) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       Execute({.command = DM_DEV_STATUS_CMD,
                .operation = "info",
                .device = &device,
@@ -654,69 +663,74 @@ absl::StatusOr<TableReply> DeviceMapper::WaitEvent(
     const DeviceRef& device, uint32_t event_nr, const StatusOptions& options) {
   uint32_t flags = StatusFlags(options);
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_DEV_WAIT_CMD,
-                                                 .operation = "waitevent",
-                                                 .device = &device,
-                                                 .flags = flags,
-                                                 .event_nr = event_nr}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_DEV_WAIT_CMD,
+                                 .operation = "waitevent",
+                                 .device = &device,
+                                 .flags = flags,
+                                 .event_nr = event_nr},
+                                &reply));
   if (reply.buffer_full) {
     // The event has happened; waiting again with the same event_nr would
     // return at once, but only by luck of timing. Fetch the status instead.
     TableReply status;
-    DMIOCTL_RETURN_IF_ERROR(TableStatus(device, flags, "status", &status));
+    DMKIT_RETURN_IF_ERROR(TableStatus(device, flags, "status", &status));
     return status;
   }
   TableReply result;
   result.info = reply.Info();
-  DMIOCTL_ASSIGN_OR_RETURN(result.targets,
-                           ParseTargetSpecs(reply.data(), result.info.target_count));
+  DMKIT_ASSIGN_OR_RETURN(
+      result.targets, ParseTargetSpecs(reply.data(), result.info.target_count));
   return result;
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::LoadTable(const DeviceRef& device,
                                                    const Table& table) {
-  DMIOCTL_RETURN_IF_ERROR(table.Validate());
+  DMKIT_RETURN_IF_ERROR(table.Validate());
   std::string payload = SerializeTargets(table);
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_LOAD_CMD,
+  DMKIT_RETURN_IF_ERROR(
+      Execute({.command = DM_TABLE_LOAD_CMD,
                .operation = "reload",
                .device = &device,
                .flags = table.read_only ? DM_READONLY_FLAG : 0u,
                .target_count = static_cast<uint32_t>(table.targets.size()),
-               .payload = payload}, &reply));
+               .payload = payload},
+              &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::ClearTable(const DeviceRef& device) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_CLEAR_CMD,
-                                                 .operation = "clear",
-                                                 .device = &device}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute(
+      {.command = DM_TABLE_CLEAR_CMD, .operation = "clear", .device = &device},
+      &reply));
   return reply.Info();
 }
 
 absl::StatusOr<DepsReply> DeviceMapper::GetDeps(const DeviceRef& device,
                                                 bool inactive) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_DEPS_CMD,
+  DMKIT_RETURN_IF_ERROR(
+      Execute({.command = DM_TABLE_DEPS_CMD,
                .operation = "deps",
                .device = &device,
-               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u}, &reply));
+               .flags = inactive ? DM_QUERY_INACTIVE_TABLE_FLAG : 0u},
+              &reply));
   DepsReply result;
   result.info = reply.Info();
-  DMIOCTL_ASSIGN_OR_RETURN(result.devices, ParseDeps(reply.data()));
+  DMKIT_ASSIGN_OR_RETURN(result.devices, ParseDeps(reply.data()));
   return result;
 }
 
-absl::Status DeviceMapper::TableStatus(const DeviceRef& device,
-                                       uint32_t flags, const char* operation,
+absl::Status DeviceMapper::TableStatus(const DeviceRef& device, uint32_t flags,
+                                       const char* operation,
                                        TableReply* result) {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TABLE_STATUS_CMD,
-                                   .operation = operation,
-                                   .device = &device,
-                                   .flags = flags},
-                                  &reply));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_TABLE_STATUS_CMD,
+                                 .operation = operation,
+                                 .device = &device,
+                                 .flags = flags},
+                                &reply));
   reply.FillInfo(&result->info);
   return ParseTargetSpecs(reply.data(), result->info.target_count,
                           &result->targets);
@@ -733,7 +747,7 @@ uint32_t TableFlags(bool inactive) {
 absl::StatusOr<TableReply> DeviceMapper::GetStatus(
     const DeviceRef& device, const StatusOptions& options) {
   TableReply reply;
-  DMIOCTL_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       TableStatus(device, StatusFlags(options), "status", &reply));
   return reply;
 }
@@ -747,7 +761,7 @@ absl::Status DeviceMapper::GetStatus(const DeviceRef& device,
 absl::StatusOr<TableReply> DeviceMapper::GetTable(const DeviceRef& device,
                                                   bool inactive) {
   TableReply reply;
-  DMIOCTL_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       TableStatus(device, TableFlags(inactive), "table", &reply));
   return reply;
 }
@@ -759,8 +773,8 @@ absl::Status DeviceMapper::GetTable(const DeviceRef& device, bool inactive,
 
 absl::StatusOr<std::vector<TargetVersion>> DeviceMapper::ListTargetVersions() {
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_LIST_VERSIONS_CMD,
-                                    .operation = "versions"}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute(
+      {.command = DM_LIST_VERSIONS_CMD, .operation = "versions"}, &reply));
   return ParseVersionList(reply.data());
 }
 
@@ -781,11 +795,12 @@ absl::StatusOr<std::string> DeviceMapper::SendMessage(const DeviceRef& device,
   // string fills the buffer).
   size_t size = kDataStart + std::max(payload.size(), max_output + 1);
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_TARGET_MSG_CMD,
-                                                 .operation = "message",
-                                                 .device = &device,
-                                                 .payload = payload,
-                                                 .buffer_size = size}, &reply));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_TARGET_MSG_CMD,
+                                 .operation = "message",
+                                 .device = &device,
+                                 .payload = payload,
+                                 .buffer_size = size},
+                                &reply));
   const dm_ioctl& h = reply.header();
   auto too_long = [&] {
     IoctlErrorInfo info{.error_number = ENOBUFS,
@@ -817,12 +832,14 @@ absl::Status DeviceMapper::SetGeometry(const DeviceRef& device,
   return Execute({.command = DM_DEV_SET_GEOMETRY_CMD,
                   .operation = "setgeometry",
                   .device = &device,
-                  .payload = payload}, &reply);
+                  .payload = payload},
+                 &reply);
 }
 
 absl::Status DeviceMapper::ArmPoll() {
   Reply reply;
-  return Execute({.command = DM_DEV_ARM_POLL_CMD, .operation = "armpoll"}, &reply);
+  return Execute({.command = DM_DEV_ARM_POLL_CMD, .operation = "armpoll"},
+                 &reply);
 }
 
 absl::StatusOr<TargetVersion> DeviceMapper::GetTargetVersion(
@@ -832,11 +849,12 @@ absl::StatusOr<TargetVersion> DeviceMapper::GetTargetVersion(
         absl::StrCat("invalid target type '", type, "'"));
   }
   Reply reply;
-  DMIOCTL_RETURN_IF_ERROR(Execute({.command = DM_GET_TARGET_VERSION_CMD,
-                                    .operation = "target-version",
-                                    .name = type}, &reply));
-  DMIOCTL_ASSIGN_OR_RETURN(std::vector<TargetVersion> versions,
-                           ParseVersionList(reply.data()));
+  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_GET_TARGET_VERSION_CMD,
+                                 .operation = "target-version",
+                                 .name = type},
+                                &reply));
+  DMKIT_ASSIGN_OR_RETURN(std::vector<TargetVersion> versions,
+                         ParseVersionList(reply.data()));
   if (versions.size() != 1) {
     return absl::DataLossError(absl::StrCat(
         "DM_GET_TARGET_VERSION: ", versions.size(), " entries in reply"));

@@ -2,8 +2,6 @@
 
 #include <string.h>
 
-#include <charconv>
-
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
@@ -12,7 +10,6 @@ namespace {
 
 // Payload type URLs. One payload per field keeps them readable with
 // Status::GetPayload and needs no serialisation format.
-constexpr char kErrnoUrl[] = "dmioctl/errno";
 constexpr char kOperationUrl[] = "dmioctl/op";
 constexpr char kIoctlUrl[] = "dmioctl/ioctl";
 constexpr char kNameUrl[] = "dmioctl/name";
@@ -30,11 +27,11 @@ absl::Status KernelError(const IoctlErrorInfo& info) {
   std::string device = info.name;
   if (device.empty()) device = info.uuid;
   if (device.empty() && info.dev) device = info.dev->ToString();
-  std::string context =
-      device.empty() ? info.ioctl_name : absl::StrCat(info.ioctl_name, " ", device);
+  std::string context = device.empty()
+                            ? info.ioctl_name
+                            : absl::StrCat(info.ioctl_name, " ", device);
   if (!info.detail.empty()) absl::StrAppend(&context, " (", info.detail, ")");
-  absl::Status status = absl::ErrnoToStatus(info.error_number, context);
-  status.SetPayload(kErrnoUrl, absl::Cord(absl::StrCat(info.error_number)));
+  absl::Status status = dmkit::ErrnoError(info.error_number, context);
   status.SetPayload(kOperationUrl, absl::Cord(info.operation));
   status.SetPayload(kIoctlUrl, absl::Cord(info.ioctl_name));
   if (!info.name.empty()) status.SetPayload(kNameUrl, absl::Cord(info.name));
@@ -46,7 +43,7 @@ absl::Status KernelError(const IoctlErrorInfo& info) {
 std::optional<IoctlErrorInfo> GetIoctlErrorInfo(const absl::Status& status) {
   if (status.ok() || !status.GetPayload(kOperationUrl)) return std::nullopt;
   IoctlErrorInfo info;
-  info.error_number = ErrnoOf(status);
+  info.error_number = dmkit::ErrnoOf(status);
   info.operation = Payload(status, kOperationUrl);
   info.ioctl_name = Payload(status, kIoctlUrl);
   info.name = Payload(status, kNameUrl);
@@ -56,20 +53,6 @@ std::optional<IoctlErrorInfo> GetIoctlErrorInfo(const absl::Status& status) {
     if (auto parsed = DevNum::Parse(dev); parsed.ok()) info.dev = *parsed;
   }
   return info;
-}
-
-int ErrnoOf(const absl::Status& status) {
-  if (status.ok()) return 0;
-  std::string text = Payload(status, kErrnoUrl);
-  int value = 0;
-  std::from_chars(text.data(), text.data() + text.size(), value);
-  return value;
-}
-
-absl::Status ErrnoError(int error_number, absl::string_view context) {
-  absl::Status status = absl::ErrnoToStatus(error_number, context);
-  status.SetPayload(kErrnoUrl, absl::Cord(absl::StrCat(error_number)));
-  return status;
 }
 
 }  // namespace dmioctl

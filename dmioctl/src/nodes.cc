@@ -22,7 +22,7 @@ absl::StatusOr<std::optional<struct stat>> LstatIfPresent(
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) return st;
   if (errno == ENOENT) return std::nullopt;
-  return ErrnoError(errno, absl::StrCat("stat ", path));
+  return dmkit::ErrnoError(errno, absl::StrCat("stat ", path));
 }
 
 }  // namespace
@@ -49,21 +49,21 @@ bool DeviceNodes::Injected(absl::string_view step,
 absl::Status DeviceNodes::MakeBlockNode(const std::string& path,
                                         DevNum dev) const {
   if (Injected("mknod", path)) {
-    return ErrnoError(errno, absl::StrCat("mknod ", path));
+    return dmkit::ErrnoError(errno, absl::StrCat("mknod ", path));
   }
   // umask must not narrow the mode, as in libdevmapper's _add_dev_node().
   mode_t old_umask = umask(0);
   int r = mknod(path.c_str(), S_IFBLK | (owner_.mode & 07777), dev.ToDevT());
   int saved = errno;
   umask(old_umask);
-  if (r != 0) return ErrnoError(saved, absl::StrCat("mknod ", path));
+  if (r != 0) return dmkit::ErrnoError(saved, absl::StrCat("mknod ", path));
   if ((Injected("chown", path) ||
        chown(path.c_str(), owner_.uid, owner_.gid) != 0) &&
       errno != EPERM) {
     // A node with the wrong owner is not left behind.
     saved = errno;
     unlink(path.c_str());
-    return ErrnoError(saved, absl::StrCat("chown ", path));
+    return dmkit::ErrnoError(saved, absl::StrCat("chown ", path));
   }
   return absl::OkStatus();
 }
@@ -77,15 +77,15 @@ std::string DeviceNodes::PathFor(absl::string_view name) const {
 }
 
 absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  DMKIT_RETURN_IF_ERROR(ValidateName(name));
   std::string dir = MapperDir();
   if ((Injected("mkdir", dir) || mkdir(dir.c_str(), 0755) != 0) &&
       errno != EEXIST) {
-    return ErrnoError(errno, absl::StrCat("mkdir ", dir));
+    return dmkit::ErrnoError(errno, absl::StrCat("mkdir ", dir));
   }
   std::string path = PathFor(name);
-  DMIOCTL_ASSIGN_OR_RETURN(std::optional<struct stat> existing,
-                           LstatIfPresent(path));
+  DMKIT_ASSIGN_OR_RETURN(std::optional<struct stat> existing,
+                         LstatIfPresent(path));
   if (existing) {
     const struct stat& st = *existing;
     if (S_ISLNK(st.st_mode)) {
@@ -97,55 +97,57 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
         return false;
       }
     } else if (!S_ISBLK(st.st_mode)) {
-      return ErrnoError(EEXIST, absl::StrCat(path, " exists and is not a "
-                                                   "block device"));
+      return dmkit::ErrnoError(EEXIST, absl::StrCat(path,
+                                                    " exists and is not a "
+                                                    "block device"));
     } else if (st.st_rdev == dev.ToDevT()) {
       return false;
     }
     if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
         errno != ENOENT) {
-      return ErrnoError(errno, absl::StrCat("unlink ", path));
+      return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
     }
   }
-  DMIOCTL_RETURN_IF_ERROR(MakeBlockNode(path, dev));
+  DMKIT_RETURN_IF_ERROR(MakeBlockNode(path, dev));
   return true;
 }
 
 absl::Status DeviceNodes::Remove(absl::string_view name) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  DMKIT_RETURN_IF_ERROR(ValidateName(name));
   std::string path = PathFor(name);
-  DMIOCTL_ASSIGN_OR_RETURN(std::optional<struct stat> st, LstatIfPresent(path));
+  DMKIT_ASSIGN_OR_RETURN(std::optional<struct stat> st, LstatIfPresent(path));
   if (!st) return absl::OkStatus();
   // A symlink here was made by udev; anything else that is not a block node
   // belongs to someone else.
   if (!S_ISBLK(st->st_mode) && !S_ISLNK(st->st_mode)) {
-    return ErrnoError(EEXIST, absl::StrCat(path, " is not a block device; "
-                                                 "left in place"));
+    return dmkit::ErrnoError(EEXIST, absl::StrCat(path,
+                                                  " is not a block device; "
+                                                  "left in place"));
   }
   if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
       errno != ENOENT) {
-    return ErrnoError(errno, absl::StrCat("unlink ", path));
+    return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
   }
   return absl::OkStatus();
 }
 
 absl::Status DeviceNodes::RemoveIfFor(absl::string_view name, DevNum dev) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
+  DMKIT_RETURN_IF_ERROR(ValidateName(name));
   std::string path = PathFor(name);
-  DMIOCTL_ASSIGN_OR_RETURN(std::optional<struct stat> st, LstatIfPresent(path));
+  DMKIT_ASSIGN_OR_RETURN(std::optional<struct stat> st, LstatIfPresent(path));
   if (!st || !S_ISBLK(st->st_mode) || st->st_rdev != dev.ToDevT()) {
     return absl::OkStatus();
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return ErrnoError(errno, absl::StrCat("unlink ", path));
+    return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
   }
   return absl::OkStatus();
 }
 
 absl::Status DeviceNodes::Rename(absl::string_view old_name,
                                  absl::string_view new_name, DevNum dev) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(old_name));
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(new_name));
+  DMKIT_RETURN_IF_ERROR(ValidateName(old_name));
+  DMKIT_RETURN_IF_ERROR(ValidateName(new_name));
   std::string from = PathFor(old_name);
   std::string to = PathFor(new_name);
   struct stat st;
@@ -153,22 +155,24 @@ absl::Status DeviceNodes::Rename(absl::string_view old_name,
       st.st_rdev == dev.ToDevT()) {
     struct stat existing;
     if (lstat(to.c_str(), &existing) == 0 && !S_ISBLK(existing.st_mode)) {
-      return ErrnoError(EEXIST, absl::StrCat(to, " exists and is not a "
-                                                 "block device"));
+      return dmkit::ErrnoError(EEXIST, absl::StrCat(to,
+                                                    " exists and is not a "
+                                                    "block device"));
     }
     if (Injected("rename", from) || rename(from.c_str(), to.c_str()) != 0) {
-      return ErrnoError(errno, absl::StrCat("rename ", from, " to ", to));
+      return dmkit::ErrnoError(errno,
+                               absl::StrCat("rename ", from, " to ", to));
     }
     return absl::OkStatus();
   }
-  DMIOCTL_RETURN_IF_ERROR(Add(new_name, dev).status());
+  DMKIT_RETURN_IF_ERROR(Add(new_name, dev).status());
   return Remove(old_name);
 }
 
 absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
   MknodesReport report;
-  DMIOCTL_ASSIGN_OR_RETURN(std::vector<DeviceListEntry> devices,
-                           dm.ListDevices({.with_uuid = false}));
+  DMKIT_ASSIGN_OR_RETURN(std::vector<DeviceListEntry> devices,
+                         dm.ListDevices({.with_uuid = false}));
   std::set<std::string, std::less<>> names;
   for (const DeviceListEntry& d : devices) names.insert(d.name);
 
@@ -191,7 +195,7 @@ absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
       }
       if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
           errno != ENOENT) {
-        return ErrnoError(errno, absl::StrCat("unlink ", path));
+        return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
       }
       report.removed.push_back(name);
     }
@@ -200,7 +204,7 @@ absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
     std::string path = PathFor(d.name);
     struct stat st;
     bool existed = lstat(path.c_str(), &st) == 0;
-    DMIOCTL_ASSIGN_OR_RETURN(bool changed, Add(d.name, d.dev));
+    DMKIT_ASSIGN_OR_RETURN(bool changed, Add(d.name, d.dev));
     if (changed) (existed ? report.replaced : report.created).push_back(d.name);
   }
   return report;

@@ -27,10 +27,10 @@ void RemoveCreatedDevice(DeviceMapper& dm, DevNum dev, absl::string_view name,
   const DeviceRef by_name = DeviceRef::ByName(std::string(name));
   absl::StatusOr<DeviceInfo> now = dm.GetInfo(by_name);
   if (now.ok() && now->dev != dev) return;  // another process's device
-  if (now.ok() || ErrnoOf(now.status()) != ENXIO) {
+  if (now.ok() || dmkit::ErrnoOf(now.status()) != ENXIO) {
     for (int attempt = 0; attempt < 10; ++attempt) {
       absl::Status s = dm.RemoveDevice(by_name).status();
-      if (s.ok() || ErrnoOf(s) != EBUSY) break;
+      if (s.ok() || dmkit::ErrnoOf(s) != EBUSY) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
@@ -41,7 +41,8 @@ void RemoveCreatedDevice(DeviceMapper& dm, DevNum dev, absl::string_view name,
 // The error for a create whose device another process removed before the
 // create was done.
 absl::Status RemovedMeanwhile(absl::string_view name) {
-  return ErrnoError(ENXIO, absl::StrCat("device ", name,
+  return dmkit::ErrnoError(ENXIO,
+                           absl::StrCat("device ", name,
                                         " was removed by another process "
                                         "while it was being created"));
 }
@@ -88,13 +89,12 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
                                         absl::string_view name,
                                         const Table& table,
                                         const CreateOptions& options) {
-  DMIOCTL_RETURN_IF_ERROR(ValidateName(name));
-  if (!table.empty()) DMIOCTL_RETURN_IF_ERROR(table.Validate());
-  DMIOCTL_ASSIGN_OR_RETURN(
-      DeviceInfo created,
-      dm.CreateDevice({.name = std::string(name),
-                       .uuid = options.uuid,
-                       .minor = options.minor}));
+  DMKIT_RETURN_IF_ERROR(ValidateName(name));
+  if (!table.empty()) DMKIT_RETURN_IF_ERROR(table.Validate());
+  DMKIT_ASSIGN_OR_RETURN(DeviceInfo created,
+                         dm.CreateDevice({.name = std::string(name),
+                                          .uuid = options.uuid,
+                                          .minor = options.minor}));
   if (table.empty()) return created;
 
   // The steps address the device by name, so that the table can land in no
@@ -106,23 +106,23 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
   const DeviceRef by_name = DeviceRef::ByName(std::string(name));
   auto rollback = absl::MakeCleanup(
       [&] { RemoveCreatedDevice(dm, created.dev, name, options.nodes); });
-  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(by_name, table));
+  DMKIT_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(by_name, table));
   if (loaded.dev != created.dev) {
     if (loaded.live_table()) dm.ClearTable(by_name).IgnoreError();
     return RemovedMeanwhile(name);
   }
-  DMIOCTL_ASSIGN_OR_RETURN(
+  DMKIT_ASSIGN_OR_RETURN(
       DeviceInfo resumed,
       dm.Resume(by_name, {.skip_lockfs = options.skip_lockfs}));
   if (resumed.dev != created.dev) return RemovedMeanwhile(name);
   if (options.nodes != nullptr) {
-    DMIOCTL_RETURN_IF_ERROR(options.nodes->Add(name, created.dev).status());
+    DMKIT_RETURN_IF_ERROR(options.nodes->Add(name, created.dev).status());
     // A remove by another process that came before the node could not
     // unlink it: look again, and leave no node of a gone device (or ours in
     // place of a newer device's). The look failing otherwise is a failed
     // step like any other.
     absl::StatusOr<DeviceInfo> now = dm.GetInfo(by_name);
-    if (!now.ok() && ErrnoOf(now.status()) != ENXIO) return now.status();
+    if (!now.ok() && dmkit::ErrnoOf(now.status()) != ENXIO) return now.status();
     std::move(rollback).Cancel();
     if (now.ok() && now->dev != created.dev) {
       options.nodes->Add(name, now->dev).IgnoreError();
@@ -137,15 +137,15 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
 
 absl::StatusOr<DeviceInfo> WipeTable(DeviceMapper& dm,
                                      const DeviceRef& device) {
-  DMIOCTL_ASSIGN_OR_RETURN(TableReply live, dm.GetTable(device));
+  DMKIT_ASSIGN_OR_RETURN(TableReply live, dm.GetTable(device));
   if (!live.info.live_table() || live.targets.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat(device.ToString(), ": no live table to wipe"));
   }
   Table error_table;
-  error_table.targets.push_back(
-      targets::Error(0, live.targets.back().start + live.targets.back().length));
-  DMIOCTL_RETURN_IF_ERROR(dm.LoadTable(device, error_table).status());
+  error_table.targets.push_back(targets::Error(
+      0, live.targets.back().start + live.targets.back().length));
+  DMKIT_RETURN_IF_ERROR(dm.LoadTable(device, error_table).status());
   // noflush + skip-lockfs: holders' I/O must fail now, not be flushed into a
   // device that may be gone (as libdevmapper's _error_device does).
   absl::StatusOr<DeviceInfo> resumed =
@@ -157,7 +157,7 @@ absl::StatusOr<DeviceInfo> WipeTable(DeviceMapper& dm,
 absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
                                         const DeviceRef& device,
                                         const RemoveOptions& options) {
-  DMIOCTL_RETURN_IF_ERROR(device.Validate());
+  DMKIT_RETURN_IF_ERROR(device.Validate());
   if (options.force) {
     absl::StatusOr<DeviceInfo> wiped = WipeTable(dm, device);
     // A device without a live table has nothing to wipe; remove it as is.
@@ -168,7 +168,7 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
   absl::StatusOr<DeviceInfo> removed;
   for (int attempt = 0;; ++attempt) {
     removed = dm.RemoveDevice(device, options.deferred);
-    if (removed.ok() || ErrnoOf(removed.status()) != EBUSY ||
+    if (removed.ok() || dmkit::ErrnoOf(removed.status()) != EBUSY ||
         attempt >= options.retries) {
       break;
     }
@@ -180,7 +180,7 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
   // until the last close.
   bool pending = options.deferred && removed->deferred_remove();
   if (options.nodes != nullptr && !pending && !removed->name.empty()) {
-    DMIOCTL_RETURN_IF_ERROR(options.nodes->Remove(removed->name));
+    DMKIT_RETURN_IF_ERROR(options.nodes->Remove(removed->name));
   }
   return removed;
 }
@@ -189,7 +189,7 @@ absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
                                         absl::string_view name,
                                         absl::string_view new_name,
                                         DeviceNodes* nodes) {
-  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo renamed, dm.Rename(name, new_name));
+  DMKIT_ASSIGN_OR_RETURN(DeviceInfo renamed, dm.Rename(name, new_name));
   if (nodes == nullptr) return renamed;
   absl::Status moved = nodes->Rename(name, new_name, renamed.dev);
   if (!moved.ok()) {
@@ -204,7 +204,7 @@ absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
 absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,
                                          absl::string_view name,
                                          absl::string_view uuid) {
-  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo info, dm.SetUuid(name, uuid));
+  DMKIT_ASSIGN_OR_RETURN(DeviceInfo info, dm.SetUuid(name, uuid));
   info.uuid = std::string(uuid);
   return info;
 }
@@ -217,7 +217,7 @@ absl::StatusOr<DeviceInfo> ReloadTable(DeviceMapper& dm,
   // The live table, in case the resume fails after the kernel swapped
   // tables (see UndoFailedReload).
   absl::StatusOr<TableReply> old_live = dm.GetTable(device);
-  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(device, table));
+  DMKIT_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(device, table));
   absl::StatusOr<DeviceInfo> resumed = dm.Resume(device, options);
   if (!resumed.ok()) {
     UndoFailedReload(dm, device, old_live, loaded.suspended());
@@ -254,8 +254,8 @@ absl::StatusOr<std::vector<DeviceInfo>> CreateDevices(
     const BatchOptions& options) {
   // Everything is validated before the first ioctl.
   for (const DeviceSpec& spec : devices) {
-    DMIOCTL_RETURN_IF_ERROR(ValidateName(spec.name));
-    if (!spec.table.empty()) DMIOCTL_RETURN_IF_ERROR(spec.table.Validate());
+    DMKIT_RETURN_IF_ERROR(ValidateName(spec.name));
+    if (!spec.table.empty()) DMKIT_RETURN_IF_ERROR(spec.table.Validate());
   }
   std::vector<std::optional<DeviceInfo>> created(devices.size());
   std::atomic<bool> failed{false};
@@ -270,11 +270,9 @@ absl::StatusOr<std::vector<DeviceInfo>> CreateDevices(
       [&] { return failed.load() || cancelled(); },
       [&](size_t i) {
         const DeviceSpec& spec = devices[i];
-        absl::StatusOr<DeviceInfo> info =
-            CreateDevice(dm, spec.name, spec.table,
-                         {.uuid = spec.uuid,
-                          .minor = spec.minor,
-                          .nodes = options.nodes});
+        absl::StatusOr<DeviceInfo> info = CreateDevice(
+            dm, spec.name, spec.table,
+            {.uuid = spec.uuid, .minor = spec.minor, .nodes = options.nodes});
         if (info.ok()) {
           created[i] = *std::move(info);
           return;
@@ -305,8 +303,7 @@ absl::StatusOr<std::vector<DeviceInfo>> CreateDevices(
       made.size(), options.jobs, [] { return false; },
       [&](size_t k) {
         const DeviceInfo& info = *created[made[k]];
-        RemoveCreatedDevice(dm, info.dev, devices[made[k]].name,
-                            options.nodes);
+        RemoveCreatedDevice(dm, info.dev, devices[made[k]].name, options.nodes);
       });
   return first_error;
 }
@@ -358,12 +355,11 @@ ScopedDevice::~ScopedDevice() {
   Remove().IgnoreError();
 }
 
-absl::StatusOr<ScopedDevice> ScopedDevice::Create(DeviceMapper& dm,
-                                                  std::string name,
-                                                  const Table& table,
-                                                  const CreateOptions& options) {
-  DMIOCTL_ASSIGN_OR_RETURN(DeviceInfo info,
-                           CreateDevice(dm, name, table, options));
+absl::StatusOr<ScopedDevice> ScopedDevice::Create(
+    DeviceMapper& dm, std::string name, const Table& table,
+    const CreateOptions& options) {
+  DMKIT_ASSIGN_OR_RETURN(DeviceInfo info,
+                         CreateDevice(dm, name, table, options));
   ScopedDevice device(&dm, std::move(name), options.nodes);
   device.dev_ = info.dev;
   return device;

@@ -11,7 +11,10 @@
 namespace dmioctl {
 namespace {
 
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
+         c == '\v';
+}
 
 // Pops the next blank-separated word from `text`.
 absl::string_view NextWord(absl::string_view& text) {
@@ -26,7 +29,8 @@ absl::string_view NextWord(absl::string_view& text) {
 
 bool ParseU64(absl::string_view text, uint64_t& value) {
   if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc() && end == text.data() + text.size();
 }
 
@@ -62,9 +66,8 @@ std::string Escape(absl::string_view value) {
   return out;
 }
 
-absl::StatusOr<std::vector<DeviceSpec>> ParseDeviceList(absl::string_view text,
-                                                        bool escapes,
-                                                        absl::string_view form) {
+absl::StatusOr<std::vector<DeviceSpec>> ParseDeviceList(
+    absl::string_view text, bool escapes, absl::string_view form) {
   std::vector<DeviceSpec> devices;
   absl::string_view trimmed = absl::StripAsciiWhitespace(text);
   if (trimmed.empty()) {
@@ -73,17 +76,17 @@ absl::StatusOr<std::vector<DeviceSpec>> ParseDeviceList(absl::string_view text,
   for (const std::string& device_text :
        SplitEscaped(trimmed, ';', escapes, /*unescape=*/false)) {
     if (!escapes && devices.size() == kDmInitMaxDevices) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          form, ": more than ", kDmInitMaxDevices, " devices"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(form, ": more than ", kDmInitMaxDevices, " devices"));
     }
     std::vector<std::string> fields =
         SplitEscaped(absl::StripAsciiWhitespace(device_text), ',', escapes,
                      /*unescape=*/true);
     size_t index = devices.size() + 1;
     if (fields.size() < 5) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          form, " device ", index,
-          ": want name,uuid,minor,flags,table[,table...]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(form, " device ", index,
+                       ": want name,uuid,minor,flags,table[,table...]"));
     }
     DeviceSpec device;
     device.name = std::string(absl::StripAsciiWhitespace(fields[0]));
@@ -111,14 +114,14 @@ absl::StatusOr<std::vector<DeviceSpec>> ParseDeviceList(absl::string_view text,
     if (flags == "ro") {
       device.table.read_only = true;
     } else if (flags != "rw" && !(escapes && flags.empty())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          form, " device ", index, ": flags must be ro or rw, not '", flags,
-          "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(form, " device ", index,
+                       ": flags must be ro or rw, not '", flags, "'"));
     }
     if (!escapes && fields.size() - 4 > kDmInitMaxTargets) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          form, " device ", index, ": more than ", kDmInitMaxTargets,
-          " targets"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(form, " device ", index, ": more than ",
+                       kDmInitMaxTargets, " targets"));
     }
     for (size_t i = 4; i < fields.size(); ++i) {
       absl::StatusOr<Target> target = ParseTargetLine(fields[i]);
@@ -137,7 +140,8 @@ absl::StatusOr<std::vector<DeviceSpec>> ParseDeviceList(absl::string_view text,
 }  // namespace
 
 Table& Table::Append(uint64_t length, std::string type, std::string params) {
-  targets.push_back(Target{Sectors(), length, std::move(type), std::move(params)});
+  targets.push_back(
+      Target{Sectors(), length, std::move(type), std::move(params)});
   return *this;
 }
 
@@ -146,13 +150,14 @@ uint64_t Table::Sectors() const {
 }
 
 absl::Status Table::Validate() const {
-  if (targets.empty()) return absl::InvalidArgumentError("table has no targets");
+  if (targets.empty())
+    return absl::InvalidArgumentError("table has no targets");
   uint64_t expected = 0;
   for (size_t i = 0; i < targets.size(); ++i) {
     const Target& t = targets[i];
     if (t.type.empty() || t.type.size() > kMaxTargetTypeLength) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target ", i + 1, ": invalid target type '", t.type, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target ", i + 1, ": invalid target type '", t.type, "'"));
     }
     // The kernel reads both as C strings: a NUL would silently cut them.
     if (t.type.find('\0') != std::string::npos ||
@@ -165,9 +170,9 @@ absl::Status Table::Validate() const {
           absl::StrCat("target ", i + 1, ": zero length"));
     }
     if (t.start != expected) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "target ", i + 1, ": starts at sector ", t.start, ", expected ",
-          expected, " (gap or overlap in table)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("target ", i + 1, ": starts at sector ", t.start,
+                       ", expected ", expected, " (gap or overlap in table)"));
     }
     if (t.start + t.length < t.start) {
       return absl::InvalidArgumentError(
@@ -276,15 +281,15 @@ absl::StatusOr<std::string> FormatDmInit(
       return absl::InvalidArgumentError(absl::StrCat(
           "dm-init takes at most ", kDmInitMaxTargets, " targets per device"));
     }
-    DMIOCTL_RETURN_IF_ERROR(check(dev.name));
-    DMIOCTL_RETURN_IF_ERROR(check(dev.uuid));
+    DMKIT_RETURN_IF_ERROR(check(dev.name));
+    DMKIT_RETURN_IF_ERROR(check(dev.uuid));
     if (d > 0) out.push_back(';');
     absl::StrAppend(&out, dev.name, ",", dev.uuid, ",");
     if (dev.minor) absl::StrAppend(&out, *dev.minor);
     absl::StrAppend(&out, ",", dev.table.read_only ? "ro" : "rw");
     for (const Target& t : dev.table.targets) {
-      DMIOCTL_RETURN_IF_ERROR(check(t.type));
-      DMIOCTL_RETURN_IF_ERROR(check(t.params));
+      DMKIT_RETURN_IF_ERROR(check(t.type));
+      DMKIT_RETURN_IF_ERROR(check(t.params));
       absl::StrAppend(&out, ",", t.start, " ", t.length, " ", t.type);
       if (!t.params.empty()) absl::StrAppend(&out, " ", t.params);
     }

@@ -74,14 +74,14 @@ std::optional<DevNum> ControlDevFromKernel() {
 absl::Status MakeControlNode(const std::string& mapper_dir,
                              const std::string& path, DevNum dev) {
   if (mkdir(mapper_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoError(errno, absl::StrCat("mkdir ", mapper_dir));
+    return dmkit::ErrnoError(errno, absl::StrCat("mkdir ", mapper_dir));
   }
   mode_t old_umask = umask(0);
   int r = mknod(path.c_str(), S_IFCHR | 0600, dev.ToDevT());
   int saved = errno;
   umask(old_umask);
   if (r != 0 && saved != EEXIST) {
-    return ErrnoError(saved, absl::StrCat("mknod ", path));
+    return dmkit::ErrnoError(saved, absl::StrCat("mknod ", path));
   }
   return absl::OkStatus();
 }
@@ -96,18 +96,19 @@ absl::StatusOr<std::unique_ptr<Transport>> OpenControl(
   if (fd < 0 && errno == ENOENT) {
     // A bare rescue /dev: make the node the way libdevmapper does.
     std::optional<DevNum> dev = ControlDevFromKernel();
-    DMIOCTL_RETURN_IF_ERROR(
+    DMKIT_RETURN_IF_ERROR(
         MakeControlNode(mapper_dir, path, dev.value_or(kDefaultControlDev)));
     fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   }
   if (fd < 0) {
     int saved = errno;
     if (saved == ENODEV || saved == ENXIO) {
-      return ErrnoError(saved, absl::StrCat(path,
+      return dmkit::ErrnoError(saved,
+                               absl::StrCat(path,
                                             ": the kernel has no device-mapper "
                                             "(load the dm-mod module)"));
     }
-    return ErrnoError(saved, absl::StrCat("open ", path));
+    return dmkit::ErrnoError(saved, absl::StrCat("open ", path));
   }
   return std::unique_ptr<Transport>(new ControlTransport(fd));
 }

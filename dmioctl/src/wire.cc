@@ -22,13 +22,13 @@ T Load(const char* p) {
 
 absl::Status Malformed(absl::string_view what, absl::string_view detail,
                        size_t offset) {
-  return absl::DataLossError(absl::StrCat("malformed ", what, " reply: ",
-                                          detail, " at offset ", offset));
+  return absl::DataLossError(absl::StrCat(
+      "malformed ", what, " reply: ", detail, " at offset ", offset));
 }
 
 // A NUL-terminated string at [offset, end); nullopt if no NUL before end.
 std::optional<absl::string_view> CString(ReplyBytes data, size_t offset,
-                                        size_t end) {
+                                         size_t end) {
   if (offset >= end || end > data.size()) return std::nullopt;
   const char* start = data.data() + offset;
   size_t length = internal::BoundedLength(start, end - offset);
@@ -50,7 +50,7 @@ absl::StatusOr<std::vector<DeviceListEntry>> ParseNameList(ReplyBytes data,
                                                            bool has_event_nr,
                                                            bool has_uuid) {
   std::vector<DeviceListEntry> entries;
-  DMIOCTL_RETURN_IF_ERROR(ParseNameList(data, has_event_nr, has_uuid, &entries));
+  DMKIT_RETURN_IF_ERROR(ParseNameList(data, has_event_nr, has_uuid, &entries));
   return entries;
 }
 
@@ -134,7 +134,8 @@ absl::StatusOr<std::vector<TargetVersion>> ParseVersionList(ReplyBytes data) {
     uint32_t next = Load<uint32_t>(data.data() + offset);
     size_t end = data.size();
     if (next != 0) {
-      if (next % 8 != 0 || next <= kVersionsName || offset + next > data.size()) {
+      if (next % 8 != 0 || next <= kVersionsName ||
+          offset + next > data.size()) {
         return Malformed("DM_LIST_VERSIONS", absl::StrCat("bad next ", next),
                          offset);
       }
@@ -177,7 +178,7 @@ absl::StatusOr<std::vector<DevNum>> ParseDeps(ReplyBytes data) {
 absl::StatusOr<std::vector<Target>> ParseTargetSpecs(ReplyBytes data,
                                                      uint32_t target_count) {
   std::vector<Target> targets;
-  DMIOCTL_RETURN_IF_ERROR(ParseTargetSpecs(data, target_count, &targets));
+  DMKIT_RETURN_IF_ERROR(ParseTargetSpecs(data, target_count, &targets));
   return targets;
 }
 

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "mountns/status.h"
+#include "dmkit/status.h"
 #include "mountns/unique_fd.h"
 
 namespace mountns {
@@ -49,7 +49,7 @@ absl::StatusOr<bool> ReadAt(int fd, off_t offset, void* buffer, size_t size) {
                       offset + static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError(errno, "read superblock");
+      return dmkit::ErrnoError(errno, "read superblock");
     }
     if (n == 0) return false;
     done += static_cast<size_t>(n);
@@ -74,7 +74,7 @@ absl::Status Mount(const MountRequest& request) {
   if (mount(request.source.c_str(), request.target.c_str(),
             request.fs_type.empty() ? nullptr : request.fs_type.c_str(), flags,
             request.options.empty() ? nullptr : request.options.c_str()) != 0) {
-    return ErrnoError(
+    return dmkit::ErrnoError(
         errno, absl::StrCat("mount ", request.source, " on ", request.target));
   }
   return absl::OkStatus();
@@ -92,21 +92,21 @@ absl::Status MountReadOnly(const std::string& source, const std::string& target,
 
 absl::Status UnsharePrivateMountNamespace() {
   if (unshare(CLONE_NEWNS) != 0)
-    return ErrnoError(errno, "unshare mount namespace");
+    return dmkit::ErrnoError(errno, "unshare mount namespace");
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    return ErrnoError(errno, "make / private");
+    return dmkit::ErrnoError(errno, "make / private");
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> DetectFilesystemTypeOfFd(int fd) {
   unsigned char head[4];
-  MOUNTNS_ASSIGN_OR_RETURN(bool have_head, ReadAt(fd, 0, head, sizeof(head)));
+  DMKIT_ASSIGN_OR_RETURN(bool have_head, ReadAt(fd, 0, head, sizeof(head)));
   if (have_head && memcmp(head, kXfsMagic, 4) == 0) return std::string("xfs");
 
   unsigned char ext[0x68];
-  MOUNTNS_ASSIGN_OR_RETURN(bool have_ext,
-                           ReadAt(fd, kExtSuperblockOffset, ext, sizeof(ext)));
+  DMKIT_ASSIGN_OR_RETURN(bool have_ext,
+                         ReadAt(fd, kExtSuperblockOffset, ext, sizeof(ext)));
   if (have_ext && ext[kExtMagicOffset] == 0x53 &&
       ext[kExtMagicOffset + 1] == 0xef) {
     uint32_t compat = LoadLe32(ext + kExtFeatureCompatOffset);
@@ -125,8 +125,8 @@ absl::StatusOr<std::string> DetectFilesystemTypeOfFd(int fd) {
   }
 
   char btrfs[sizeof(kBtrfsMagic) - 1];
-  MOUNTNS_ASSIGN_OR_RETURN(bool have_btrfs,
-                           ReadAt(fd, kBtrfsMagicOffset, btrfs, sizeof(btrfs)));
+  DMKIT_ASSIGN_OR_RETURN(bool have_btrfs,
+                         ReadAt(fd, kBtrfsMagicOffset, btrfs, sizeof(btrfs)));
   if (have_btrfs && memcmp(btrfs, kBtrfsMagic, sizeof(btrfs)) == 0) {
     return std::string("btrfs");
   }
@@ -134,19 +134,19 @@ absl::StatusOr<std::string> DetectFilesystemTypeOfFd(int fd) {
 }
 
 absl::StatusOr<std::string> DetectFilesystemType(const std::string& path) {
-  MOUNTNS_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  DMKIT_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   absl::StatusOr<std::string> type = DetectFilesystemTypeOfFd(fd.get());
   if (!type.ok()) {
-    return WithErrno(
+    return dmkit::WithErrno(
         absl::Status(type.status().code(),
                      absl::StrCat(path, ": ", type.status().message())),
-        ErrnoOf(type.status()));
+        dmkit::ErrnoOf(type.status()));
   }
   return type;
 }
 
 absl::StatusOr<ScopedMount> ScopedMount::Create(const MountRequest& request) {
-  MOUNTNS_RETURN_IF_ERROR(Mount(request));
+  DMKIT_RETURN_IF_ERROR(Mount(request));
   return ScopedMount(request.target);
 }
 
@@ -178,7 +178,7 @@ absl::Status ScopedMount::Unmount(bool lazy) {
   if (!owns()) return absl::OkStatus();
   if (umount2(target_.c_str(), UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0)) !=
       0) {
-    return ErrnoError(errno, absl::StrCat("umount ", target_));
+    return dmkit::ErrnoError(errno, absl::StrCat("umount ", target_));
   }
   target_.clear();
   return absl::OkStatus();

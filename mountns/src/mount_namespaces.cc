@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "dmkit/status.h"
 #include "mountns/run_in_namespaces.h"
-#include "mountns/status.h"
 #include "mountns/unique_fd.h"
 
 namespace mountns {
@@ -46,14 +46,15 @@ bool ParsePid(const char* name, pid_t* pid) {
 absl::StatusOr<std::vector<pid_t>> ListIds(const std::string& dir_path) {
   UniqueDir dir(opendir(dir_path.c_str()));
   if (dir == nullptr)
-    return ErrnoError(errno, absl::StrCat("cannot open ", dir_path));
+    return dmkit::ErrnoError(errno, absl::StrCat("cannot open ", dir_path));
   std::vector<pid_t> ids;
   errno = 0;
   while (struct dirent* entry = readdir(dir.get())) {
     pid_t id;
     if (ParsePid(entry->d_name, &id)) ids.push_back(id);
   }
-  if (errno != 0) return ErrnoError(errno, absl::StrCat("read ", dir_path));
+  if (errno != 0)
+    return dmkit::ErrnoError(errno, absl::StrCat("read ", dir_path));
   std::sort(ids.begin(), ids.end());
   return ids;
 }
@@ -66,8 +67,8 @@ struct ProcessInfo {
 // Name and kernel-thread flag from /proc/PID/stat. The name sits between
 // the first '(' and the last ')', since it may itself contain parentheses.
 absl::StatusOr<ProcessInfo> ReadProcessInfo(pid_t pid) {
-  MOUNTNS_ASSIGN_OR_RETURN(
-      std::string stat, ReadFile(absl::StrCat("/proc/", pid, "/stat"), 4096));
+  DMKIT_ASSIGN_OR_RETURN(std::string stat,
+                         ReadFile(absl::StrCat("/proc/", pid, "/stat"), 4096));
   size_t open = stat.find('(');
   size_t close = stat.rfind(')');
   if (open == std::string::npos || close == std::string::npos || close < open) {
@@ -93,7 +94,7 @@ absl::StatusOr<ProcessInfo> ReadProcessInfo(pid_t pid) {
 absl::StatusOr<uint64_t> InodeOfPath(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
-    return ErrnoError(errno, absl::StrCat("stat ", path));
+    return dmkit::ErrnoError(errno, absl::StrCat("stat ", path));
   }
   return static_cast<uint64_t>(st.st_ino);
 }
@@ -103,7 +104,7 @@ std::string TaskPath(const NamespaceMember& member, absl::string_view entry) {
 }
 
 bool IsGone(const absl::Status& status) {
-  int error_number = ErrnoOf(status);
+  int error_number = dmkit::ErrnoOf(status);
   return error_number == ENOENT || error_number == ESRCH;
 }
 
@@ -115,18 +116,19 @@ absl::StatusOr<std::vector<MountInfo>> ReadThroughMember(
   char root[8];
   std::string root_link = TaskPath(member, "root");
   ssize_t n = readlink(root_link.c_str(), root, sizeof(root));
-  if (n < 0) return ErrnoError(errno, absl::StrCat("readlink ", root_link));
+  if (n < 0)
+    return dmkit::ErrnoError(errno, absl::StrCat("readlink ", root_link));
   if (n != 1 || root[0] != '/') {
     return absl::FailedPreconditionError(
         absl::StrCat("task ", member.tid, " is chrooted"));
   }
-  MOUNTNS_ASSIGN_OR_RETURN(std::vector<MountInfo> mounts,
-                           ReadMountInfoFile(TaskPath(member, "mountinfo")));
-  MOUNTNS_ASSIGN_OR_RETURN(uint64_t inode,
-                           InodeOfPath(TaskPath(member, "ns/mnt")));
+  DMKIT_ASSIGN_OR_RETURN(std::vector<MountInfo> mounts,
+                         ReadMountInfoFile(TaskPath(member, "mountinfo")));
+  DMKIT_ASSIGN_OR_RETURN(uint64_t inode,
+                         InodeOfPath(TaskPath(member, "ns/mnt")));
   if (inode != ns.inode) {
-    return ErrnoError(ESRCH, absl::StrCat("task ", member.tid, " left ",
-                                          FormatNamespace(ns.inode)));
+    return dmkit::ErrnoError(ESRCH, absl::StrCat("task ", member.tid, " left ",
+                                                 FormatNamespace(ns.inode)));
   }
   return mounts;
 }
@@ -150,8 +152,8 @@ absl::StatusOr<uint64_t> OwnMountNamespaceInode() {
 
 absl::StatusOr<std::vector<MountNamespace>> ListMountNamespaces(
     ScanReport* report) {
-  MOUNTNS_ASSIGN_OR_RETURN(uint64_t own, OwnMountNamespaceInode());
-  MOUNTNS_ASSIGN_OR_RETURN(std::vector<pid_t> pids, ListIds("/proc"));
+  DMKIT_ASSIGN_OR_RETURN(uint64_t own, OwnMountNamespaceInode());
+  DMKIT_ASSIGN_OR_RETURN(std::vector<pid_t> pids, ListIds("/proc"));
   std::map<uint64_t, MountNamespace> by_inode;
   for (pid_t pid : pids) {
     absl::StatusOr<ProcessInfo> info = ReadProcessInfo(pid);
@@ -168,7 +170,7 @@ absl::StatusOr<std::vector<MountNamespace>> ListMountNamespaces(
       absl::StatusOr<uint64_t> inode =
           InodeOfPath(absl::StrCat("/proc/", pid, "/task/", tid, "/ns/mnt"));
       if (!inode.ok()) {
-        if (ErrnoOf(inode.status()) == EACCES) denied = true;
+        if (dmkit::ErrnoOf(inode.status()) == EACCES) denied = true;
         continue;
       }
       MountNamespace& ns = by_inode[*inode];
@@ -197,8 +199,8 @@ absl::StatusOr<NamespaceSet> OpenMountNamespace(const MountNamespace& ns) {
     set.AddFd(NamespaceType::kMount, *std::move(fd));
     return set;
   }
-  return ErrnoError(ESRCH, absl::StrCat(FormatNamespace(ns.inode),
-                                        ": no process left in it"));
+  return dmkit::ErrnoError(ESRCH, absl::StrCat(FormatNamespace(ns.inode),
+                                               ": no process left in it"));
 }
 
 absl::StatusOr<std::vector<MountInfo>> ReadNamespaceMountInfo(
@@ -213,13 +215,13 @@ absl::StatusOr<std::vector<MountInfo>> ReadNamespaceMountInfo(
   // puts the helper at the namespace root, and read its own view through a
   // /proc opened beforehand (the namespace's /proc may belong to another
   // pid namespace, where thread-self would not resolve).
-  MOUNTNS_ASSIGN_OR_RETURN(NamespaceSet target, OpenMountNamespace(ns));
-  MOUNTNS_ASSIGN_OR_RETURN(UniqueFd proc,
-                           OpenFile("/proc", O_RDONLY | O_DIRECTORY));
-  MOUNTNS_ASSIGN_OR_RETURN(
+  DMKIT_ASSIGN_OR_RETURN(NamespaceSet target, OpenMountNamespace(ns));
+  DMKIT_ASSIGN_OR_RETURN(UniqueFd proc,
+                         OpenFile("/proc", O_RDONLY | O_DIRECTORY));
+  DMKIT_ASSIGN_OR_RETURN(
       std::string text,
       RunInNamespaces(target, [&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_ASSIGN_OR_RETURN(
             UniqueFd fd,
             OpenFileAt(proc.get(), "thread-self/mountinfo", O_RDONLY));
         return ReadAll(fd.get(), "/proc/thread-self/mountinfo");
@@ -234,8 +236,8 @@ absl::StatusOr<std::vector<MountInfo>> ReadNamespaceMountInfo(
 
 absl::StatusOr<std::vector<MountOfDevice>> FindMountsOfDevice(
     dev_t dev, ScanReport* report) {
-  MOUNTNS_ASSIGN_OR_RETURN(std::vector<MountNamespace> namespaces,
-                           ListMountNamespaces(report));
+  DMKIT_ASSIGN_OR_RETURN(std::vector<MountNamespace> namespaces,
+                         ListMountNamespaces(report));
   std::vector<MountOfDevice> result;
   for (const MountNamespace& ns : namespaces) {
     absl::StatusOr<std::vector<MountInfo>> mounts = ReadNamespaceMountInfo(ns);
@@ -277,7 +279,7 @@ absl::Status UnmountIn(const NamespaceSet& target,
   absl::StatusOr<std::string> done =
       RunInNamespaces(target, [&]() -> absl::StatusOr<std::string> {
         if (umount2(mount_point.c_str(), flags) != 0) {
-          return ErrnoError(errno, absl::StrCat("umount ", where));
+          return dmkit::ErrnoError(errno, absl::StrCat("umount ", where));
         }
         return std::string();
       });
@@ -286,7 +288,7 @@ absl::Status UnmountIn(const NamespaceSet& target,
 
 absl::Status Unmount(const MountNamespace& ns, const std::string& mount_point,
                      UnmountMode mode) {
-  MOUNTNS_ASSIGN_OR_RETURN(NamespaceSet target, OpenMountNamespace(ns));
+  DMKIT_ASSIGN_OR_RETURN(NamespaceSet target, OpenMountNamespace(ns));
   return UnmountIn(target, mount_point, mode);
 }
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "mountns/status.h"
+#include "dmkit/status.h"
 #include "mountns/unique_fd.h"
 
 namespace mountns {
@@ -148,17 +148,17 @@ absl::StatusOr<MountInfo> ParseMountInfoLine(absl::string_view line) {
         absl::StrCat("too few fields (", fields.size(), ", need at least 10)"));
   }
   MountInfo info;
-  MOUNTNS_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       ParseNumberField("mount id", fields[0], &info.mount_id));
-  MOUNTNS_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       ParseNumberField("parent id", fields[1], &info.parent_id));
   std::vector<absl::string_view> dev = absl::StrSplit(fields[2], ':');
   if (dev.size() != 2 || !ParseUint32(dev[0], &info.major) ||
       !ParseUint32(dev[1], &info.minor)) {
     return FieldError("major:minor", fields[2]);
   }
-  MOUNTNS_RETURN_IF_ERROR(ParsePathField("root", fields[3], false, &info.root));
-  MOUNTNS_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(ParsePathField("root", fields[3], false, &info.root));
+  DMKIT_RETURN_IF_ERROR(
       ParsePathField("mount point", fields[4], false, &info.mount_point));
   if (fields[5].empty())
     return absl::InvalidArgumentError("empty mount options");
@@ -168,7 +168,7 @@ absl::StatusOr<MountInfo> ParseMountInfoLine(absl::string_view line) {
   // and escaped paths cannot contain a space, so the first match is it.
   size_t separator = 6;
   while (separator < fields.size() && fields[separator] != "-") {
-    MOUNTNS_RETURN_IF_ERROR(ParseOptionalField(fields[separator], &info));
+    DMKIT_RETURN_IF_ERROR(ParseOptionalField(fields[separator], &info));
     info.optional_fields.emplace_back(fields[separator]);
     ++separator;
   }
@@ -179,9 +179,9 @@ absl::StatusOr<MountInfo> ParseMountInfoLine(absl::string_view line) {
     return absl::InvalidArgumentError(absl::StrCat(
         "expected 3 fields after '-', found ", fields.size() - separator - 1));
   }
-  MOUNTNS_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       ParsePathField("fs type", fields[separator + 1], false, &info.fs_type));
-  MOUNTNS_RETURN_IF_ERROR(
+  DMKIT_RETURN_IF_ERROR(
       ParsePathField("source", fields[separator + 2], true, &info.source));
   if (fields[separator + 3].empty()) {
     return absl::InvalidArgumentError("empty superblock options");
@@ -209,7 +209,7 @@ absl::StatusOr<std::vector<MountInfo>> ParseMountInfo(absl::string_view text) {
 
 absl::StatusOr<std::vector<MountInfo>> ReadMountInfoFile(
     const std::string& path) {
-  MOUNTNS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  DMKIT_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   absl::StatusOr<std::vector<MountInfo>> mounts = ParseMountInfo(text);
   if (!mounts.ok()) {
     return absl::InvalidArgumentError(

@@ -13,7 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "mountns/status.h"
+#include "dmkit/status.h"
 #include "mountns/unique_fd.h"
 
 namespace mountns {
@@ -72,14 +72,15 @@ absl::StatusOr<uint64_t> NamespaceInodeOf(pid_t pid, NamespaceType type) {
   std::string path = NamespacePath(pid, KindOf(type));
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
-    return ErrnoError(errno, absl::StrCat("stat of ", path, " failed"));
+    return dmkit::ErrnoError(errno, absl::StrCat("stat of ", path, " failed"));
   }
   return static_cast<uint64_t>(st.st_ino);
 }
 
 absl::StatusOr<uint64_t> NamespaceInodeOfFd(int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return ErrnoError(errno, "fstat namespace file");
+  if (fstat(fd, &st) != 0)
+    return dmkit::ErrnoError(errno, "fstat namespace file");
   return static_cast<uint64_t>(st.st_ino);
 }
 
@@ -97,8 +98,8 @@ absl::StatusOr<int> UsableNamespaces(pid_t target, int exclude) {
       continue;
     }
     if (kind.type == NamespaceType::kUser) {
-      MOUNTNS_ASSIGN_OR_RETURN(uint64_t target_ino,
-                               NamespaceInodeOf(target, kind.type));
+      DMKIT_ASSIGN_OR_RETURN(uint64_t target_ino,
+                             NamespaceInodeOf(target, kind.type));
       if (target_ino == static_cast<uint64_t>(own_st.st_ino)) continue;
     }
     mask |= kind.clone_flag;
@@ -128,20 +129,20 @@ bool KernelSupportsPidfdSetns() {
 
 absl::StatusOr<NamespaceSet> NamespaceSet::ForPid(pid_t pid, int mask) {
   NamespaceSet set;
-  MOUNTNS_RETURN_IF_ERROR(set.AddTarget(pid, mask));
+  DMKIT_RETURN_IF_ERROR(set.AddTarget(pid, mask));
   return set;
 }
 
 absl::StatusOr<NamespaceSet> NamespaceSet::ForFile(NamespaceType type,
                                                    const std::string& path) {
   NamespaceSet set;
-  MOUNTNS_RETURN_IF_ERROR(set.AddFile(type, path));
+  DMKIT_RETURN_IF_ERROR(set.AddFile(type, path));
   return set;
 }
 
 absl::Status NamespaceSet::AddFile(NamespaceType type,
                                    const std::string& path) {
-  MOUNTNS_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  DMKIT_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   AddFd(type, std::move(fd));
   return absl::OkStatus();
 }
@@ -187,15 +188,15 @@ absl::Status NamespaceSet::AddTarget(pid_t pid, int mask) {
     if (!(mask & kind.clone_flag) || entries_[IndexOf(kind.type)].fd.valid()) {
       continue;
     }
-    MOUNTNS_ASSIGN_OR_RETURN(opened[IndexOf(kind.type)],
-                             OpenFile(NamespacePath(pid, kind), O_RDONLY));
+    DMKIT_ASSIGN_OR_RETURN(opened[IndexOf(kind.type)],
+                           OpenFile(NamespacePath(pid, kind), O_RDONLY));
   }
   const int pidfd_to_check = pidfd.valid() ? pidfd.get() : pidfd_.get();
   if (pidfd_to_check >= 0 && PidfdSendSignal(pidfd_to_check, 0) != 0 &&
       errno == ESRCH) {
-    return ErrnoError(ESRCH, absl::StrCat("process ", pid,
-                                          " exited while its namespaces "
-                                          "were being opened"));
+    return dmkit::ErrnoError(ESRCH, absl::StrCat("process ", pid,
+                                                 " exited while its namespaces "
+                                                 "were being opened"));
   }
   for (size_t i = 0; i < kNamespaceTypeCount; ++i) {
     if (!opened[i].valid()) continue;
@@ -270,8 +271,9 @@ absl::Status NamespaceSet::Enter(EntryMethod method) const {
       if (setns(entries_[i].fd.get(), kind.clone_flag) == 0) {
         done[i] = true;
       } else if (report_errors) {
-        return ErrnoError(errno, absl::StrCat("reassociate to namespace 'ns/",
-                                              kind.proc_name, "' failed"));
+        return dmkit::ErrnoError(
+            errno, absl::StrCat("reassociate to namespace 'ns/", kind.proc_name,
+                                "' failed"));
       }
     }
   }

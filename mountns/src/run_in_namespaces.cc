@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "mountns/status.h"
+#include "dmkit/status.h"
 #include "mountns/unique_fd.h"
 
 namespace mountns {
@@ -42,7 +42,7 @@ std::string EncodeFrame(const absl::StatusOr<std::string>& result) {
     body = *result;
   } else {
     header.code = static_cast<int32_t>(result.status().code());
-    header.error_number = ErrnoOf(result.status());
+    header.error_number = dmkit::ErrnoOf(result.status());
     body = result.status().message();
   }
   header.length = body.size();
@@ -68,7 +68,7 @@ absl::StatusOr<std::string> DecodeFrame(absl::string_view frame,
   if (header.ok) return std::string(frame);
   absl::StatusCode code = static_cast<absl::StatusCode>(header.code);
   if (code == absl::StatusCode::kOk) code = absl::StatusCode::kUnknown;
-  return WithErrno(absl::Status(code, frame), header.error_number);
+  return dmkit::WithErrno(absl::Status(code, frame), header.error_number);
 }
 
 struct Pipe {
@@ -78,14 +78,14 @@ struct Pipe {
 
 absl::StatusOr<Pipe> MakePipe() {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoError(errno, "pipe");
+  if (pipe2(fds, O_CLOEXEC) != 0) return dmkit::ErrnoError(errno, "pipe");
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 absl::StatusOr<int> WaitFor(pid_t pid) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoError(errno, "waitpid");
+    if (errno != EINTR) return dmkit::ErrnoError(errno, "waitpid");
   }
   return status;
 }
@@ -137,7 +137,7 @@ absl::StatusOr<pid_t> ForkIntoNamespaces(const NamespaceSet& target,
                                          Body body) {
   fflush(nullptr);
   pid_t pid = fork();
-  if (pid < 0) return ErrnoError(errno, "fork");
+  if (pid < 0) return dmkit::ErrnoError(errno, "fork");
   if (pid > 0) return pid;
   PrepareChild();
   pipe.read.reset();
@@ -189,8 +189,8 @@ absl::StatusOr<std::string> RunInNamespaces(
     const NamespaceSet& target,
     absl::FunctionRef<absl::StatusOr<std::string>()> fn,
     const RunOptions& options) {
-  MOUNTNS_ASSIGN_OR_RETURN(Pipe pipe, MakePipe());
-  MOUNTNS_ASSIGN_OR_RETURN(
+  DMKIT_ASSIGN_OR_RETURN(Pipe pipe, MakePipe());
+  DMKIT_ASSIGN_OR_RETURN(
       pid_t pid, ForkIntoNamespaces(target, options, pipe, [&](UniqueFd& out) {
         absl::StatusOr<std::string> result = fn();
         if (result.ok() && result->size() > kMaxResult) {
@@ -214,14 +214,14 @@ absl::StatusOr<int> RunCommandInNamespaces(const NamespaceSet& target,
   for (const std::string& arg : argv)
     args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
-  MOUNTNS_ASSIGN_OR_RETURN(Pipe pipe, MakePipe());
-  MOUNTNS_ASSIGN_OR_RETURN(
+  DMKIT_ASSIGN_OR_RETURN(Pipe pipe, MakePipe());
+  DMKIT_ASSIGN_OR_RETURN(
       pid_t pid, ForkIntoNamespaces(target, options, pipe, [&](UniqueFd& out) {
         // The pipe is close-on-exec: a successful exec closes it with
         // nothing written, which the parent reads as "running".
         execvp(args[0], args.data());
         int error_number = errno;
-        absl::Status failed = ErrnoError(
+        absl::Status failed = dmkit::ErrnoError(
             error_number, absl::StrCat("failed to execute ", argv[0]));
         WriteAll(out.get(), EncodeFrame(failed), "result").IgnoreError();
         ChildExit(error_number == ENOENT ? 127 : 126);
@@ -231,7 +231,7 @@ absl::StatusOr<int> RunCommandInNamespaces(const NamespaceSet& target,
   absl::StatusOr<std::string> frame =
       ReadAll(pipe.read.get(), "namespace helper result", 1 << 20);
   pipe.read.reset();
-  MOUNTNS_ASSIGN_OR_RETURN(int status, WaitFor(pid));
+  DMKIT_ASSIGN_OR_RETURN(int status, WaitFor(pid));
   if (!frame.ok()) return frame.status();
   if (!frame->empty()) {
     bool complete = false;

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "mountns/status.h"
+#include "dmkit/status.h"
 
 namespace mountns {
 
@@ -21,7 +21,8 @@ absl::StatusOr<UniqueFd> OpenFile(const std::string& path, int flags) {
 absl::StatusOr<UniqueFd> OpenFileAt(int dir_fd, const std::string& path,
                                     int flags) {
   int fd = openat(dir_fd, path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, absl::StrCat("cannot open ", path));
+  if (fd < 0)
+    return dmkit::ErrnoError(errno, absl::StrCat("cannot open ", path));
   return UniqueFd(fd);
 }
 
@@ -34,7 +35,7 @@ absl::StatusOr<std::string> ReadAll(int fd, absl::string_view what,
     ssize_t n = read(fd, data.data() + used, data.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError(errno, absl::StrCat("read ", what));
+      return dmkit::ErrnoError(errno, absl::StrCat("read ", what));
     }
     if (n == 0) break;
     used += static_cast<size_t>(n);
@@ -49,7 +50,7 @@ absl::StatusOr<std::string> ReadAll(int fd, absl::string_view what,
 
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      size_t max_bytes) {
-  MOUNTNS_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  DMKIT_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   return ReadAll(fd.get(), path, max_bytes);
 }
 
@@ -58,7 +59,7 @@ absl::Status WriteAll(int fd, absl::string_view data, absl::string_view what) {
     ssize_t n = write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError(errno, absl::StrCat("write ", what));
+      return dmkit::ErrnoError(errno, absl::StrCat("write ", what));
     }
     data.remove_prefix(static_cast<size_t>(n));
   }

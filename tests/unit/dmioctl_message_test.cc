@@ -25,8 +25,8 @@ class RecordingTransport : public Transport {
     ++calls;
     last_nr = _IOC_NR(request);
     if (last_nr == DM_TARGET_MSG_CMD) {
-      auto* msg = reinterpret_cast<dm_target_msg*>(
-          static_cast<char*>(buffer) + h->data_start);
+      auto* msg = reinterpret_cast<dm_target_msg*>(static_cast<char*>(buffer) +
+                                                   h->data_start);
       last_message = msg->message;
       last_name = h->name;
     }
@@ -51,7 +51,7 @@ TEST(SendMessage, EmptyMessageReachesTheKernel) {
   EXPECT_EQ(t->last_nr, unsigned{DM_TARGET_MSG_CMD});
   EXPECT_EQ(t->last_message, "");
   EXPECT_EQ(t->last_name, "pool");
-  EXPECT_EQ(ErrnoOf(r.status()), EINVAL);
+  EXPECT_EQ(dmkit::ErrnoOf(r.status()), EINVAL);
   auto info = GetIoctlErrorInfo(r.status());
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->operation, "message");

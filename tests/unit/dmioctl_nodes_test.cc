@@ -1,6 +1,4 @@
 // DeviceNodes: the owner and mode of the nodes it makes.
-#include "dmioctl/nodes.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,6 +7,7 @@
 #include <string>
 
 #include "dmioctl/error.h"
+#include "dmioctl/nodes.h"
 #include "gtest/gtest.h"
 
 namespace dmioctl {
@@ -28,7 +27,8 @@ class NodesTest : public ::testing::Test {
   // mknod needs CAP_MKNOD; without it there is nothing to check.
   void AddOrSkip(DeviceNodes& nodes, const char* name, DevNum dev) {
     absl::StatusOr<bool> added = nodes.Add(name, dev);
-    if (!added.ok() && (errno == EPERM || absl::IsPermissionDenied(added.status()))) {
+    if (!added.ok() &&
+        (errno == EPERM || absl::IsPermissionDenied(added.status()))) {
       GTEST_SKIP() << "cannot mknod here: " << added.status();
     }
     ASSERT_TRUE(added.ok()) << added.status();
@@ -87,7 +87,7 @@ TEST_F(NodesTest, FaultHookFailsTheStepAndLeavesNoNode) {
     fail_errno_for_step = EIO;
     absl::StatusOr<bool> added = nodes.Add("c", DevNum{7, 3});
     ASSERT_FALSE(added.ok());
-    EXPECT_EQ(ErrnoOf(added.status()), EIO);
+    EXPECT_EQ(dmkit::ErrnoOf(added.status()), EIO);
     EXPECT_NE(added.status().message().find(std::string(step) + " " + dir_ +
                                             "/mapper/c"),
               absl::string_view::npos)
@@ -105,7 +105,7 @@ TEST_F(NodesTest, FaultHookFailsTheStepAndLeavesNoNode) {
   // And a failed unlink leaves the node for Remove() to report.
   failing_step = "unlink";
   fail_errno_for_step = EIO;
-  EXPECT_EQ(ErrnoOf(nodes.Remove("d")), EIO);
+  EXPECT_EQ(dmkit::ErrnoOf(nodes.Remove("d")), EIO);
   struct stat st;
   EXPECT_EQ(lstat((dir_ + "/mapper/d").c_str(), &st), 0);
 }

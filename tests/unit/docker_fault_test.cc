@@ -62,8 +62,8 @@ int Hook(absl::string_view name, absl::string_view target) {
   if (steps == nullptr) return 0;
   steps->names.emplace_back(name);
   if (steps->names.size() != steps->fail_at) return 0;
-  steps->failed = target.empty() ? std::string(name)
-                                 : absl::StrCat(name, " ", target);
+  steps->failed =
+      target.empty() ? std::string(name) : absl::StrCat(name, " ", target);
   return EIO;
 }
 
@@ -117,14 +117,17 @@ class DockerFaultTest : public ::testing::Test {
   void SetUp() override {
     if (!CanMknod(dev_.path())) GTEST_SKIP() << "mknod needs CAP_MKNOD";
     root_.Mkdir("devicemapper/mnt");
-    root_.Write(absl::StrCat("containers/", kContainer, "/config.v2.json"),
-                absl::StrCat(R"({"ID":")", kContainer,
-                             R"(","Name":"/kubesql-server","State":{"Running":false}})"));
+    root_.Write(
+        absl::StrCat("containers/", kContainer, "/config.v2.json"),
+        absl::StrCat(
+            R"({"ID":")", kContainer,
+            R"(","Name":"/kubesql-server","State":{"Running":false}})"));
     root_.Write(absl::StrCat("image/devicemapper/layerdb/mounts/", kContainer,
                              "/mount-id"),
                 kMountId);
-    root_.Write(absl::StrCat("devicemapper/metadata/", kMountId),
-                R"({"device_id":34709,"size":10737418240,"transaction_id":844170,"initialized":false,"deleted":false})");
+    root_.Write(
+        absl::StrCat("devicemapper/metadata/", kMountId),
+        R"({"device_id":34709,"size":10737418240,"transaction_id":844170,"initialized":false,"deleted":false})");
     root_.Mkdir("mnt");
     absl::StatusOr<std::string> prefix = Store(root_.path()).Prefix();
     ASSERT_TRUE(prefix.ok()) << prefix.status();
@@ -143,12 +146,10 @@ class DockerFaultTest : public ::testing::Test {
     setenv("DM_DEV_DIR", dev_.path().c_str(), 1);
     dm_ = std::make_unique<dmioctl::DeviceMapper>(
         std::make_unique<CountingTransport>(kernel_));
-    SetDeviceMapperForTesting(dm_.get());
     SetFaultHookForTesting(&Hook);
   }
   void TearDown() override {
     SetFaultHookForTesting(nullptr);
-    SetDeviceMapperForTesting(nullptr);
     if (old_dev_dir_.empty()) {
       unsetenv("DM_DEV_DIR");
     } else {
@@ -163,7 +164,8 @@ class DockerFaultTest : public ::testing::Test {
   };
   Outcome Mount(Steps& s) {
     std::string mnt = root_.path() + "/mnt";
-    const char* argv[] = {"docker", "mount", "--root", root_.path().c_str(),
+    const char* argv[] = {"docker",         "mount",
+                          "--root",         root_.path().c_str(),
                           "kubesql-server", mnt.c_str()};
     absl::StatusOr<Invocation> inv = ParseCommandLine(6, argv);
     EXPECT_TRUE(inv.ok()) << inv.status();
@@ -171,7 +173,7 @@ class DockerFaultTest : public ::testing::Test {
     ::testing::internal::CaptureStdout();
     ::testing::internal::CaptureStderr();
     steps = &s;
-    o.status = FindCommand(inv->command)(inv->options);
+    o.status = FindCommand(inv->command)(dm_.get(), inv->options);
     steps = nullptr;
     o.err = ::testing::internal::GetCapturedStderr();
     o.out = ::testing::internal::GetCapturedStdout();
@@ -203,13 +205,15 @@ TEST_F(DockerFaultTest, MountFailedAtEveryStepLeavesNothing) {
   EXPECT_EQ(o.out, "");
   EXPECT_TRUE(absl::StrContains(o.err, dev_.path() + "/mapper/" + name_))
       << o.err;
-  const std::vector<std::string> forward = {
-      "DM_TABLE_STATUS", "DM_TABLE_STATUS", "DM_LIST_DEVICES",
-      "DM_TABLE_STATUS",  // each device: is it a thin mapping on the pool?
-      "DM_TABLE_STATUS",  // Docker's name: taken by something else?
-      "DM_DEV_CREATE",   "DM_TABLE_LOAD",   "DM_DEV_SUSPEND",
-      "mkdir",           "mknod",           "chown",
-      "DM_DEV_STATUS"};  // still there? (not removed by another process)
+  const std::vector<std::string>
+      forward = {"DM_TABLE_STATUS", "DM_TABLE_STATUS", "DM_LIST_DEVICES",
+                 "DM_TABLE_STATUS",  // each device: is it a thin mapping on the
+                                     // pool?
+                 "DM_TABLE_STATUS",  // Docker's name: taken by something else?
+                 "DM_DEV_CREATE",   "DM_TABLE_LOAD",   "DM_DEV_SUSPEND",
+                 "mkdir",           "mknod",           "chown",
+                 "DM_DEV_STATUS"};  // still there? (not removed by another
+                                    // process)
   std::vector<std::string> expected = forward;
   expected.push_back("DM_DEV_REMOVE");  // the rollback
   expected.push_back("unlink");

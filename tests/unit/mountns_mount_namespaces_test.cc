@@ -15,12 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "dmkit/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mountns/mount_namespaces.h"
 #include "mountns/mountinfo.h"
 #include "mountns/namespace_set.h"
-#include "mountns/status.h"
 #include "tests/unit/mountns_test_util.h"
 
 namespace mountns {
@@ -106,7 +106,7 @@ class PrivateNamespaceTest : public ::testing::Test {
   void StartTmpfsChild(const std::string& dir, dev_t* dev) {
     absl::StatusOr<NamespaceChild> child =
         NamespaceChild::Start([&]() -> absl::StatusOr<std::string> {
-          MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+          DMKIT_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
           return mountns_test::MountTmpfs(dir, "private-tmpfs");
         });
     ASSERT_OK(child);
@@ -158,10 +158,10 @@ TEST_F(PrivateNamespaceTest, FindsLoopDeviceMountedInAnotherNamespace) {
 
   absl::StatusOr<NamespaceChild> child =
       NamespaceChild::Start([&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+        DMKIT_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
         if (mount(loop->path().c_str(), dir.c_str(), "ext4", MS_NOATIME,
                   nullptr) != 0) {
-          return ErrnoError(errno, "mount " + loop->path());
+          return dmkit::ErrnoError(errno, "mount " + loop->path());
         }
         return std::string();
       });
@@ -204,13 +204,13 @@ TEST_F(PrivateNamespaceTest, BindMountsGiveOneEntryEach) {
   const std::string b = temp_.MakeDir("b");
   absl::StatusOr<NamespaceChild> child =
       NamespaceChild::Start([&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
-        MOUNTNS_ASSIGN_OR_RETURN(std::string dev,
-                                 mountns_test::MountTmpfs(a, "bind-src"));
+        DMKIT_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+        DMKIT_ASSIGN_OR_RETURN(std::string dev,
+                               mountns_test::MountTmpfs(a, "bind-src"));
         if (mkdir((a + "/sub").c_str(), 0755) != 0 ||
             mount((a + "/sub").c_str(), b.c_str(), nullptr, MS_BIND, nullptr) !=
                 0) {
-          return ErrnoError(errno, "bind mount");
+          return dmkit::ErrnoError(errno, "bind mount");
         }
         return dev;
       });
@@ -240,11 +240,11 @@ TEST_F(PrivateNamespaceTest, FindsNamespaceOfASingleThread) {
         std::thread([&ready, &dir] {
           // Leaving the shared fs_struct is what lets one thread unshare.
           if (unshare(CLONE_FS | CLONE_NEWNS) != 0) {
-            ready.set_value(ErrnoError(errno, "unshare"));
+            ready.set_value(dmkit::ErrnoError(errno, "unshare"));
             return;
           }
           if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-            ready.set_value(ErrnoError(errno, "make-rprivate"));
+            ready.set_value(dmkit::ErrnoError(errno, "make-rprivate"));
             return;
           }
           absl::StatusOr<std::string> dev =
@@ -297,11 +297,11 @@ TEST_F(PrivateNamespaceTest, FindsMountHiddenFromAChrootedProcess) {
   const std::string jail = temp_.MakeDir("jail");
   absl::StatusOr<NamespaceChild> child =
       NamespaceChild::Start([&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+        DMKIT_ASSIGN_OR_RETURN(
             std::string dev, mountns_test::MountTmpfs(hidden, "jailed-tmpfs"));
         if (chroot(jail.c_str()) != 0 || chdir("/") != 0) {
-          return ErrnoError(errno, "chroot");
+          return dmkit::ErrnoError(errno, "chroot");
         }
         return dev;
       });
@@ -328,12 +328,12 @@ TEST_F(PrivateNamespaceTest, BusyMountNeedsLazyUnmount) {
   const std::string dir = temp_.MakeDir("busy");
   absl::StatusOr<NamespaceChild> child =
       NamespaceChild::Start([&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
-        MOUNTNS_ASSIGN_OR_RETURN(std::string dev,
-                                 mountns_test::MountTmpfs(dir, "busy-tmpfs"));
+        DMKIT_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+        DMKIT_ASSIGN_OR_RETURN(std::string dev,
+                               mountns_test::MountTmpfs(dir, "busy-tmpfs"));
         // An open file keeps the mount busy, as a daemon's would.
         if (open((dir + "/held").c_str(), O_CREAT | O_RDWR, 0600) < 0) {
-          return ErrnoError(errno, "open");
+          return dmkit::ErrnoError(errno, "open");
         }
         return dev;
       });
@@ -346,7 +346,7 @@ TEST_F(PrivateNamespaceTest, BusyMountNeedsLazyUnmount) {
 
   absl::Status busy = Unmount(ns, dir, UnmountMode::kNormal);
   EXPECT_EQ(busy.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrnoOf(busy), EBUSY);
+  EXPECT_EQ(dmkit::ErrnoOf(busy), EBUSY);
   EXPECT_EQ(Message(busy),
             absl::StrCat("umount ", dir, " in ", FormatNamespace(ns.inode),
                          ": Device or resource busy"));
@@ -357,7 +357,7 @@ TEST_F(PrivateNamespaceTest, BusyMountNeedsLazyUnmount) {
 
   // Nothing is mounted there any more.
   absl::Status again = Unmount(ns, dir, UnmountMode::kLazy);
-  EXPECT_EQ(ErrnoOf(again), EINVAL);
+  EXPECT_EQ(dmkit::ErrnoOf(again), EINVAL);
 }
 
 TEST_F(PrivateNamespaceTest, NamespaceWithoutProcessesCannotBeEntered) {
@@ -371,7 +371,7 @@ TEST_F(PrivateNamespaceTest, NamespaceWithoutProcessesCannotBeEntered) {
   child_->Stop();
   absl::Status status =
       Unmount(ns, mounts->front().mount.mount_point, UnmountMode::kNormal);
-  EXPECT_EQ(ErrnoOf(status), ESRCH);
+  EXPECT_EQ(dmkit::ErrnoOf(status), ESRCH);
   EXPECT_THAT(Message(status), HasSubstr(FormatNamespace(ns.inode)));
   // A later scan no longer has it. (Namespace inode numbers are reused at
   // once: a test running in parallel may already own one with this number,

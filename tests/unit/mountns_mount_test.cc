@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "dmkit/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mountns/mountinfo.h"
 #include "mountns/namespace_set.h"
 #include "mountns/run_in_namespaces.h"
-#include "mountns/status.h"
 #include "mountns/unique_fd.h"
 #include "tests/unit/mountns_test_util.h"
 
@@ -126,7 +126,7 @@ TEST(DetectFilesystemTest, UnknownAndShortFilesAreNotFound) {
   absl::StatusOr<std::string> missing =
       DetectFilesystemType("/nonexistent/img");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrnoOf(missing.status()), ENOENT);
+  EXPECT_EQ(dmkit::ErrnoOf(missing.status()), ENOENT);
 }
 
 // Mounting, in a child's private namespace so the host is left alone: the
@@ -137,7 +137,7 @@ class MountInChildTest : public ::testing::Test {
     MOUNTNS_SKIP_UNLESS_ROOT();
     absl::StatusOr<NamespaceChild> child =
         NamespaceChild::Start([]() -> absl::StatusOr<std::string> {
-          MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+          DMKIT_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
           return std::string();
         });
     ASSERT_OK(child);
@@ -170,7 +170,7 @@ TEST_F(MountInChildTest, ScopedMountUnmountsOnDestruction) {
       RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
         std::string report;
         {
-          MOUNTNS_ASSIGN_OR_RETURN(
+          DMKIT_ASSIGN_OR_RETURN(
               ScopedMount mount,
               ScopedMount::Create(MountRequest{.source = "scoped",
                                                .target = dir,
@@ -179,7 +179,7 @@ TEST_F(MountInChildTest, ScopedMountUnmountsOnDestruction) {
                                                .read_only = true}));
           struct statvfs vfs;
           if (statvfs(dir.c_str(), &vfs) != 0)
-            return ErrnoError(errno, "statvfs");
+            return dmkit::ErrnoError(errno, "statvfs");
           absl::StrAppend(&report, (vfs.f_flag & ST_RDONLY) ? "ro" : "rw");
           absl::StrAppend(&report, mount.owns() ? " owned" : " not-owned");
           // Moving keeps exactly one owner.
@@ -190,7 +190,7 @@ TEST_F(MountInChildTest, ScopedMountUnmountsOnDestruction) {
         struct stat inside, parent;
         if (stat(dir.c_str(), &inside) != 0 ||
             stat((dir + "/..").c_str(), &parent) != 0) {
-          return ErrnoError(errno, "stat");
+          return dmkit::ErrnoError(errno, "stat");
         }
         absl::StrAppend(&report, inside.st_dev == parent.st_dev
                                      ? " unmounted"
@@ -205,7 +205,7 @@ TEST_F(MountInChildTest, ReleaseKeepsTheMount) {
   const std::string dir = temp_.MakeDir("kept");
   absl::StatusOr<std::string> result =
       RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_ASSIGN_OR_RETURN(
             ScopedMount mount,
             ScopedMount::Create(MountRequest{
                 .source = "kept", .target = dir, .fs_type = "tmpfs"}));
@@ -221,7 +221,7 @@ TEST_F(MountInChildTest, ExplicitUnmountReportsBusy) {
   const std::string dir = temp_.MakeDir("busy");
   absl::StatusOr<std::string> result =
       RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_ASSIGN_OR_RETURN(
             ScopedMount mount,
             ScopedMount::Create(MountRequest{
                 .source = "busy", .target = dir, .fs_type = "tmpfs"}));
@@ -229,9 +229,9 @@ TEST_F(MountInChildTest, ExplicitUnmountReportsBusy) {
             open((dir + "/f").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
         absl::Status busy = mount.Unmount();
         std::string report =
-            absl::StrCat(ErrnoOf(busy) == EBUSY ? "busy" : "?", " ",
+            absl::StrCat(dmkit::ErrnoOf(busy) == EBUSY ? "busy" : "?", " ",
                          busy.message(), " ", mount.owns() ? "owned" : "lost");
-        MOUNTNS_RETURN_IF_ERROR(mount.Unmount(/*lazy=*/true));
+        DMKIT_RETURN_IF_ERROR(mount.Unmount(/*lazy=*/true));
         absl::StrAppend(&report, mount.owns() ? " owned" : " released");
         return report;
       });
@@ -270,9 +270,9 @@ TEST_F(MountInChildTest, MountsLoopDeviceReadOnly) {
   const std::string dir = temp_.MakeDir("ro");
   absl::StatusOr<std::string> result =
       RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_ASSIGN_OR_RETURN(std::string type,
-                                 DetectFilesystemType(loop->path()));
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_ASSIGN_OR_RETURN(std::string type,
+                               DetectFilesystemType(loop->path()));
+        DMKIT_ASSIGN_OR_RETURN(
             ScopedMount mount,
             ScopedMount::Create(MountRequest{
                 .source = loop->path(),
@@ -300,12 +300,12 @@ TEST_F(MountInChildTest, UnsharePrivateMountNamespaceIsolates) {
   const std::string dir = temp_.MakeDir("isolated");
   absl::StatusOr<std::string> result =
       RunInNamespaces(target_, [&]() -> absl::StatusOr<std::string> {
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_ASSIGN_OR_RETURN(
             uint64_t before, NamespaceInodeOf(getpid(), NamespaceType::kMount));
-        MOUNTNS_RETURN_IF_ERROR(UnsharePrivateMountNamespace());
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_RETURN_IF_ERROR(UnsharePrivateMountNamespace());
+        DMKIT_ASSIGN_OR_RETURN(
             uint64_t after, NamespaceInodeOf(getpid(), NamespaceType::kMount));
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_ASSIGN_OR_RETURN(
             ScopedMount mount,
             ScopedMount::Create(MountRequest{
                 .source = "iso", .target = dir, .fs_type = "tmpfs"}));

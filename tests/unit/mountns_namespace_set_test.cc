@@ -5,11 +5,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "dmkit/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mountns/namespace_set.h"
 #include "mountns/run_in_namespaces.h"
-#include "mountns/status.h"
 #include "mountns/unique_fd.h"
 #include "tests/unit/mountns_test_util.h"
 
@@ -71,7 +71,7 @@ TEST(NamespaceSetTest, MissingProcessIsReportedLikeNsenter) {
   absl::StatusOr<NamespaceSet> set = NamespaceSet::ForPid(pid, CLONE_NEWNS);
   ASSERT_FALSE(set.ok());
   EXPECT_EQ(set.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrnoOf(set.status()), ENOENT);
+  EXPECT_EQ(dmkit::ErrnoOf(set.status()), ENOENT);
   EXPECT_EQ(Message(set.status()),
             absl::StrCat("cannot open /proc/", pid,
                          "/ns/mnt: No such file or directory"));
@@ -108,7 +108,7 @@ TEST(NamespaceSetTest, MissingFileIsReportedLikeNsenter) {
   absl::Status status = set.AddFile(NamespaceType::kNet, "/nonexistent/ns");
   EXPECT_EQ(Message(status),
             "cannot open /nonexistent/ns: No such file or directory");
-  EXPECT_EQ(ErrnoOf(status), ENOENT);
+  EXPECT_EQ(dmkit::ErrnoOf(status), ENOENT);
 }
 
 // A file that opens but is no namespace fails at setns(), in a child so the
@@ -121,7 +121,7 @@ TEST(NamespaceSetTest, EnterReportsTheNamespaceThatFails) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(Message(result.status()),
             "reassociate to namespace 'ns/net' failed: Invalid argument");
-  EXPECT_EQ(ErrnoOf(result.status()), EINVAL);
+  EXPECT_EQ(dmkit::ErrnoOf(result.status()), EINVAL);
 }
 
 // The two ways in (one setns on a pidfd, or a file per namespace) reach the
@@ -134,10 +134,10 @@ TEST_P(EnterChildTest, EntersMountAndUtsNamespaces) {
   absl::StatusOr<NamespaceChild> child =
       NamespaceChild::Start([]() -> absl::StatusOr<std::string> {
         if (unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) {
-          return ErrnoError(errno, "unshare");
+          return dmkit::ErrnoError(errno, "unshare");
         }
         if (sethostname("mountns-child", 13) != 0) {
-          return ErrnoError(errno, "sethostname");
+          return dmkit::ErrnoError(errno, "sethostname");
         }
         return std::string();
       });
@@ -158,7 +158,7 @@ TEST_P(EnterChildTest, EntersMountAndUtsNamespaces) {
       []() -> absl::StatusOr<std::string> {
         char host[64] = {};
         if (gethostname(host, sizeof(host) - 1) != 0) {
-          return ErrnoError(errno, "gethostname");
+          return dmkit::ErrnoError(errno, "gethostname");
         }
         return absl::StrCat(host, " ", ReadLink("/proc/thread-self/ns/mnt"));
       },
@@ -185,7 +185,7 @@ TEST(NamespaceSetTest, MultithreadedCallerCannotEnterMountNamespace) {
   absl::StatusOr<NamespaceChild> child =
       NamespaceChild::Start([]() -> absl::StatusOr<std::string> {
         if (unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) {
-          return ErrnoError(errno, "unshare");
+          return dmkit::ErrnoError(errno, "unshare");
         }
         return std::string();
       });
@@ -198,7 +198,7 @@ TEST(NamespaceSetTest, MultithreadedCallerCannotEnterMountNamespace) {
         std::thread([] {
           for (;;) pause();
         }).detach();
-        MOUNTNS_ASSIGN_OR_RETURN(
+        DMKIT_ASSIGN_OR_RETURN(
             NamespaceSet set,
             NamespaceSet::ForPid(target, CLONE_NEWNS | CLONE_NEWUTS));
         std::string before = ReadLink("/proc/thread-self/ns/mnt");

@@ -14,11 +14,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "dmkit/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mountns/namespace_set.h"
 #include "mountns/run_in_namespaces.h"
-#include "mountns/status.h"
 #include "mountns/unique_fd.h"
 #include "tests/unit/mountns_test_util.h"
 
@@ -38,10 +38,10 @@ std::string Message(const absl::Status& status) {
 absl::StatusOr<NamespaceChild> StartChildWithMarker(
     const std::string& dir, const std::string& content) {
   return NamespaceChild::Start([&]() -> absl::StatusOr<std::string> {
-    MOUNTNS_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
-    MOUNTNS_ASSIGN_OR_RETURN(std::string dev,
-                             mountns_test::MountTmpfs(dir, "run-test"));
-    MOUNTNS_RETURN_IF_ERROR(mountns_test::WriteFile(dir + "/marker", content));
+    DMKIT_RETURN_IF_ERROR(mountns_test::UnsharePrivateMounts());
+    DMKIT_ASSIGN_OR_RETURN(std::string dev,
+                           mountns_test::MountTmpfs(dir, "run-test"));
+    DMKIT_RETURN_IF_ERROR(mountns_test::WriteFile(dir + "/marker", content));
     return dev;
   });
 }
@@ -85,7 +85,7 @@ TEST_F(RunInNamespacesTest, CarriesErrorsBackWithTheirErrno) {
       target_, [&] { return ReadFile(dir_ + "/no-such-file"); });
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrnoOf(result.status()), ENOENT);
+  EXPECT_EQ(dmkit::ErrnoOf(result.status()), ENOENT);
   EXPECT_EQ(Message(result.status()),
             absl::StrCat("cannot open ", dir_,
                          "/no-such-file: No such file or directory"));
@@ -96,7 +96,7 @@ TEST_F(RunInNamespacesTest, CarriesErrorsBackWithTheirErrno) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Message(result.status()), "custom");
-  EXPECT_EQ(ErrnoOf(result.status()), 0);
+  EXPECT_EQ(dmkit::ErrnoOf(result.status()), 0);
 }
 
 TEST_F(RunInNamespacesTest, CarriesLargeAndBinaryResults) {
@@ -150,14 +150,14 @@ TEST_F(RunInNamespacesTest, CommandThatCannotRun) {
       RunCommandInNamespaces(target_, {"/nonexistent/program", "x"});
   ASSERT_FALSE(rc.ok());
   EXPECT_EQ(rc.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrnoOf(rc.status()), ENOENT);
+  EXPECT_EQ(dmkit::ErrnoOf(rc.status()), ENOENT);
   EXPECT_EQ(
       Message(rc.status()),
       "failed to execute /nonexistent/program: No such file or directory");
 
   rc = RunCommandInNamespaces(target_, {dir_ + "/marker"});
   ASSERT_FALSE(rc.ok());
-  EXPECT_EQ(ErrnoOf(rc.status()), EACCES);
+  EXPECT_EQ(dmkit::ErrnoOf(rc.status()), EACCES);
 
   EXPECT_EQ(RunCommandInNamespaces(target_, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -171,9 +171,10 @@ TEST(RunInPidNamespaceTest, RunsInsideThePidNamespace) {
   // and reports its pid as seen from outside.
   absl::StatusOr<NamespaceChild> child =
       NamespaceChild::Start([]() -> absl::StatusOr<std::string> {
-        if (unshare(CLONE_NEWPID) != 0) return ErrnoError(errno, "unshare");
+        if (unshare(CLONE_NEWPID) != 0)
+          return dmkit::ErrnoError(errno, "unshare");
         pid_t init = fork();
-        if (init < 0) return ErrnoError(errno, "fork");
+        if (init < 0) return dmkit::ErrnoError(errno, "fork");
         if (init == 0) {
           prctl(PR_SET_PDEATHSIG, SIGKILL);
           pause();
@@ -191,8 +192,8 @@ TEST(RunInPidNamespaceTest, RunsInsideThePidNamespace) {
   ASSERT_OK(set);
   absl::StatusOr<std::string> seen =
       RunInNamespaces(*set, []() -> absl::StatusOr<std::string> {
-        MOUNTNS_ASSIGN_OR_RETURN(std::string status,
-                                 ReadFile("/proc/thread-self/status"));
+        DMKIT_ASSIGN_OR_RETURN(std::string status,
+                               ReadFile("/proc/thread-self/status"));
         std::string nspid;
         for (absl::string_view line : absl::StrSplit(status, '\n')) {
           if (absl::StartsWith(line, "NSpid:")) nspid = std::string(line);
@@ -201,7 +202,7 @@ TEST(RunInPidNamespaceTest, RunsInsideThePidNamespace) {
         // /proc (the host's); thread-self does not depend on it.
         struct stat ns;
         if (stat("/proc/thread-self/ns/pid", &ns) != 0) {
-          return ErrnoError(errno, "stat ns/pid");
+          return dmkit::ErrnoError(errno, "stat ns/pid");
         }
         return absl::StrCat(ns.st_ino, " ", getpid(), " ", nspid);
       });

@@ -36,8 +36,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "dmkit/status.h"
 #include "gtest/gtest.h"
-#include "mountns/status.h"
 #include "mountns/unique_fd.h"
 
 extern char** environ;
@@ -113,9 +113,9 @@ class TempDir {
 inline absl::Status MakeSparseFile(const std::string& path, off_t size) {
   mountns::UniqueFd fd(
       open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return mountns::ErrnoError(errno, "create " + path);
+  if (!fd.valid()) return dmkit::ErrnoError(errno, "create " + path);
   if (ftruncate(fd.get(), size) != 0) {
-    return mountns::ErrnoError(errno, "truncate " + path);
+    return dmkit::ErrnoError(errno, "truncate " + path);
   }
   return absl::OkStatus();
 }
@@ -136,10 +136,10 @@ inline absl::StatusOr<int> RunProgram(const std::vector<std::string>& argv) {
   pid_t pid;
   int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return mountns::ErrnoError(rc, "spawn " + argv[0]);
+  if (rc != 0) return dmkit::ErrnoError(rc, "spawn " + argv[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return mountns::ErrnoError(errno, "waitpid");
+    if (errno != EINTR) return dmkit::ErrnoError(errno, "waitpid");
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -156,15 +156,15 @@ inline bool HaveProgram(const std::string& program) {
 class TempLoop {
  public:
   static absl::StatusOr<TempLoop> Attach(const std::string& image) {
-    MOUNTNS_ASSIGN_OR_RETURN(mountns::UniqueFd file,
-                             mountns::OpenFile(image, O_RDWR));
-    MOUNTNS_ASSIGN_OR_RETURN(mountns::UniqueFd control,
-                             mountns::OpenFile("/dev/loop-control", O_RDWR));
+    DMKIT_ASSIGN_OR_RETURN(mountns::UniqueFd file,
+                           mountns::OpenFile(image, O_RDWR));
+    DMKIT_ASSIGN_OR_RETURN(mountns::UniqueFd control,
+                           mountns::OpenFile("/dev/loop-control", O_RDWR));
     // Another process may take the free device between the two calls;
     // then ask again.
     for (int attempt = 0; attempt < 16; ++attempt) {
       int number = ioctl(control.get(), LOOP_CTL_GET_FREE);
-      if (number < 0) return mountns::ErrnoError(errno, "LOOP_CTL_GET_FREE");
+      if (number < 0) return dmkit::ErrnoError(errno, "LOOP_CTL_GET_FREE");
       std::string path = absl::StrCat("/dev/loop", number);
       absl::StatusOr<mountns::UniqueFd> loop = mountns::OpenFile(path, O_RDWR);
       if (!loop.ok()) return loop.status();
@@ -174,11 +174,11 @@ class TempLoop {
       config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
       if (ioctl(loop->get(), LOOP_CONFIGURE, &config) != 0) {
         if (errno == EBUSY) continue;
-        return mountns::ErrnoError(errno, "LOOP_CONFIGURE " + path);
+        return dmkit::ErrnoError(errno, "LOOP_CONFIGURE " + path);
       }
       struct stat st;
       if (fstat(loop->get(), &st) != 0) {
-        return mountns::ErrnoError(errno, "stat " + path);
+        return dmkit::ErrnoError(errno, "stat " + path);
       }
       return TempLoop(path, st.st_rdev, *std::move(loop));
     }
@@ -213,16 +213,15 @@ class NamespaceChild {
   static absl::StatusOr<NamespaceChild> Start(const Setup& setup) {
     int report[2];
     int hold[2];
-    if (pipe2(report, O_CLOEXEC) != 0)
-      return mountns::ErrnoError(errno, "pipe");
+    if (pipe2(report, O_CLOEXEC) != 0) return dmkit::ErrnoError(errno, "pipe");
     if (pipe2(hold, O_CLOEXEC) != 0) {
       close(report[0]);
       close(report[1]);
-      return mountns::ErrnoError(errno, "pipe");
+      return dmkit::ErrnoError(errno, "pipe");
     }
     fflush(nullptr);
     pid_t pid = fork();
-    if (pid < 0) return mountns::ErrnoError(errno, "fork");
+    if (pid < 0) return dmkit::ErrnoError(errno, "fork");
     if (pid == 0) {
       close(report[0]);
       close(hold[1]);
@@ -319,9 +318,9 @@ class NamespaceChild {
 
 // Setup step: a new mount namespace where nothing propagates back.
 inline absl::Status UnsharePrivateMounts() {
-  if (unshare(CLONE_NEWNS) != 0) return mountns::ErrnoError(errno, "unshare");
+  if (unshare(CLONE_NEWNS) != 0) return dmkit::ErrnoError(errno, "unshare");
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    return mountns::ErrnoError(errno, "make-rprivate /");
+    return dmkit::ErrnoError(errno, "make-rprivate /");
   }
   return absl::OkStatus();
 }
@@ -330,10 +329,10 @@ inline absl::Status UnsharePrivateMounts() {
 inline absl::StatusOr<std::string> MountTmpfs(const std::string& dir,
                                               const std::string& source) {
   if (mount(source.c_str(), dir.c_str(), "tmpfs", 0, "size=1m") != 0) {
-    return mountns::ErrnoError(errno, "mount tmpfs on " + dir);
+    return dmkit::ErrnoError(errno, "mount tmpfs on " + dir);
   }
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return mountns::ErrnoError(errno, "stat");
+  if (stat(dir.c_str(), &st) != 0) return dmkit::ErrnoError(errno, "stat");
   return absl::StrCat(major(st.st_dev), ":", minor(st.st_dev));
 }
 
@@ -349,7 +348,7 @@ inline absl::Status WriteFile(const std::string& path,
                               const std::string& content) {
   mountns::UniqueFd fd(
       open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) return mountns::ErrnoError(errno, "create " + path);
+  if (!fd.valid()) return dmkit::ErrnoError(errno, "create " + path);
   return mountns::WriteAll(fd.get(), content, path);
 }
 

@@ -34,7 +34,7 @@ struct Argv {
 };
 
 MATCHER_P(HasErrno, error_number, "") {
-  return dmioctl::ErrnoOf(arg) == error_number;
+  return dmkit::ErrnoOf(arg) == error_number;
 }
 
 MATCHER(IsOk, "") { return arg.ok(); }

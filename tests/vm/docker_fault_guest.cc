@@ -98,12 +98,12 @@ int Hook(absl::string_view step, absl::string_view target) {
 }
 
 constexpr const char* kIoctlNames[] = {
-    "DM_VERSION",      "DM_REMOVE_ALL",     "DM_LIST_DEVICES",
-    "DM_DEV_CREATE",   "DM_DEV_REMOVE",     "DM_DEV_RENAME",
-    "DM_DEV_SUSPEND",  "DM_DEV_STATUS",     "DM_DEV_WAIT",
-    "DM_TABLE_LOAD",   "DM_TABLE_CLEAR",    "DM_TABLE_DEPS",
-    "DM_TABLE_STATUS", "DM_LIST_VERSIONS",  "DM_TARGET_MSG",
-    "DM_DEV_SET_GEOMETRY", "DM_DEV_ARM_POLL", "DM_GET_TARGET_VERSION"};
+    "DM_VERSION",          "DM_REMOVE_ALL",    "DM_LIST_DEVICES",
+    "DM_DEV_CREATE",       "DM_DEV_REMOVE",    "DM_DEV_RENAME",
+    "DM_DEV_SUSPEND",      "DM_DEV_STATUS",    "DM_DEV_WAIT",
+    "DM_TABLE_LOAD",       "DM_TABLE_CLEAR",   "DM_TABLE_DEPS",
+    "DM_TABLE_STATUS",     "DM_LIST_VERSIONS", "DM_TARGET_MSG",
+    "DM_DEV_SET_GEOMETRY", "DM_DEV_ARM_POLL",  "DM_GET_TARGET_VERSION"};
 
 // The real control device, with every ioctl counted as a step.
 class FaultTransport : public dmioctl::Transport {
@@ -174,7 +174,8 @@ struct Outcome {
 };
 
 // `dmkit docker ARGS...`, in this process.
-Outcome Docker(const std::vector<std::string>& args) {
+Outcome Docker(dmioctl::DeviceMapper* dm,
+               const std::vector<std::string>& args) {
   std::vector<const char*> argv = {"docker"};
   for (const std::string& a : args) argv.push_back(a.c_str());
   absl::StatusOr<dmkit::docker::Invocation> inv =
@@ -187,15 +188,15 @@ Outcome Docker(const std::vector<std::string>& args) {
   }
   Capture out(1);
   Capture err(2);
-  run.status = dmkit::docker::FindCommand(inv->command)(inv->options);
+  run.status = dmkit::docker::FindCommand(inv->command)(dm, inv->options);
   run.err = err.Finish();
   run.out = out.Finish();
   return run;
 }
 
 std::string Show(const Outcome& run) {
-  return absl::StrCat("exit ", run.status, "\nstdout:\n", run.out,
-                      "stderr:\n", run.err);
+  return absl::StrCat("exit ", run.status, "\nstdout:\n", run.out, "stderr:\n",
+                      run.err);
 }
 
 dmioctl::DeviceMapper& Dm() {
@@ -266,16 +267,17 @@ SystemState Snapshot() {
       absl::StatusOr<dmioctl::TableReply> t =
           Dm().GetTable(DeviceRef::ByName(d.name));
       if (!t.ok()) {
-        state.devices.push_back(absl::StrCat(d.name, " ", t.status().message()));
+        state.devices.push_back(
+            absl::StrCat(d.name, " ", t.status().message()));
         continue;
       }
-      std::string line = absl::StrCat(
-          d.name, " ", d.dev.ToString(), " uuid=", t->info.uuid,
-          t->info.read_only() ? " ro" : "",
-          t->info.suspended() ? " SUSPENDED" : "",
-          t->info.live_table() ? "" : " no-live-table",
-          t->info.inactive_table() ? " INACTIVE-TABLE" : "",
-          " open=", t->info.open_count, ":");
+      std::string line =
+          absl::StrCat(d.name, " ", d.dev.ToString(), " uuid=", t->info.uuid,
+                       t->info.read_only() ? " ro" : "",
+                       t->info.suspended() ? " SUSPENDED" : "",
+                       t->info.live_table() ? "" : " no-live-table",
+                       t->info.inactive_table() ? " INACTIVE-TABLE" : "",
+                       " open=", t->info.open_count, ":");
       for (const dmioctl::Target& target : t->targets) {
         absl::StrAppend(&line, " [", target.start, " ", target.length, " ",
                         target.type, " ", target.params, "]");
@@ -287,19 +289,21 @@ SystemState Snapshot() {
     std::string path = "/dev/mapper/" + name;
     struct stat st;
     if (lstat(path.c_str(), &st) != 0) continue;
-    state.nodes.push_back(
-        S_ISBLK(st.st_mode)
-            ? absl::StrCat(name, " block ", major(st.st_rdev), ":",
-                           minor(st.st_rdev), " mode ", st.st_mode & 07777)
-        : S_ISCHR(st.st_mode) ? absl::StrCat(name, " char")
-                              : absl::StrCat(name, " other"));
+    state.nodes.push_back(S_ISBLK(st.st_mode)
+                              ? absl::StrCat(name, " block ", major(st.st_rdev),
+                                             ":", minor(st.st_rdev), " mode ",
+                                             st.st_mode & 07777)
+                          : S_ISCHR(st.st_mode) ? absl::StrCat(name, " char")
+                                                : absl::StrCat(name, " other"));
   }
   if (std::optional<std::string> info = ReadFile("/proc/self/mountinfo")) {
-    for (absl::string_view line : absl::StrSplit(*info, '\n', absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(*info, '\n', absl::SkipEmpty())) {
       // Mount and parent ids change when a mount is put back; the rest
       // must not.
       std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
-      state.mounts.push_back(absl::StrJoin(fields.begin() + 2, fields.end(), " "));
+      state.mounts.push_back(
+          absl::StrJoin(fields.begin() + 2, fields.end(), " "));
     }
   }
   for (const std::string& name : DirEntries("/sys/block")) {
@@ -309,9 +313,9 @@ SystemState Snapshot() {
     if (!file) continue;  // not bound
     std::optional<std::string> autoclear =
         ReadFile(absl::StrCat("/sys/block/", name, "/loop/autoclear"));
-    state.loops.push_back(absl::StrCat(
-        name, " ", absl::StripSuffix(*file, "\n"), " autoclear ",
-        absl::StripSuffix(autoclear.value_or("?"), "\n")));
+    state.loops.push_back(
+        absl::StrCat(name, " ", absl::StripSuffix(*file, "\n"), " autoclear ",
+                     absl::StripSuffix(autoclear.value_or("?"), "\n")));
   }
   return state;
 }
@@ -343,13 +347,11 @@ SweepResult Sweep(const std::string& label,
     }
     dmioctl::DeviceMapper dm(
         std::make_unique<FaultTransport>(std::move(*control)));
-    dmkit::docker::SetDeviceMapperForTesting(&dm);
     dmkit::docker::SetFaultHookForTesting(&Hook);
     injector = &counting;
-    Outcome run = Docker(args);
+    Outcome run = Docker(&dm, args);
     injector = nullptr;
     dmkit::docker::SetFaultHookForTesting(nullptr);
-    dmkit::docker::SetDeviceMapperForTesting(nullptr);
 
     if (!counting.failed()) {
       EXPECT_EQ(run.status, 0) << label << " with no fault: " << Show(run);
@@ -445,7 +447,7 @@ class DockerFault : public ::testing::Test {
 
   void ActivatePool() {
     if (Active(pool_)) return;
-    Outcome run = Docker({"pool", "--activate", "--root", root});
+    Outcome run = Docker(&Dm(), {"pool", "--activate", "--root", root});
     ASSERT_EQ(run.status, 0) << Show(run);
   }
   void DeactivatePool() {
@@ -466,8 +468,7 @@ class DockerFault : public ::testing::Test {
     std::vector<std::string> names;
     for (const Step& s : r.steps) names.push_back(s.name);
     printf("[docker-fault] SUMMARY %s: %zu failure points (%s)\n",
-           label.c_str(), r.failure_points,
-           absl::StrJoin(names, ", ").c_str());
+           label.c_str(), r.failure_points, absl::StrJoin(names, ", ").c_str());
     ::testing::Test::RecordProperty(label, static_cast<int>(r.failure_points));
   }
 
@@ -478,8 +479,8 @@ TEST_F(DockerFault, PoolActivate) {
   DeactivatePool();
   SystemState idle = Snapshot();
   ASSERT_TRUE(idle.loops.empty()) << idle.ToString();
-  SweepResult r = Sweep("pool --activate", {"pool", "--activate", "--root", root},
-                        pool_);
+  SweepResult r =
+      Sweep("pool --activate", {"pool", "--activate", "--root", root}, pool_);
   Report("pool --activate", r);
   EXPECT_TRUE(Active(pool_));
   EXPECT_EQ(Snapshot().loops.size(), 2u) << Snapshot().ToString();
@@ -491,21 +492,22 @@ TEST_F(DockerFault, PoolActivate) {
 TEST_F(DockerFault, MountActivatesAndMounts) {
   ActivatePool();
   ASSERT_FALSE(Active(db_));
-  SweepResult r = Sweep("mount", {"mount", "--root", root, "db", "/mnt/fault-a"},
-                        db_);
+  SweepResult r =
+      Sweep("mount", {"mount", "--root", root, "db", "/mnt/fault-a"}, db_);
   Report("mount", r);
   EXPECT_TRUE(Active(db_));
   EXPECT_TRUE(Mounted("/mnt/fault-a"));
-  Outcome run = Docker({"umount", "--root", root, "/mnt/fault-a"});
+  Outcome run = Docker(&Dm(), {"umount", "--root", root, "/mnt/fault-a"});
   EXPECT_EQ(run.status, 0) << Show(run);
 }
 
 TEST_F(DockerFault, UmountUnmountsAndRemoves) {
   ActivatePool();
-  Outcome mounted = Docker({"mount", "--rw", "--root", root, "db", "/mnt/fault-a"});
+  Outcome mounted =
+      Docker(&Dm(), {"mount", "--rw", "--root", root, "db", "/mnt/fault-a"});
   ASSERT_EQ(mounted.status, 0) << Show(mounted);
-  SweepResult r = Sweep("umount", {"umount", "--root", root, "/mnt/fault-a"},
-                        db_);
+  SweepResult r =
+      Sweep("umount", {"umount", "--root", root, "/mnt/fault-a"}, db_);
   Report("umount", r);
   EXPECT_FALSE(Active(db_));
   EXPECT_FALSE(Mounted("/mnt/fault-a"));
@@ -515,7 +517,8 @@ TEST_F(DockerFault, UmountUnmountsAndRemoves) {
 // unmount puts that one back.
 TEST_F(DockerFault, UmountOfTwoMountsByName) {
   ActivatePool();
-  Outcome mounted = Docker({"mount", "--root", root, "db", "/mnt/fault-a"});
+  Outcome mounted =
+      Docker(&Dm(), {"mount", "--root", root, "db", "/mnt/fault-a"});
   ASSERT_EQ(mounted.status, 0) << Show(mounted);
   ASSERT_EQ(mount(("/dev/mapper/" + db_).c_str(), "/mnt/fault-b", "xfs",
                   MS_RDONLY | MS_NOSUID, "nouuid"),
@@ -534,8 +537,8 @@ TEST_F(DockerFault, UmountOfTwoMountsByName) {
 TEST_F(DockerFault, MountAndUmountOfDockersDevice) {
   ActivatePool();
   dmioctl::Table table;
-  table.targets.push_back(dmioctl::targets::Thin(
-      0, kWebSectors, PoolDev().ToString(), kWebThinId));
+  table.targets.push_back(
+      dmioctl::targets::Thin(0, kWebSectors, PoolDev().ToString(), kWebThinId));
   ASSERT_TRUE(dmioctl::CreateDevice(Dm(), web_, table).ok());
   SweepResult m = Sweep("mount (device already active)",
                         {"mount", "--root", root, "web", "/mnt/fault-b"}, web_);

@@ -12,7 +12,6 @@ using dmioctl::DeviceInfo;
 using dmioctl::DeviceNodes;
 using dmioctl::DeviceRef;
 using dmioctl::DevNum;
-using dmioctl::ErrnoOf;
 using dmioctl::ScopedDevice;
 using dmioctl::Table;
 namespace targets = dmioctl::targets;
@@ -24,9 +23,11 @@ TEST_F(Errno, DuplicateNameIsEbusy) {
                        MakeDevice("a", OneTarget(targets::Zero(0, 8))));
   EXPECT_ERRNO(dm().CreateDevice({.name = Name("a")}), EBUSY);
   // The compound create fails at the same step and leaves the original alone.
-  EXPECT_ERRNO(dmioctl::CreateDevice(dm(), Name("a"), OneTarget(targets::Zero(0, 16))),
-               EBUSY);
-  ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(DeviceRef::ByName(Name("a"))));
+  EXPECT_ERRNO(
+      dmioctl::CreateDevice(dm(), Name("a"), OneTarget(targets::Zero(0, 16))),
+      EBUSY);
+  ASSERT_OK_AND_ASSIGN(DeviceInfo info,
+                       dm().GetInfo(DeviceRef::ByName(Name("a"))));
   EXPECT_EQ(info.dev, dev.dev());
   EXPECT_EQ(SysBlock(dev.dev(), "size"), "8");
   // Renaming another device onto the name is EBUSY too.
@@ -35,8 +36,10 @@ TEST_F(Errno, DuplicateNameIsEbusy) {
 }
 
 TEST_F(Errno, DuplicateUuidIsEbusy) {
-  ASSERT_OK_AND_ASSIGN(ScopedDevice dev, MakeDevice("a", Table(), {.uuid = Uuid("u")}));
-  EXPECT_ERRNO(dm().CreateDevice({.name = Name("b"), .uuid = Uuid("u")}), EBUSY);
+  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
+                       MakeDevice("a", Table(), {.uuid = Uuid("u")}));
+  EXPECT_ERRNO(dm().CreateDevice({.name = Name("b"), .uuid = Uuid("u")}),
+               EBUSY);
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("b"))), ENXIO);
   ASSERT_OK_AND_ASSIGN(ScopedDevice other, MakeDevice("c", Table()));
   EXPECT_ERRNO(dm().SetUuid(Name("c"), Uuid("u")), EBUSY);
@@ -69,13 +72,15 @@ TEST_F(Errno, MissingDeviceIsEnxioForEveryPerDeviceCommand) {
   EXPECT_ERRNO(dm().SetUuid(Name("absent"), Uuid("x")), ENXIO);
 }
 
-TEST_F(Errno, CreateWithAnInvalidTableLeavesNoDeviceNoNodeAndKeepsTheLoadError) {
+TEST_F(Errno,
+       CreateWithAnInvalidTableLeavesNoDeviceNoNodeAndKeepsTheLoadError) {
   ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("dev"));
   DeviceNodes nodes(dir.path());
   uint64_t before_minor_probe = 0;
   {
     // What minor the next device gets, to check no disk appeared for it.
-    ASSERT_OK_AND_ASSIGN(DeviceInfo probe, dm().CreateDevice({.name = Name("probe")}));
+    ASSERT_OK_AND_ASSIGN(DeviceInfo probe,
+                         dm().CreateDevice({.name = Name("probe")}));
     before_minor_probe = probe.dev.minor;
     ASSERT_OK(dm().RemoveDevice(DeviceRef::ByName(Name("probe"))));
   }
@@ -85,7 +90,7 @@ TEST_F(Errno, CreateWithAnInvalidTableLeavesNoDeviceNoNodeAndKeepsTheLoadError) 
   auto created = dmioctl::CreateDevice(dm(), Name("bad"), table,
                                        {.uuid = Uuid("bad"), .nodes = &nodes});
   ASSERT_FALSE(created.ok());
-  EXPECT_EQ(ErrnoOf(created.status()), EINVAL) << created.status();
+  EXPECT_EQ(dmkit::ErrnoOf(created.status()), EINVAL) << created.status();
   auto error = dmioctl::GetIoctlErrorInfo(created.status());
   ASSERT_TRUE(error.has_value()) << created.status();
   EXPECT_EQ(error->operation, "reload");
@@ -98,11 +103,14 @@ TEST_F(Errno, CreateWithAnInvalidTableLeavesNoDeviceNoNodeAndKeepsTheLoadError) 
 
   // A constructor error (linear over a device that does not exist) is the
   // load's errno as well.
-  Table missing_dev = OneTarget(targets::Linear(0, 8, "/dev/dmkvm-no-such-disk", 0));
-  auto created2 = dmioctl::CreateDevice(dm(), Name("bad2"), missing_dev, {.nodes = &nodes});
+  Table missing_dev =
+      OneTarget(targets::Linear(0, 8, "/dev/dmkvm-no-such-disk", 0));
+  auto created2 =
+      dmioctl::CreateDevice(dm(), Name("bad2"), missing_dev, {.nodes = &nodes});
   ASSERT_FALSE(created2.ok());
-  printf("[dmkvm] linear over a missing path: %s\n", created2.status().ToString().c_str());
-  EXPECT_EQ(ErrnoOf(created2.status()), ENODEV) << created2.status();
+  printf("[dmkvm] linear over a missing path: %s\n",
+         created2.status().ToString().c_str());
+  EXPECT_EQ(dmkit::ErrnoOf(created2.status()), ENODEV) << created2.status();
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("bad2"))), ENXIO);
   EXPECT_FALSE(PathExists(nodes.PathFor(Name("bad2"))));
 }
@@ -113,25 +121,28 @@ TEST_F(Errno, CreateWhoseNodeCannotBeMadeIsRolledBack) {
   // A directory where the node should go.
   ASSERT_EQ(mkdir(nodes.MapperDir().c_str(), 0755), 0);
   ASSERT_EQ(mkdir(nodes.PathFor(Name("a")).c_str(), 0755), 0);
-  auto created = dmioctl::CreateDevice(dm(), Name("a"), OneTarget(targets::Zero(0, 8)),
-                                       {.nodes = &nodes});
+  auto created = dmioctl::CreateDevice(
+      dm(), Name("a"), OneTarget(targets::Zero(0, 8)), {.nodes = &nodes});
   ASSERT_FALSE(created.ok());
-  EXPECT_EQ(ErrnoOf(created.status()), EEXIST) << created.status();
+  EXPECT_EQ(dmkit::ErrnoOf(created.status()), EEXIST) << created.status();
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("a"))), ENXIO);
   struct stat st;
   ASSERT_EQ(stat(nodes.PathFor(Name("a")).c_str(), &st), 0);
-  EXPECT_TRUE(S_ISDIR(st.st_mode)) << "the rollback removed someone else's file";
+  EXPECT_TRUE(S_ISDIR(st.st_mode))
+      << "the rollback removed someone else's file";
 }
 
 TEST_F(Errno, NamesAndUuidsAreValidatedBeforeAnyIoctl) {
   uint64_t ioctls = dm().counters().ioctls.load();
   EXPECT_TRUE(absl::IsInvalidArgument(
       dm().CreateDevice({.name = Name("with/slash")}).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(dm().CreateDevice({.name = "control"}).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(dm().CreateDevice({.name = "control"}).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
       dm().CreateDevice({.name = std::string(128, 'n')}).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      dm().CreateDevice({.name = Name("a"), .uuid = std::string(129, 'u')}).status()));
+      dm().CreateDevice({.name = Name("a"), .uuid = std::string(129, 'u')})
+          .status()));
   EXPECT_TRUE(absl::IsInvalidArgument(dm().Rename(Name("a"), "x/y").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
       dm().LoadTable(DeviceRef::ByName(Name("a")), Table()).status()));

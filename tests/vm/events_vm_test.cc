@@ -91,12 +91,13 @@ TEST_F(Events, TableSwapIsAGlobalEventWhileSuspendResumeAndLoadAreNot) {
 }
 
 TEST_F(Events, DevWaitWakesOnARenameFromAnotherThread) {
-  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
-                       MakeDevice("a", OneTarget(targets::Zero(0, 64)),
-                                  {.uuid = Uuid("a")}));
+  ASSERT_OK_AND_ASSIGN(
+      ScopedDevice dev,
+      MakeDevice("a", OneTarget(targets::Zero(0, 64)), {.uuid = Uuid("a")}));
   dev.Release();
   ScopedDevice guard(&dm(), Name("b"), nullptr);
-  ASSERT_OK_AND_ASSIGN(DeviceInfo before, dm().GetInfo(DeviceRef::ByUuid(Uuid("a"))));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo before,
+                       dm().GetInfo(DeviceRef::ByUuid(Uuid("a"))));
 
   std::atomic<bool> woke{false};
   absl::StatusOr<TableReply> waited = absl::UnknownError("not run");
@@ -138,7 +139,8 @@ TEST_F(Events, DevWaitReturnsAtOnceForAStaleEventNumber) {
 
 void IgnoreSignal(int) {}
 
-TEST_F(Events, DevWaitSleepsThroughSuspendResumeLoadAndClearAndIsInterruptible) {
+TEST_F(Events,
+       DevWaitSleepsThroughSuspendResumeLoadAndClearAndIsInterruptible) {
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
                        MakeDevice("a", OneTarget(targets::Zero(0, 64))));
   DeviceRef ref = DeviceRef::ByName(dev.name());
@@ -186,25 +188,28 @@ class UeventListener {
     UeventListener l;
     l.fd_ = Fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
                       NETLINK_KOBJECT_UEVENT));
-    if (!l.fd_.valid()) return dmioctl::ErrnoError(errno, "uevent socket");
+    if (!l.fd_.valid()) return dmkit::ErrnoError(errno, "uevent socket");
     int size = 4 << 20;
     setsockopt(l.fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
     sockaddr_nl addr{};
     addr.nl_family = AF_NETLINK;
     addr.nl_groups = 1;  // kernel events
-    if (bind(l.fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return dmioctl::ErrnoError(errno, "bind uevent socket");
+    if (bind(l.fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
+        0) {
+      return dmkit::ErrnoError(errno, "bind uevent socket");
     }
     return l;
   }
   // The actions ("add", "change", ...) of the uevents for block device
   // dm-<minor>: waits up to `wait_ms` for `expected` of them, then 200 ms
   // more for any extra one.
-  std::vector<std::string> Take(uint32_t minor, size_t expected, int wait_ms = 5000) {
+  std::vector<std::string> Take(uint32_t minor, size_t expected,
+                                int wait_ms = 5000) {
     std::vector<std::string> events;
     std::string suffix = absl::StrCat("/block/dm-", minor);
     auto now = [] { return std::chrono::steady_clock::now(); };
-    auto deadline = now() + std::chrono::milliseconds(expected == 0 ? 300 : wait_ms);
+    auto deadline =
+        now() + std::chrono::milliseconds(expected == 0 ? 300 : wait_ms);
     bool extra = false;
     for (;;) {
       if (!extra && events.size() >= expected && expected > 0) {
@@ -212,7 +217,9 @@ class UeventListener {
         extra = true;
       }
       int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now()).count());
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                now())
+              .count());
       if (left <= 0) break;
       pollfd pfd{fd_.get(), POLLIN, 0};
       if (poll(&pfd, 1, left) <= 0) continue;
@@ -221,7 +228,8 @@ class UeventListener {
       if (n <= 0) continue;
       buffer[n] = '\0';
       std::string header(buffer);  // "action@devpath"
-      if (absl::EndsWith(header, suffix)) events.push_back(header.substr(0, header.find('@')));
+      if (absl::EndsWith(header, suffix))
+        events.push_back(header.substr(0, header.find('@')));
     }
     return events;
   }
@@ -235,7 +243,8 @@ class UeventListener {
 // none either, and its reply says so (the reference notes left this open).
 TEST_F(Events, UeventsFollowTheDiskAndTheFlagReportsThem) {
   ASSERT_OK_AND_ASSIGN(UeventListener uevents, UeventListener::Open());
-  ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo created, dm().CreateDevice({.name = Name("a")}));
+  ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo created,
+                       dm().CreateDevice({.name = Name("a")}));
   ScopedDevice guard(&dm(), Name("c"), nullptr);
   const uint32_t minor = created.dev.minor;
   EXPECT_EQ(uevents.Take(minor, 0), std::vector<std::string>{});
@@ -274,11 +283,14 @@ TEST_F(Events, UeventsFollowTheDiskAndTheFlagReportsThem) {
   EXPECT_TRUE(removed.uevent_generated());
   // Two: dev_remove's own KOBJ_REMOVE (the one the flag reports, carrying
   // the cookie), then device_del's in del_gendisk.
-  EXPECT_EQ(uevents.Take(minor, 2), (std::vector<std::string>{"remove", "remove"}));
+  EXPECT_EQ(uevents.Take(minor, 2),
+            (std::vector<std::string>{"remove", "remove"}));
 
   // Removing a device that never had a disk: no uevent, flag clear.
-  ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo bare, dm().CreateDevice({.name = Name("d")}));
-  ASSERT_OK_AND_ASSIGN(DeviceInfo bare_removed, dm().RemoveDevice(DeviceRef::ByName(Name("d"))));
+  ASSERT_OK_AND_ASSIGN(dmioctl::DeviceInfo bare,
+                       dm().CreateDevice({.name = Name("d")}));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo bare_removed,
+                       dm().RemoveDevice(DeviceRef::ByName(Name("d"))));
   EXPECT_FALSE(bare_removed.uevent_generated());
   EXPECT_EQ(uevents.Take(bare.dev.minor, 0), std::vector<std::string>{});
 }
@@ -294,8 +306,8 @@ TEST_F(Suspend, InFlightIoCompletesAndNewIoWaitsForResume) {
   ASSERT_OK(loop.WriteBacking(0, Pattern(8192, 60)));
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice dev,
-      MakeDevice("delay", OneTarget(targets::Delay(0, loop.sectors(),
-                                                   loop.dev_string(), 0, 1000))));
+      MakeDevice("delay", OneTarget(targets::Delay(
+                              0, loop.sectors(), loop.dev_string(), 0, 1000))));
   DeviceRef ref = DeviceRef::ByName(dev.name());
   std::string node = DmNode(dev.dev());
 
@@ -312,7 +324,8 @@ TEST_F(Suspend, InFlightIoCompletesAndNewIoWaitsForResume) {
   double suspend_ms = MillisSince(start);
   EXPECT_TRUE(suspended.suspended());
   // Completed while the device is still suspended.
-  EXPECT_TRUE(WaitFor([&] { return first_done.load(); }, std::chrono::seconds(3)));
+  EXPECT_TRUE(
+      WaitFor([&] { return first_done.load(); }, std::chrono::seconds(3)));
 
   std::atomic<bool> second_done{false};
   absl::StatusOr<std::string> second = absl::UnknownError("not run");
@@ -324,14 +337,16 @@ TEST_F(Suspend, InFlightIoCompletesAndNewIoWaitsForResume) {
   EXPECT_FALSE(second_done.load()) << "I/O passed a suspended device";
   EXPECT_EQ(SysBlock(dev.dev(), "dm/suspended"), "1");
   ASSERT_OK(dm().Resume(ref));
-  EXPECT_TRUE(WaitFor([&] { return second_done.load(); }, std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      WaitFor([&] { return second_done.load(); }, std::chrono::seconds(5)));
   reader.join();
   reader2.join();
   ASSERT_OK(first);
   EXPECT_EQ(*first, Pattern(8192, 60).substr(0, 4096));
   ASSERT_OK(second);
   EXPECT_EQ(*second, Pattern(8192, 60).substr(4096, 4096));
-  printf("[dmkvm] suspend with a delayed read in flight took %.0f ms\n", suspend_ms);
+  printf("[dmkvm] suspend with a delayed read in flight took %.0f ms\n",
+         suspend_ms);
 }
 
 TEST_F(Suspend, NoflushSuspendHoldsWritesUntilResume) {
@@ -369,7 +384,8 @@ TEST_F(Suspend, LockfsFreezesAMountedFilesystemAndSkipLockfsDoesNot) {
   std::string node = DmNode(dev.dev());
   ASSERT_OK(RunProgram({"mke2fs", "-q", node}));
   ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("mnt"));
-  ASSERT_OK_AND_ASSIGN(ScopedMount mount, ScopedMount::Mount(node, dir.path(), "ext4"));
+  ASSERT_OK_AND_ASSIGN(ScopedMount mount,
+                       ScopedMount::Mount(node, dir.path(), "ext4"));
   std::string file = dir.path() + "/f";
   ASSERT_OK_AND_ASSIGN(Fd fd, Open(file, O_RDWR | O_CREAT));
   std::string block = Pattern(4096, 62);
@@ -387,8 +403,8 @@ TEST_F(Suspend, LockfsFreezesAMountedFilesystemAndSkipLockfsDoesNot) {
   ASSERT_OK(dm().Suspend(ref, {.skip_lockfs = true}));
   std::atomic<bool> unfrozen_done{false};
   std::thread w1 = write_in_thread(unfrozen_done);
-  bool unfrozen_ok = WaitFor([&] { return unfrozen_done.load(); },
-                             std::chrono::seconds(3));
+  bool unfrozen_ok =
+      WaitFor([&] { return unfrozen_done.load(); }, std::chrono::seconds(3));
   ASSERT_OK(dm().Resume(ref));
   w1.join();
   EXPECT_TRUE(unfrozen_ok) << "write blocked although lockfs was skipped";
@@ -400,7 +416,8 @@ TEST_F(Suspend, LockfsFreezesAMountedFilesystemAndSkipLockfsDoesNot) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   bool blocked = !frozen_done.load();
   ASSERT_OK(dm().Resume(ref));
-  bool finished = WaitFor([&] { return frozen_done.load(); }, std::chrono::seconds(5));
+  bool finished =
+      WaitFor([&] { return frozen_done.load(); }, std::chrono::seconds(5));
   w2.join();
   EXPECT_TRUE(blocked) << "write went through a frozen filesystem";
   EXPECT_TRUE(finished);

@@ -19,7 +19,6 @@ using dmioctl::DeviceInfo;
 using dmioctl::DeviceNodes;
 using dmioctl::DeviceRef;
 using dmioctl::DevNum;
-using dmioctl::ErrnoOf;
 using dmioctl::ScopedDevice;
 using dmioctl::Table;
 namespace targets = dmioctl::targets;
@@ -54,14 +53,15 @@ class Nodes : public DmVmTest {};
 TEST_F(Nodes, NodesFollowCreateRenameSetUuidAndRemove) {
   ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("dev"));
   DeviceNodes nodes(dir.path());
-  ASSERT_OK_AND_ASSIGN(DeviceInfo created,
-                       dmioctl::CreateDevice(dm(), Name("a"),
-                                             OneTarget(targets::Zero(0, 64)),
-                                             {.nodes = &nodes}));
+  ASSERT_OK_AND_ASSIGN(
+      DeviceInfo created,
+      dmioctl::CreateDevice(dm(), Name("a"), OneTarget(targets::Zero(0, 64)),
+                            {.nodes = &nodes}));
   EXPECT_TRUE(IsNodeFor(nodes.PathFor(Name("a")), created.dev));
 
-  ASSERT_OK_AND_ASSIGN(DeviceInfo renamed,
-                       dmioctl::RenameDevice(dm(), Name("a"), Name("b"), &nodes));
+  ASSERT_OK_AND_ASSIGN(
+      DeviceInfo renamed,
+      dmioctl::RenameDevice(dm(), Name("a"), Name("b"), &nodes));
   EXPECT_EQ(renamed.name, Name("b"));
   EXPECT_FALSE(PathExists(nodes.PathFor(Name("a"))));
   EXPECT_TRUE(IsNodeFor(nodes.PathFor(Name("b")), created.dev));
@@ -73,7 +73,8 @@ TEST_F(Nodes, NodesFollowCreateRenameSetUuidAndRemove) {
   EXPECT_TRUE(IsNodeFor(nodes.PathFor(Name("b")), created.dev));
   EXPECT_EQ(SysBlock(created.dev, "dm/uuid"), Uuid("b"));
 
-  ASSERT_OK(dmioctl::RemoveDevice(dm(), DeviceRef::ByUuid(Uuid("b")), {.nodes = &nodes}));
+  ASSERT_OK(dmioctl::RemoveDevice(dm(), DeviceRef::ByUuid(Uuid("b")),
+                                  {.nodes = &nodes}));
   EXPECT_FALSE(PathExists(nodes.PathFor(Name("b"))));
   EXPECT_FALSE(PathExists(DmNode(created.dev)));
 }
@@ -81,12 +82,13 @@ TEST_F(Nodes, NodesFollowCreateRenameSetUuidAndRemove) {
 TEST_F(Nodes, RenameIsUndoneWhenTheNodeCannotMove) {
   ASSERT_OK_AND_ASSIGN(TempDir dir, TempDir::Create("dev"));
   DeviceNodes nodes(dir.path());
-  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
-                       MakeDevice("a", OneTarget(targets::Zero(0, 64)), {.nodes = &nodes}));
+  ASSERT_OK_AND_ASSIGN(
+      ScopedDevice dev,
+      MakeDevice("a", OneTarget(targets::Zero(0, 64)), {.nodes = &nodes}));
   ASSERT_EQ(mkdir(nodes.PathFor(Name("b")).c_str(), 0755), 0);
   auto renamed = dmioctl::RenameDevice(dm(), Name("a"), Name("b"), &nodes);
   ASSERT_FALSE(renamed.ok());
-  EXPECT_EQ(ErrnoOf(renamed.status()), EEXIST) << renamed.status();
+  EXPECT_EQ(dmkit::ErrnoOf(renamed.status()), EEXIST) << renamed.status();
   ASSERT_OK(dm().GetInfo(DeviceRef::ByName(Name("a"))));
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("b"))), ENXIO);
   EXPECT_EQ(SysBlock(dev.dev(), "dm/name"), Name("a"));
@@ -99,17 +101,25 @@ TEST_F(Nodes, ReconcileRepairsWrongMissingAndStaleNodes) {
   ASSERT_OK_AND_ASSIGN(ScopedDevice wrong,
                        MakeDevice("wrong", OneTarget(targets::Zero(0, 8))));
   ASSERT_OK_AND_ASSIGN(ScopedDevice missing, MakeDevice("missing", Table()));
-  ASSERT_OK_AND_ASSIGN(ScopedDevice good,
-                       MakeDevice("good", OneTarget(targets::Zero(0, 8)), {.nodes = &nodes}));
+  ASSERT_OK_AND_ASSIGN(
+      ScopedDevice good,
+      MakeDevice("good", OneTarget(targets::Zero(0, 8)), {.nodes = &nodes}));
   std::string mapper = nodes.MapperDir();
   // wrong: a node with another device's number; stale: a node for a device
   // that does not exist; a regular file and control are not ours.
   ASSERT_EQ(mknod(nodes.PathFor(wrong.name()).c_str(), S_IFBLK | 0600,
-                  makedev(7, 250)), 0);
+                  makedev(7, 250)),
+            0);
   ASSERT_EQ(mknod(nodes.PathFor(Name("stale")).c_str(), S_IFBLK | 0600,
-                  good.dev().ToDevT()), 0);
-  ASSERT_EQ(mknod((mapper + "/control").c_str(), S_IFCHR | 0600, makedev(10, 236)), 0);
-  { Fd f(::open((mapper + "/notes.txt").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)); }
+                  good.dev().ToDevT()),
+            0);
+  ASSERT_EQ(
+      mknod((mapper + "/control").c_str(), S_IFCHR | 0600, makedev(10, 236)),
+      0);
+  {
+    Fd f(::open((mapper + "/notes.txt").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC,
+                0644));
+  }
   struct stat good_before;
   ASSERT_EQ(lstat(nodes.PathFor(good.name()).c_str(), &good_before), 0);
 
@@ -126,7 +136,8 @@ TEST_F(Nodes, ReconcileRepairsWrongMissingAndStaleNodes) {
   EXPECT_TRUE(IsNodeFor(nodes.PathFor(good.name()), good.dev()));
   struct stat good_after;
   ASSERT_EQ(lstat(nodes.PathFor(good.name()).c_str(), &good_after), 0);
-  EXPECT_EQ(good_after.st_ino, good_before.st_ino) << "a correct node was remade";
+  EXPECT_EQ(good_after.st_ino, good_before.st_ino)
+      << "a correct node was remade";
   EXPECT_FALSE(PathExists(nodes.PathFor(Name("stale"))));
   EXPECT_TRUE(PathExists(mapper + "/control"));
   EXPECT_TRUE(PathExists(mapper + "/notes.txt"));
@@ -141,10 +152,11 @@ TEST_F(Nodes, ReconcileRepairsWrongMissingAndStaleNodes) {
 TEST_F(Nodes, RealDevMapperNodeCarriesIo) {
   ASSERT_OK_AND_ASSIGN(TempLoop loop, TempLoop::Create(1 << 20));
   DeviceNodes nodes("/dev");
-  ASSERT_OK_AND_ASSIGN(
-      ScopedDevice dev,
-      MakeDevice("a", OneTarget(targets::Linear(0, loop.sectors(), loop.dev_string(), 0)),
-                 {.nodes = &nodes}));
+  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
+                       MakeDevice("a",
+                                  OneTarget(targets::Linear(
+                                      0, loop.sectors(), loop.dev_string(), 0)),
+                                  {.nodes = &nodes}));
   std::string path = "/dev/mapper/" + dev.name();
   EXPECT_TRUE(IsNodeFor(path, dev.dev()));
   ASSERT_OK(WriteDirect(path, 0, Pattern(4096, 80)));
@@ -154,7 +166,8 @@ TEST_F(Nodes, RealDevMapperNodeCarriesIo) {
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice upper,
       MakeDevice("upper", OneTarget(targets::Linear(0, 8, path, 0))));
-  ASSERT_OK_AND_ASSIGN(dmioctl::DepsReply deps, dm().GetDeps(DeviceRef::ByName(upper.name())));
+  ASSERT_OK_AND_ASSIGN(dmioctl::DepsReply deps,
+                       dm().GetDeps(DeviceRef::ByName(upper.name())));
   ASSERT_EQ(deps.devices.size(), 1u);
   EXPECT_EQ(deps.devices[0], dev.dev());
   EXPECT_OK(upper.Remove());
@@ -169,7 +182,8 @@ TEST_F(Nodes, OpenMakesTheControlNodeInABareDevDir) {
   struct stat st;
   ASSERT_EQ(stat(control.c_str(), &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode));
-  std::optional<std::string> sys = ReadFile("/sys/class/misc/device-mapper/dev");
+  std::optional<std::string> sys =
+      ReadFile("/sys/class/misc/device-mapper/dev");
   ASSERT_TRUE(sys.has_value());
   EXPECT_EQ(DevNum::FromDevT(st.st_rdev).ToString(),
             std::string(absl::StripAsciiWhitespace(*sys)));

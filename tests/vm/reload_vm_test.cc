@@ -23,30 +23,31 @@ class Reload : public DmVmTest {};
 
 TEST_F(Reload, GrowingALinearDeviceShowsTheNewSize) {
   ASSERT_OK_AND_ASSIGN(TempLoop loop, TempLoop::Create(2 * kMiB));
-  ASSERT_OK_AND_ASSIGN(
-      ScopedDevice dev,
-      MakeDevice("a", OneTarget(targets::Linear(0, 1024, loop.dev_string(), 0))));
+  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
+                       MakeDevice("a", OneTarget(targets::Linear(
+                                           0, 1024, loop.dev_string(), 0))));
   DeviceRef ref = DeviceRef::ByName(dev.name());
   ASSERT_OK(WriteDirect(DmNode(dev.dev()), 0, Pattern(4096, 90)));
   // Without resume the table only waits in the inactive slot.
   ASSERT_OK_AND_ASSIGN(
       DeviceInfo loaded,
-      dmioctl::ReloadTable(dm(), ref,
-                           OneTarget(targets::Linear(0, 4096, loop.dev_string(), 0)),
-                           /*resume=*/false));
+      dmioctl::ReloadTable(
+          dm(), ref, OneTarget(targets::Linear(0, 4096, loop.dev_string(), 0)),
+          /*resume=*/false));
   EXPECT_TRUE(loaded.inactive_table());
   EXPECT_EQ(SysBlock(dev.dev(), "size"), "1024");
   ASSERT_OK_AND_ASSIGN(
       DeviceInfo resumed,
-      dmioctl::ReloadTable(dm(), ref,
-                           OneTarget(targets::Linear(0, 4096, loop.dev_string(), 0)),
-                           /*resume=*/true, {.skip_lockfs = true}));
+      dmioctl::ReloadTable(
+          dm(), ref, OneTarget(targets::Linear(0, 4096, loop.dev_string(), 0)),
+          /*resume=*/true, {.skip_lockfs = true}));
   EXPECT_FALSE(resumed.suspended());
   EXPECT_FALSE(resumed.inactive_table());
   EXPECT_EQ(SysBlock(dev.dev(), "size"), "4096");
   ASSERT_OK_AND_ASSIGN(uint64_t sectors, BlockDeviceSectors(DmNode(dev.dev())));
   EXPECT_EQ(sectors, 4096u);
-  ASSERT_OK_AND_ASSIGN(std::string kept, ReadDirect(DmNode(dev.dev()), 0, 4096));
+  ASSERT_OK_AND_ASSIGN(std::string kept,
+                       ReadDirect(DmNode(dev.dev()), 0, 4096));
   EXPECT_EQ(kept, Pattern(4096, 90));
 }
 
@@ -58,7 +59,8 @@ TEST_F(Reload, ATableTheKernelRefusesAtBindLeavesTheOldTableRunning) {
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev, MakeLinear("a", loop));
   DeviceRef ref = DeviceRef::ByName(dev.name());
   ASSERT_OK(loop.WriteBacking(0, Pattern(4096, 91)));
-  Table too_big = OneTarget(targets::Linear(0, 2 * loop.sectors(), loop.dev_string(), 0));
+  Table too_big =
+      OneTarget(targets::Linear(0, 2 * loop.sectors(), loop.dev_string(), 0));
   auto reloaded = dmioctl::ReloadTable(dm(), ref, too_big, /*resume=*/true);
   EXPECT_ERRNO(reloaded, EINVAL);
   ASSERT_OK_AND_ASSIGN(TableReply live, dm().GetTable(ref));
@@ -67,7 +69,8 @@ TEST_F(Reload, ATableTheKernelRefusesAtBindLeavesTheOldTableRunning) {
   ASSERT_EQ(live.targets.size(), 1u);
   EXPECT_EQ(live.targets[0].length, loop.sectors());
   EXPECT_EQ(SysBlock(dev.dev(), "dm/suspended"), "0");
-  ASSERT_OK_AND_ASSIGN(std::string data, ReadDirect(DmNode(dev.dev()), 0, 4096));
+  ASSERT_OK_AND_ASSIGN(std::string data,
+                       ReadDirect(DmNode(dev.dev()), 0, 4096));
   EXPECT_EQ(data, Pattern(4096, 91));
 }
 
@@ -80,11 +83,13 @@ class ReloadThinPool : public DmVmTest {
   }
   Table PoolTable(uint64_t sectors) const {
     return OneTarget(targets::ThinPool(0, sectors, meta_.dev_string(),
-                                       data_.dev_string(), {.data_block_sectors = 128}));
+                                       data_.dev_string(),
+                                       {.data_block_sectors = 128}));
   }
   absl::StatusOr<targets::ThinPoolStatus> Status(const std::string& name) {
-    DMIOCTL_ASSIGN_OR_RETURN(TableReply reply,
-                             dm().GetStatus(DeviceRef::ByName(name), {.noflush = true}));
+    DMKIT_ASSIGN_OR_RETURN(
+        TableReply reply,
+        dm().GetStatus(DeviceRef::ByName(name), {.noflush = true}));
     return targets::ParseThinPoolStatus(reply.targets.at(0).params);
   }
 
@@ -93,7 +98,8 @@ class ReloadThinPool : public DmVmTest {
 };
 
 TEST_F(ReloadThinPool, GrowingThePoolAddsDataBlocks) {
-  ASSERT_OK_AND_ASSIGN(ScopedDevice pool, MakeDevice("pool", PoolTable(data_.sectors() / 2)));
+  ASSERT_OK_AND_ASSIGN(ScopedDevice pool,
+                       MakeDevice("pool", PoolTable(data_.sectors() / 2)));
   ASSERT_OK_AND_ASSIGN(targets::ThinPoolStatus small, Status(pool.name()));
   EXPECT_EQ(small.total_data_blocks, 256u);
   ASSERT_OK(dmioctl::ReloadTable(dm(), DeviceRef::ByName(pool.name()),
@@ -107,16 +113,19 @@ TEST_F(ReloadThinPool, GrowingThePoolAddsDataBlocks) {
 // destroyed the old one, and the device is left suspended. ReloadTable must
 // still leave the old table live and the pool (and its thin device) running.
 TEST_F(ReloadThinPool, AShrinkRefusedInPreresumeLeavesTheOldTableRunning) {
-  ASSERT_OK_AND_ASSIGN(ScopedDevice pool, MakeDevice("pool", PoolTable(data_.sectors())));
+  ASSERT_OK_AND_ASSIGN(ScopedDevice pool,
+                       MakeDevice("pool", PoolTable(data_.sectors())));
   DeviceRef pool_ref = DeviceRef::ByName(pool.name());
   ASSERT_OK(dm().SendMessage(pool_ref, 0, "create_thin 0"));
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice thin,
-      MakeDevice("thin", OneTarget(targets::Thin(0, 8192, pool.dev().ToString(), 0))));
+      MakeDevice("thin",
+                 OneTarget(targets::Thin(0, 8192, pool.dev().ToString(), 0))));
   ASSERT_OK(WriteDirect(DmNode(thin.dev()), 0, Pattern(64 * 1024, 92)));
 
-  auto shrunk = dmioctl::ReloadTable(dm(), pool_ref, PoolTable(data_.sectors() / 2),
-                                     /*resume=*/true);
+  auto shrunk =
+      dmioctl::ReloadTable(dm(), pool_ref, PoolTable(data_.sectors() / 2),
+                           /*resume=*/true);
   EXPECT_ERRNO(shrunk, EINVAL);
 
   ASSERT_OK_AND_ASSIGN(TableReply live, dm().GetTable(pool_ref));
@@ -134,12 +143,15 @@ TEST_F(ReloadThinPool, AShrinkRefusedInPreresumeLeavesTheOldTableRunning) {
   ASSERT_OK_AND_ASSIGN(targets::ThinPoolStatus s, Status(pool.name()));
   EXPECT_EQ(s.total_data_blocks, 512u);
   EXPECT_EQ(s.mode, "rw");
-  ASSERT_OK_AND_ASSIGN(DeviceInfo thin_info, dm().GetInfo(DeviceRef::ByName(thin.name())));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo thin_info,
+                       dm().GetInfo(DeviceRef::ByName(thin.name())));
   EXPECT_FALSE(thin_info.suspended());
   EXPECT_FALSE(thin_info.internal_suspend());
   // The thin device still serves I/O (it would hang on a suspended pool).
-  ASSERT_OK(WriteDirect(DmNode(thin.dev()), 128 * 1024, Pattern(64 * 1024, 93)));
-  ASSERT_OK_AND_ASSIGN(std::string back, ReadDirect(DmNode(thin.dev()), 0, 64 * 1024));
+  ASSERT_OK(
+      WriteDirect(DmNode(thin.dev()), 128 * 1024, Pattern(64 * 1024, 93)));
+  ASSERT_OK_AND_ASSIGN(std::string back,
+                       ReadDirect(DmNode(thin.dev()), 0, 64 * 1024));
   EXPECT_EQ(back, Pattern(64 * 1024, 92));
 }
 

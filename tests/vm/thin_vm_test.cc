@@ -48,20 +48,22 @@ class ThinPool : public DmVmTest {
     return dm().SendMessage(pool_ref(), 0, message).status();
   }
   absl::StatusOr<targets::ThinPoolStatus> PoolStatus(bool noflush = true) {
-    DMIOCTL_ASSIGN_OR_RETURN(TableReply reply,
-                             dm().GetStatus(pool_ref(), {.noflush = noflush}));
+    DMKIT_ASSIGN_OR_RETURN(TableReply reply,
+                           dm().GetStatus(pool_ref(), {.noflush = noflush}));
     if (reply.targets.size() != 1) return absl::InternalError("not one target");
     return targets::ParseThinPoolStatus(reply.targets[0].params);
   }
   absl::StatusOr<targets::ThinStatus> ThinStatus(const std::string& name) {
-    DMIOCTL_ASSIGN_OR_RETURN(TableReply reply,
-                             dm().GetStatus(DeviceRef::ByName(name)));
+    DMKIT_ASSIGN_OR_RETURN(TableReply reply,
+                           dm().GetStatus(DeviceRef::ByName(name)));
     if (reply.targets.size() != 1) return absl::InternalError("not one target");
     return targets::ParseThinStatus(reply.targets[0].params);
   }
-  absl::StatusOr<ScopedDevice> MakeThin(const std::string& suffix, uint32_t id) {
-    return MakeDevice(suffix, OneTarget(targets::Thin(0, kThinSectors,
-                                                      pool_.dev().ToString(), id)));
+  absl::StatusOr<ScopedDevice> MakeThin(const std::string& suffix,
+                                        uint32_t id) {
+    return MakeDevice(
+        suffix,
+        OneTarget(targets::Thin(0, kThinSectors, pool_.dev().ToString(), id)));
   }
 
   TempLoop meta_;
@@ -85,7 +87,8 @@ TEST_F(ThinPool, FreshPoolStatusAndTableParse) {
   EXPECT_LT(s.used_metadata_blocks, s.total_metadata_blocks / 4);
   EXPECT_FALSE(s.held_metadata_root.has_value());
   EXPECT_EQ(s.mode, "rw");
-  EXPECT_TRUE(s.discard == "discard_passdown" || s.discard == "no_discard_passdown")
+  EXPECT_TRUE(s.discard == "discard_passdown" ||
+              s.discard == "no_discard_passdown")
       << s.discard;
   EXPECT_FALSE(s.error_if_no_space);
   EXPECT_FALSE(s.needs_check);
@@ -121,7 +124,8 @@ TEST_F(ThinPool, ThinDeviceIsWrittenReadBackCountedAndDeleted) {
     ASSERT_OK(WriteDirect(node, 16 * kMiB, Pattern(64 * 1024, 31)));
     ASSERT_OK_AND_ASSIGN(std::string back, ReadDirect(node, 0, kMiB));
     EXPECT_EQ(back, Pattern(kMiB, 30));
-    ASSERT_OK_AND_ASSIGN(std::string back2, ReadDirect(node, 16 * kMiB, 64 * 1024));
+    ASSERT_OK_AND_ASSIGN(std::string back2,
+                         ReadDirect(node, 16 * kMiB, 64 * 1024));
     EXPECT_EQ(back2, Pattern(64 * 1024, 31));
 
     ASSERT_OK_AND_ASSIGN(targets::ThinStatus used, ThinStatus(thin.name()));
@@ -131,7 +135,8 @@ TEST_F(ThinPool, ThinDeviceIsWrittenReadBackCountedAndDeleted) {
     ASSERT_OK_AND_ASSIGN(targets::ThinPoolStatus pool, PoolStatus());
     EXPECT_EQ(pool.used_data_blocks, kMiB / (kBlockSectors * 512) + 1);
 
-    ASSERT_OK_AND_ASSIGN(TableReply table, dm().GetTable(DeviceRef::ByName(thin.name())));
+    ASSERT_OK_AND_ASSIGN(TableReply table,
+                         dm().GetTable(DeviceRef::ByName(thin.name())));
     ASSERT_OK_AND_ASSIGN(targets::ThinParams params,
                          targets::ParseThinParams(table.targets.at(0).params));
     EXPECT_EQ(params.pool, pool_.dev().ToString());
@@ -158,7 +163,8 @@ TEST_F(ThinPool, SnapshotSharesBlocksUntilTheOriginIsWritten) {
   ASSERT_OK(dm().Resume(origin_ref));
   ASSERT_OK_AND_ASSIGN(ScopedDevice snap, MakeThin("snap", 1));
   std::string snap_node = DmNode(snap.dev());
-  ASSERT_OK_AND_ASSIGN(std::string shared, ReadDirect(snap_node, 0, 512 * 1024));
+  ASSERT_OK_AND_ASSIGN(std::string shared,
+                       ReadDirect(snap_node, 0, 512 * 1024));
   EXPECT_EQ(shared, Pattern(512 * 1024, 40));
   ASSERT_OK_AND_ASSIGN(targets::ThinPoolStatus snapped, PoolStatus());
   EXPECT_EQ(snapped.used_data_blocks, 8u);  // shared, nothing copied yet
@@ -167,11 +173,14 @@ TEST_F(ThinPool, SnapshotSharesBlocksUntilTheOriginIsWritten) {
   ASSERT_OK(WriteDirect(origin_node, 0, Pattern(128 * 1024, 41)));
   ASSERT_OK_AND_ASSIGN(targets::ThinPoolStatus diverged, PoolStatus());
   EXPECT_EQ(diverged.used_data_blocks, 10u);
-  ASSERT_OK_AND_ASSIGN(std::string snap_still, ReadDirect(snap_node, 0, 128 * 1024));
+  ASSERT_OK_AND_ASSIGN(std::string snap_still,
+                       ReadDirect(snap_node, 0, 128 * 1024));
   EXPECT_EQ(snap_still, Pattern(512 * 1024, 40).substr(0, 128 * 1024));
-  ASSERT_OK_AND_ASSIGN(std::string origin_now, ReadDirect(origin_node, 0, 128 * 1024));
+  ASSERT_OK_AND_ASSIGN(std::string origin_now,
+                       ReadDirect(origin_node, 0, 128 * 1024));
   EXPECT_EQ(origin_now, Pattern(128 * 1024, 41));
-  ASSERT_OK_AND_ASSIGN(targets::ThinStatus snap_status, ThinStatus(snap.name()));
+  ASSERT_OK_AND_ASSIGN(targets::ThinStatus snap_status,
+                       ThinStatus(snap.name()));
   EXPECT_EQ(snap_status.mapped_sectors, 8 * kBlockSectors);
 
   // Delete the snapshot: its two unshared blocks are freed.
@@ -213,7 +222,8 @@ TEST_F(ThinPool, DeleteOfAMissingIdIsEnodataAndOfAnActiveOneIsEbusy) {
 
 TEST_F(ThinPool, BadMessagesAreEinvalOrEnodata) {
   EXPECT_ERRNO(Message("create_snap 1 0"), ENODATA);  // no origin 0
-  EXPECT_ERRNO(Message(absl::StrCat("create_thin ", targets::kMaxThinId + 1)), EINVAL);
+  EXPECT_ERRNO(Message(absl::StrCat("create_thin ", targets::kMaxThinId + 1)),
+               EINVAL);
   EXPECT_OK(Message(absl::StrCat("create_thin ", targets::kMaxThinId)));
   EXPECT_ERRNO(Message("create_thin"), EINVAL);
   EXPECT_ERRNO(Message("create_thin 1 2"), EINVAL);
@@ -250,7 +260,8 @@ TEST_F(ThinPool, RemovingAPoolWithAnActiveThinIsEbusy) {
 TEST_F(ThinPool, ThinCannotBeLoadedWhileItsPoolIsSuspended) {
   ASSERT_OK(Message("create_thin 0"));
   ASSERT_OK(dm().Suspend(pool_ref()));
-  Table thin = OneTarget(targets::Thin(0, kThinSectors, pool_.dev().ToString(), 0));
+  Table thin =
+      OneTarget(targets::Thin(0, kThinSectors, pool_.dev().ToString(), 0));
   EXPECT_ERRNO(MakeDevice("thin", thin), EINVAL);
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("thin"))), ENXIO);
   ASSERT_OK(dm().Resume(pool_ref()));
@@ -266,7 +277,8 @@ TEST_F(ThinPool, ThinCannotBeLoadedWhileItsPoolIsSuspended) {
       {.data_block_sectors = kBlockSectors}));
   {
     ASSERT_OK_AND_ASSIGN(ScopedDevice pool2, MakeDevice("pool2", pool2_table));
-    ASSERT_OK(dm().SendMessage(DeviceRef::ByName(pool2.name()), 0, "create_thin 0"));
+    ASSERT_OK(
+        dm().SendMessage(DeviceRef::ByName(pool2.name()), 0, "create_thin 0"));
     ASSERT_OK(pool2.Remove());
   }
   ASSERT_OK_AND_ASSIGN(ScopedDevice pool2, MakeDevice("pool2", Table()));
@@ -287,24 +299,26 @@ TEST_F(ThinPool, ReadOnlyPoolRefusesMessagesWithEopnotsupp) {
   EXPECT_ERRNO(Message("delete 0"), EOPNOTSUPP);
   // A read-only pool still serves its thin devices for reading.
   ASSERT_OK_AND_ASSIGN(ScopedDevice thin, MakeThin("thin", 0));
-  ASSERT_OK_AND_ASSIGN(std::string zeroes, ReadDirect(DmNode(thin.dev()), 0, 4096));
+  ASSERT_OK_AND_ASSIGN(std::string zeroes,
+                       ReadDirect(DmNode(thin.dev()), 0, 4096));
   EXPECT_EQ(zeroes, std::string(4096, '\0'));
 }
 
 TEST_F(ThinPool, ErrorIfNoSpaceFeatureShowsInStatusAndTable) {
-  ASSERT_OK(dmioctl::ReloadTable(dm(), pool_ref(),
-                                 PoolTable({.low_water_blocks = 10,
-                                            .features = {"error_if_no_space",
-                                                         "skip_block_zeroing"}}),
-                                 /*resume=*/true));
+  ASSERT_OK(dmioctl::ReloadTable(
+      dm(), pool_ref(),
+      PoolTable({.low_water_blocks = 10,
+                 .features = {"error_if_no_space", "skip_block_zeroing"}}),
+      /*resume=*/true));
   ASSERT_OK_AND_ASSIGN(targets::ThinPoolStatus s, PoolStatus());
   EXPECT_TRUE(s.error_if_no_space);
   ASSERT_OK_AND_ASSIGN(TableReply table, dm().GetTable(pool_ref()));
-  ASSERT_OK_AND_ASSIGN(targets::ThinPoolParams p,
-                       targets::ParseThinPoolParams(table.targets.at(0).params));
+  ASSERT_OK_AND_ASSIGN(
+      targets::ThinPoolParams p,
+      targets::ParseThinPoolParams(table.targets.at(0).params));
   EXPECT_EQ(p.options.low_water_blocks, 10u);
-  EXPECT_EQ(p.options.features,
-            (std::vector<std::string>{"skip_block_zeroing", "error_if_no_space"}))
+  EXPECT_EQ(p.options.features, (std::vector<std::string>{"skip_block_zeroing",
+                                                          "error_if_no_space"}))
       << table.targets[0].params;
 }
 

@@ -30,7 +30,6 @@ namespace dmkit_vm {
 namespace {
 
 using dmioctl::DevNum;
-using dmioctl::ErrnoError;
 
 struct FreeDeleter {
   void operator()(void* p) const { free(p); }
@@ -49,7 +48,7 @@ AlignedBuffer Allocate(size_t length) {
 
 absl::StatusOr<Fd> Open(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, absl::StrCat("open ", path));
+  if (fd < 0) return dmkit::ErrnoError(errno, absl::StrCat("open ", path));
   return Fd(fd);
 }
 
@@ -59,14 +58,14 @@ absl::StatusOr<TempLoop> TempLoop::Create(uint64_t bytes) {
   TempLoop loop;
   loop.bytes_ = bytes;
   loop.backing_ = Fd(memfd_create("dmkvm-loop", MFD_CLOEXEC));
-  if (!loop.backing_.valid()) return ErrnoError(errno, "memfd_create");
+  if (!loop.backing_.valid()) return dmkit::ErrnoError(errno, "memfd_create");
   if (ftruncate(loop.backing_.get(), static_cast<off_t>(bytes)) != 0) {
-    return ErrnoError(errno, "ftruncate backing file");
+    return dmkit::ErrnoError(errno, "ftruncate backing file");
   }
-  DMIOCTL_ASSIGN_OR_RETURN(Fd control, Open("/dev/loop-control", O_RDWR));
+  DMKIT_ASSIGN_OR_RETURN(Fd control, Open("/dev/loop-control", O_RDWR));
   for (int attempt = 0; attempt < 20; ++attempt) {
     int n = ioctl(control.get(), LOOP_CTL_GET_FREE);
-    if (n < 0) return ErrnoError(errno, "LOOP_CTL_GET_FREE");
+    if (n < 0) return dmkit::ErrnoError(errno, "LOOP_CTL_GET_FREE");
     std::string path = absl::StrCat("/dev/loop", n);
     absl::StatusOr<Fd> fd = Open(path, O_RDWR);
     if (!fd.ok()) {
@@ -92,16 +91,18 @@ absl::StatusOr<TempLoop> TempLoop::Create(uint64_t bytes) {
         if (ioctl(fd->get(), LOOP_SET_STATUS64, &info) != 0) {
           int saved = errno;
           ioctl(fd->get(), LOOP_CLR_FD, 0);
-          return ErrnoError(saved, absl::StrCat("LOOP_SET_STATUS64 ", path));
+          return dmkit::ErrnoError(saved,
+                                   absl::StrCat("LOOP_SET_STATUS64 ", path));
         }
       }
     }
     if (r != 0) {
       if (errno == EBUSY) continue;  // someone else took it first
-      return ErrnoError(errno, absl::StrCat("LOOP_CONFIGURE ", path));
+      return dmkit::ErrnoError(errno, absl::StrCat("LOOP_CONFIGURE ", path));
     }
     struct stat st;
-    if (fstat(fd->get(), &st) != 0) return ErrnoError(errno, "fstat loop");
+    if (fstat(fd->get(), &st) != 0)
+      return dmkit::ErrnoError(errno, "fstat loop");
     loop.dev_ = DevNum::FromDevT(st.st_rdev);
     loop.path_ = path;
     loop.loop_ = std::move(*fd);
@@ -120,9 +121,9 @@ TempLoop::~TempLoop() {
 absl::StatusOr<std::string> TempLoop::ReadBacking(uint64_t offset,
                                                   size_t length) const {
   std::string data(length, '\0');
-  ssize_t n = pread(backing_.get(), data.data(), length,
-                    static_cast<off_t>(offset));
-  if (n < 0) return ErrnoError(errno, "pread backing file");
+  ssize_t n =
+      pread(backing_.get(), data.data(), length, static_cast<off_t>(offset));
+  if (n < 0) return dmkit::ErrnoError(errno, "pread backing file");
   if (static_cast<size_t>(n) != length) {
     return absl::OutOfRangeError("short read of backing file");
   }
@@ -133,7 +134,7 @@ absl::Status TempLoop::WriteBacking(uint64_t offset,
                                     const std::string& data) const {
   ssize_t n = pwrite(backing_.get(), data.data(), data.size(),
                      static_cast<off_t>(offset));
-  if (n < 0) return ErrnoError(errno, "pwrite backing file");
+  if (n < 0) return dmkit::ErrnoError(errno, "pwrite backing file");
   if (static_cast<size_t>(n) != data.size()) {
     return absl::OutOfRangeError("short write of backing file");
   }
@@ -145,7 +146,7 @@ absl::Status TempLoop::WriteBacking(uint64_t offset,
 absl::StatusOr<TempDir> TempDir::Create(const std::string& tag) {
   std::string templ = absl::StrCat("/tmp/dmkvm-", tag, "-XXXXXX");
   if (mkdtemp(templ.data()) == nullptr) {
-    return ErrnoError(errno, absl::StrCat("mkdtemp ", templ));
+    return dmkit::ErrnoError(errno, absl::StrCat("mkdtemp ", templ));
   }
   return TempDir(std::move(templ));
 }
@@ -165,8 +166,8 @@ absl::StatusOr<ScopedMount> ScopedMount::Mount(const std::string& source,
                                                const std::string& target,
                                                const std::string& fstype) {
   if (mount(source.c_str(), target.c_str(), fstype.c_str(), 0, nullptr) != 0) {
-    return ErrnoError(errno, absl::StrCat("mount ", source, " on ", target,
-                                          " (", fstype, ")"));
+    return dmkit::ErrnoError(errno, absl::StrCat("mount ", source, " on ",
+                                                 target, " (", fstype, ")"));
   }
   return ScopedMount(target);
 }
@@ -177,7 +178,7 @@ absl::Status ScopedMount::Unmount() {
   if (umount(target.c_str()) != 0) {
     int saved = errno;
     umount2(target.c_str(), MNT_DETACH);
-    return ErrnoError(saved, absl::StrCat("umount ", target));
+    return dmkit::ErrnoError(saved, absl::StrCat("umount ", target));
   }
   return absl::OkStatus();
 }
@@ -186,16 +187,17 @@ ScopedMount::~ScopedMount() { Unmount().IgnoreError(); }
 
 absl::Status RunProgram(const std::vector<std::string>& argv) {
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid;
   int r = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
-  if (r != 0) return ErrnoError(r, absl::StrCat("spawn ", argv[0]));
+  if (r != 0) return dmkit::ErrnoError(r, absl::StrCat("spawn ", argv[0]));
   int status = 0;
-  if (waitpid(pid, &status, 0) < 0) return ErrnoError(errno, "waitpid");
+  if (waitpid(pid, &status, 0) < 0) return dmkit::ErrnoError(errno, "waitpid");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat(absl::StrJoin(argv, " "),
-                                            ": exit status ", status));
+    return absl::InternalError(
+        absl::StrCat(absl::StrJoin(argv, " "), ": exit status ", status));
   }
   return absl::OkStatus();
 }
@@ -207,7 +209,7 @@ absl::StatusOr<std::string> ReadDirectFd(int fd, uint64_t offset,
   AlignedBuffer buffer = Allocate(length);
   if (!buffer) return absl::ResourceExhaustedError("posix_memalign");
   ssize_t n = pread(fd, buffer.get(), length, static_cast<off_t>(offset));
-  if (n < 0) return ErrnoError(errno, absl::StrCat("pread at ", offset));
+  if (n < 0) return dmkit::ErrnoError(errno, absl::StrCat("pread at ", offset));
   if (static_cast<size_t>(n) != length) {
     return absl::OutOfRangeError(
         absl::StrCat("short read: ", n, " of ", length, " at ", offset));
@@ -220,7 +222,8 @@ absl::Status WriteDirectFd(int fd, uint64_t offset, const std::string& data) {
   if (!buffer) return absl::ResourceExhaustedError("posix_memalign");
   memcpy(buffer.get(), data.data(), data.size());
   ssize_t n = pwrite(fd, buffer.get(), data.size(), static_cast<off_t>(offset));
-  if (n < 0) return ErrnoError(errno, absl::StrCat("pwrite at ", offset));
+  if (n < 0)
+    return dmkit::ErrnoError(errno, absl::StrCat("pwrite at ", offset));
   if (static_cast<size_t>(n) != data.size()) {
     return absl::OutOfRangeError(
         absl::StrCat("short write: ", n, " of ", data.size(), " at ", offset));
@@ -228,15 +231,15 @@ absl::Status WriteDirectFd(int fd, uint64_t offset, const std::string& data) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadDirect(const std::string& path,
-                                       uint64_t offset, size_t length) {
-  DMIOCTL_ASSIGN_OR_RETURN(Fd fd, Open(path, O_RDONLY | O_DIRECT));
+absl::StatusOr<std::string> ReadDirect(const std::string& path, uint64_t offset,
+                                       size_t length) {
+  DMKIT_ASSIGN_OR_RETURN(Fd fd, Open(path, O_RDONLY | O_DIRECT));
   return ReadDirectFd(fd.get(), offset, length);
 }
 
 absl::Status WriteDirect(const std::string& path, uint64_t offset,
                          const std::string& data) {
-  DMIOCTL_ASSIGN_OR_RETURN(Fd fd, Open(path, O_WRONLY | O_DIRECT));
+  DMKIT_ASSIGN_OR_RETURN(Fd fd, Open(path, O_WRONLY | O_DIRECT));
   return WriteDirectFd(fd.get(), offset, data);
 }
 
@@ -254,7 +257,8 @@ std::string Pattern(size_t length, uint32_t seed) {
   return out;
 }
 
-// --- Kernel views -------------------------------------------------------------
+// --- Kernel views
+// -------------------------------------------------------------
 
 std::string DmNode(DevNum dev) { return absl::StrCat("/dev/dm-", dev.minor); }
 
@@ -282,10 +286,10 @@ bool PathExists(const std::string& path) {
 }
 
 absl::StatusOr<uint64_t> BlockDeviceSectors(const std::string& path) {
-  DMIOCTL_ASSIGN_OR_RETURN(Fd fd, Open(path, O_RDONLY));
+  DMKIT_ASSIGN_OR_RETURN(Fd fd, Open(path, O_RDONLY));
   uint64_t bytes = 0;
   if (ioctl(fd.get(), BLKGETSIZE64, &bytes) != 0) {
-    return ErrnoError(errno, absl::StrCat("BLKGETSIZE64 ", path));
+    return dmkit::ErrnoError(errno, absl::StrCat("BLKGETSIZE64 ", path));
   }
   return bytes / 512;
 }
@@ -313,7 +317,8 @@ dmioctl::DeviceMapper& Dm() {
   return *dm;
 }
 
-// --- Sweep and fixture ------------------------------------------------------------
+// --- Sweep and fixture
+// ------------------------------------------------------------
 
 std::vector<std::string> SweepDevices(dmioctl::DeviceMapper& dm,
                                       const std::string& prefix) {
@@ -322,8 +327,8 @@ std::vector<std::string> SweepDevices(dmioctl::DeviceMapper& dm,
     auto listed = dm.ListDevices({.with_uuid = false, .name_prefix = prefix});
     left.clear();
     if (!listed.ok()) {
-      left.push_back(absl::StrCat("(list failed: ", listed.status().ToString(),
-                                  ")"));
+      left.push_back(
+          absl::StrCat("(list failed: ", listed.status().ToString(), ")"));
       return left;
     }
     if (listed->empty()) return left;
@@ -339,7 +344,7 @@ std::vector<std::string> SweepDevices(dmioctl::DeviceMapper& dm,
     bool progress = false;
     for (const dmioctl::DeviceListEntry& d : *listed) {
       auto removed = dm.RemoveDevice(dmioctl::DeviceRef::ByName(d.name));
-      if (removed.ok() || dmioctl::ErrnoOf(removed.status()) == ENXIO) {
+      if (removed.ok() || dmkit::ErrnoOf(removed.status()) == ENXIO) {
         progress = true;
       } else {
         left.push_back(d.name);
@@ -400,9 +405,8 @@ absl::StatusOr<dmioctl::ScopedDevice> DmVmTest::MakeDevice(
 
 absl::StatusOr<dmioctl::ScopedDevice> DmVmTest::MakeLinear(
     const std::string& suffix, const TempLoop& loop) {
-  return MakeDevice(suffix,
-                    OneTarget(dmioctl::targets::Linear(0, loop.sectors(),
-                                                       loop.dev_string(), 0)));
+  return MakeDevice(suffix, OneTarget(dmioctl::targets::Linear(
+                                0, loop.sectors(), loop.dev_string(), 0)));
 }
 
 }  // namespace dmkit_vm

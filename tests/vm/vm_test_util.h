@@ -47,35 +47,34 @@ absl::Status ToStatus(const absl::StatusOr<T>& s) {
 #define DMKVM_CONCAT_(a, b) DMKVM_CONCAT_INNER_(a, b)
 
 // Both take a trailing `<< message` like the gtest macros.
-#define ASSERT_OK(expr)                                                    \
-  switch (0)                                                               \
-  case 0:                                                                  \
-  default:                                                                 \
+#define ASSERT_OK(expr)                                                      \
+  switch (0)                                                                 \
+  case 0:                                                                    \
+  default:                                                                   \
     if (::absl::Status dmkvm_s_ = ::dmkit_vm::ToStatus(expr); dmkvm_s_.ok()) \
-      ;                                                                    \
-    else                                                                   \
+      ;                                                                      \
+    else                                                                     \
       GTEST_FATAL_FAILURE_("") << #expr << ": " << dmkvm_s_ << " "
-#define EXPECT_OK(expr)                                                    \
-  switch (0)                                                               \
-  case 0:                                                                  \
-  default:                                                                 \
+#define EXPECT_OK(expr)                                                      \
+  switch (0)                                                                 \
+  case 0:                                                                    \
+  default:                                                                   \
     if (::absl::Status dmkvm_s_ = ::dmkit_vm::ToStatus(expr); dmkvm_s_.ok()) \
-      ;                                                                    \
-    else                                                                   \
+      ;                                                                      \
+    else                                                                     \
       GTEST_NONFATAL_FAILURE_("") << #expr << ": " << dmkvm_s_ << " "
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(DMKVM_CONCAT_(dmkvm_or_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)                 \
-  auto tmp = (expr);                                               \
-  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status();          \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)        \
+  auto tmp = (expr);                                      \
+  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status(); \
   lhs = std::move(*tmp)
 // The call failed with exactly this errno.
-#define EXPECT_ERRNO(expr, errnum)                                        \
-  do {                                                                    \
-    ::absl::Status dmkvm_s_ = ::dmkit_vm::ToStatus(expr);                 \
-    EXPECT_EQ(::dmioctl::ErrnoOf(dmkvm_s_), (errnum))                     \
-        << #expr << " returned " << dmkvm_s_ << "; wanted errno "         \
-        << #errnum;                                                       \
+#define EXPECT_ERRNO(expr, errnum)                                            \
+  do {                                                                        \
+    ::absl::Status dmkvm_s_ = ::dmkit_vm::ToStatus(expr);                     \
+    EXPECT_EQ(::dmkit::ErrnoOf(dmkvm_s_), (errnum))                           \
+        << #expr << " returned " << dmkvm_s_ << "; wanted errno " << #errnum; \
   } while (0)
 
 namespace dmkit_vm {
@@ -180,8 +179,8 @@ absl::Status RunProgram(const std::vector<std::string>& argv);
 // Direct I/O (O_DIRECT, 4 KiB-aligned buffers) on a block device path, so
 // neither the dm device's nor the loop device's page cache hides what the
 // kernel did. Offsets and lengths must be multiples of 512.
-absl::StatusOr<std::string> ReadDirect(const std::string& path,
-                                       uint64_t offset, size_t length);
+absl::StatusOr<std::string> ReadDirect(const std::string& path, uint64_t offset,
+                                       size_t length);
 absl::Status WriteDirect(const std::string& path, uint64_t offset,
                          const std::string& data);
 // pread/pwrite on an open O_DIRECT descriptor.

@@ -115,9 +115,9 @@ class Backing {
     absl::Status first;
     for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
       absl::Status s =
-          dmioctl::RemoveDevice(dm_, dmioctl::DeviceRef::ByName(*it),
-                                {.retries = 10,
-                                 .retry_delay = std::chrono::milliseconds(100)})
+          dmioctl::RemoveDevice(
+              dm_, dmioctl::DeviceRef::ByName(*it),
+              {.retries = 10, .retry_delay = std::chrono::milliseconds(100)})
               .status();
       if (!s.ok() && first.ok()) first = s;
     }
@@ -143,25 +143,27 @@ void Report(const Options& o, Samples& all, int done, double elapsed) {
   double throughput = elapsed > 0 ? done / elapsed : 0;
   const char* target = o.thin ? "thin" : "linear";
   if (o.json) {
-    printf("{\"target\":\"%s\",\"count\":%d,\"jobs\":%d,\"completed\":%d,"
-           "\"elapsed_s\":%.6f,\"throughput_per_s\":%.3f,\"phases\":{",
-           target, o.count, o.jobs, done, elapsed, throughput);
+    printf(
+        "{\"target\":\"%s\",\"count\":%d,\"jobs\":%d,\"completed\":%d,"
+        "\"elapsed_s\":%.6f,\"throughput_per_s\":%.3f,\"phases\":{",
+        target, o.count, o.jobs, done, elapsed, throughput);
   } else {
-    printf("dmkit bench cycle: %s, %d cycles, %d job%s\n", target, done,
-           o.jobs, o.jobs == 1 ? "" : "s");
-    printf("%-8s %10s %10s %10s %10s\n", "phase", "p50 ms", "p90 ms",
-           "p99 ms", "max ms");
+    printf("dmkit bench cycle: %s, %d cycles, %d job%s\n", target, done, o.jobs,
+           o.jobs == 1 ? "" : "s");
+    printf("%-8s %10s %10s %10s %10s\n", "phase", "p50 ms", "p90 ms", "p99 ms",
+           "max ms");
   }
   for (int p = 0; p < kPhases; ++p) {
     std::vector<double>& v = all.phase[p];
     std::sort(v.begin(), v.end());
-    double q[4] = {Percentile(v, 0.5), Percentile(v, 0.9),
-                   Percentile(v, 0.99), v.empty() ? 0 : v.back()};
+    double q[4] = {Percentile(v, 0.5), Percentile(v, 0.9), Percentile(v, 0.99),
+                   v.empty() ? 0 : v.back()};
     if (o.json) {
-      printf("%s\"%s\":{\"p50_ms\":%.4f,\"p90_ms\":%.4f,\"p99_ms\":%.4f,"
-             "\"max_ms\":%.4f}",
-             p ? "," : "", kPhaseNames[p], q[0] * 1e3, q[1] * 1e3,
-             q[2] * 1e3, q[3] * 1e3);
+      printf(
+          "%s\"%s\":{\"p50_ms\":%.4f,\"p90_ms\":%.4f,\"p99_ms\":%.4f,"
+          "\"max_ms\":%.4f}",
+          p ? "," : "", kPhaseNames[p], q[0] * 1e3, q[1] * 1e3, q[2] * 1e3,
+          q[3] * 1e3);
     } else {
       printf("%-8s %10.3f %10.3f %10.3f %10.3f\n", kPhaseNames[p], q[0] * 1e3,
              q[1] * 1e3, q[2] * 1e3, q[3] * 1e3);
@@ -175,35 +177,8 @@ void Report(const Options& o, Samples& all, int done, double elapsed) {
   }
 }
 
-int Cycle(int argc, char** argv) {
-  const char* env_tmp = getenv("TMPDIR");
-  absl::StatusOr<Options> parsed =
-      bench::ParseCycleArgs(argc, argv, env_tmp && *env_tmp ? env_tmp : "/tmp");
-  if (!parsed.ok()) {
-    fprintf(stderr, "bench: %s\nTry 'dmkit bench --help'.\n",
-            std::string(parsed.status().message()).c_str());
-    return kExitUsage;
-  }
-  if (parsed->help) {
-    Usage(stdout);
-    return 0;
-  }
-  const Options& o = *parsed;
-  const char* dev_dir = getenv("DM_DEV_DIR");
-  auto opened =
-      dmioctl::DeviceMapper::Open(dev_dir && *dev_dir ? dev_dir : "/dev");
-  if (!opened.ok()) {
-    fprintf(stderr, "bench: cannot use device-mapper: %s\n",
-            std::string(opened.status().message()).c_str());
-    return 1;
-  }
-  dmioctl::DeviceMapper& dm = **opened;
-  if (auto v = dm.Version(); !v.ok()) {
-    fprintf(stderr, "bench: device-mapper does not answer: %s\n",
-            std::string(v.status().message()).c_str());
-    return 1;
-  }
-
+// The cycles themselves, on the device-mapper the caller opened.
+int RunCycle(dmioctl::DeviceMapper& dm, const Options& o) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = OnSignal;
@@ -226,7 +201,8 @@ int Cycle(int argc, char** argv) {
     if (o.backing) {
       under = *o.backing;
     } else {
-      auto zero = backing.Make(prefix + "zero", dmioctl::targets::Zero(0, o.size));
+      auto zero =
+          backing.Make(prefix + "zero", dmioctl::targets::Zero(0, o.size));
       if (!zero.ok()) {
         fail("creating the zero backing device", zero.status());
         return status;
@@ -240,14 +216,14 @@ int Cycle(int argc, char** argv) {
   } else {
     const uint64_t data_bytes =
         std::max<uint64_t>(256ull << 20, o.size * 512 * 2);
-    std::string what;
     for (uint64_t bytes : {uint64_t{16} << 20, data_bytes}) {
-      LoopDevice loop;
-      if (int r = loop.Attach(bytes, o.tmpdir.c_str(), &what)) {
-        fail(what, dmioctl::ErrnoError(-r, "loop device for the thin-pool"));
+      absl::StatusOr<LoopDevice> loop =
+          LoopDevice::AttachTemporary(bytes, o.tmpdir);
+      if (!loop.ok()) {
+        fail("loop device for the thin-pool", loop.status());
         return status;
       }
-      backing.loops().push_back(std::move(loop));
+      backing.loops().push_back(*std::move(loop));
     }
     auto pool = backing.Make(
         prefix + "pool",
@@ -323,8 +299,9 @@ int Cycle(int argc, char** argv) {
   if (!first_error.ok()) fail("cycle", first_error);
   if (!cleanup.ok()) fail("cleanup", cleanup);
   if (g_signal != 0) {
-    fprintf(stderr, "bench: interrupted by signal %d after %d cycles; "
-                    "everything was removed\n",
+    fprintf(stderr,
+            "bench: interrupted by signal %d after %d cycles; "
+            "everything was removed\n",
             g_signal.load(), done.load());
     return kExitInterrupted;
   }
@@ -338,6 +315,36 @@ int Cycle(int argc, char** argv) {
   }
   Report(o, all, done.load(), elapsed);
   return 0;
+}
+
+int Cycle(int argc, char** argv) {
+  const char* env_tmp = getenv("TMPDIR");
+  absl::StatusOr<Options> parsed =
+      bench::ParseCycleArgs(argc, argv, env_tmp && *env_tmp ? env_tmp : "/tmp");
+  if (!parsed.ok()) {
+    fprintf(stderr, "bench: %s\nTry 'dmkit bench --help'.\n",
+            std::string(parsed.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (parsed->help) {
+    Usage(stdout);
+    return 0;
+  }
+  const char* dev_dir = getenv("DM_DEV_DIR");
+  auto opened =
+      dmioctl::DeviceMapper::Open(dev_dir && *dev_dir ? dev_dir : "/dev");
+  if (!opened.ok()) {
+    fprintf(stderr, "bench: cannot use device-mapper: %s\n",
+            std::string(opened.status().message()).c_str());
+    return 1;
+  }
+  dmioctl::DeviceMapper& dm = **opened;
+  if (auto v = dm.Version(); !v.ok()) {
+    fprintf(stderr, "bench: device-mapper does not answer: %s\n",
+            std::string(v.status().message()).c_str());
+    return 1;
+  }
+  return RunCycle(dm, *parsed);
 }
 
 }  // namespace

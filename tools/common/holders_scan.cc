@@ -130,9 +130,9 @@ absl::StatusOr<dmioctl::DevNum> ResolveDevice(absl::string_view arg,
   if (arg[0] == '/') {
     struct stat st;
     std::string path(arg);
-    if (stat(path.c_str(), &st) != 0) return dmioctl::ErrnoError(errno, path);
+    if (stat(path.c_str(), &st) != 0) return dmkit::ErrnoError(errno, path);
     if (!S_ISBLK(st.st_mode)) {
-      return dmioctl::ErrnoError(ENOTBLK, path);
+      return dmkit::ErrnoError(ENOTBLK, path);
     }
     return dmioctl::DevNum::FromDevT(st.st_rdev);
   }
@@ -142,8 +142,8 @@ absl::StatusOr<dmioctl::DevNum> ResolveDevice(absl::string_view arg,
   }
   auto info = dm->GetInfo(dmioctl::DeviceRef::ByName(std::string(arg)));
   if (!info.ok()) {
-    if (dmioctl::ErrnoOf(info.status()) == ENXIO) {
-      return dmioctl::ErrnoError(ENXIO, absl::StrCat(arg, ": no such dm device"));
+    if (dmkit::ErrnoOf(info.status()) == ENXIO) {
+      return dmkit::ErrnoError(ENXIO, absl::StrCat(arg, ": no such dm device"));
     }
     return info.status();
   }
@@ -158,9 +158,8 @@ absl::StatusOr<Report> Scan(dmioctl::DevNum dev, dmioctl::DeviceMapper* dm,
       absl::StrCat(paths.sysfs, "/dev/block/", dev.major, ":", dev.minor);
   char resolved[PATH_MAX];
   if (realpath(sys_dev.c_str(), resolved) == nullptr) {
-    return dmioctl::ErrnoError(
-        errno == ENOENT ? ENODEV : errno,
-        absl::StrCat("block device ", dev.ToString()));
+    return dmkit::ErrnoError(errno == ENOENT ? ENODEV : errno,
+                             absl::StrCat("block device ", dev.ToString()));
   }
   absl::string_view full = resolved;
   report.kernel_name = std::string(full.substr(full.rfind('/') + 1));
@@ -179,8 +178,8 @@ absl::StatusOr<Report> Scan(dmioctl::DevNum dev, dmioctl::DeviceMapper* dm,
   }
   for (const std::string& holder : ListDir(device_dir + "/holders")) {
     report.stacked.push_back(
-        {holder, ReadLine(absl::StrCat(paths.sysfs, "/block/", holder,
-                                       "/dm/name"))});
+        {holder,
+         ReadLine(absl::StrCat(paths.sysfs, "/block/", holder, "/dm/name"))});
   }
 
   auto mounts = mountns::FindMountsOfDevice(dev.ToDevT(), &report.unreadable);
@@ -206,7 +205,8 @@ absl::StatusOr<Report> Scan(dmioctl::DevNum dev, dmioctl::DeviceMapper* dm,
 
 std::string Summary(const Report& report) {
   std::vector<std::string> parts;
-  if (report.open_count) parts.push_back(absl::StrCat("open count ", *report.open_count));
+  if (report.open_count)
+    parts.push_back(absl::StrCat("open count ", *report.open_count));
   if (!report.stacked.empty()) {
     std::vector<std::string> names;
     for (const StackedDevice& s : report.stacked) {
@@ -219,13 +219,12 @@ std::string Summary(const Report& report) {
   for (const mountns::MountOfDevice& m : report.mounts) {
     std::string who;
     if (!m.ns.members.empty()) {
-      who = absl::StrCat(" (pid ", m.ns.members[0].pid, " ",
-                         m.ns.members[0].comm,
-                         m.ns.members.size() > 1
-                             ? absl::StrCat(" and ", m.ns.members.size() - 1,
-                                            " more")
-                             : "",
-                         ")");
+      who = absl::StrCat(
+          " (pid ", m.ns.members[0].pid, " ", m.ns.members[0].comm,
+          m.ns.members.size() > 1
+              ? absl::StrCat(" and ", m.ns.members.size() - 1, " more")
+              : "",
+          ")");
     }
     parts.push_back(absl::StrCat("mounted at ", m.mount.mount_point, " in ",
                                  mountns::FormatNamespace(m.ns.inode),

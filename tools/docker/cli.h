@@ -26,7 +26,8 @@ struct Invocation {
 absl::StatusOr<Invocation> ParseCommandLine(int argc, const char* const* argv);
 
 // The handler of a command word, or nullptr.
-using CommandFn = int (*)(const Options&);
+using CommandFn = int (*)(const DeviceMapperOrError& dm,
+                          const Options& options);
 CommandFn FindCommand(absl::string_view name);
 
 }  // namespace dmkit::docker

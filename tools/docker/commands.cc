@@ -11,12 +11,12 @@
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
+#include "tools/common/json_writer.h"
+#include "tools/common/loop_device.h"
 #include "tools/docker/fault.h"
 #include "tools/docker/grow.h"
-#include "tools/docker/loop.h"
 #include "tools/docker/text_table.h"
 #include "tools/docker/thin_superblock.h"
-#include "tools/common/json_writer.h"
 
 namespace dmkit::docker {
 namespace {
@@ -69,10 +69,10 @@ void PoolUsageLines(const PoolState& pool, std::vector<std::string>& out) {
   uint64_t data_total = s.total_data_blocks * pool.data_block_bytes();
   uint64_t meta_used = s.used_metadata_blocks * 4096;
   uint64_t meta_total = s.total_metadata_blocks * 4096;
-  out.push_back(absl::StrCat(
-      "data     ", UsageText({data_used, data_total}), ", ",
-      s.used_data_blocks, "/", s.total_data_blocks, " blocks of ",
-      HumanBytes(pool.data_block_bytes())));
+  out.push_back(absl::StrCat("data     ", UsageText({data_used, data_total}),
+                             ", ", s.used_data_blocks, "/", s.total_data_blocks,
+                             " blocks of ",
+                             HumanBytes(pool.data_block_bytes())));
   out.push_back(absl::StrCat("metadata ", UsageText({meta_used, meta_total}),
                              ", ", s.used_metadata_blocks, "/",
                              s.total_metadata_blocks, " blocks of 4.0 KiB"));
@@ -93,8 +93,10 @@ void PoolJson(json::Writer& w, const absl::StatusOr<PoolState>& pool,
     w.Key("table").String(pool->table_line);
     w.Key("data_block_bytes").Uint(pool->data_block_bytes());
     w.Key("transaction_id").Uint(s.transaction_id);
-    w.Key("data_used_bytes").Uint(s.used_data_blocks * pool->data_block_bytes());
-    w.Key("data_total_bytes").Uint(s.total_data_blocks * pool->data_block_bytes());
+    w.Key("data_used_bytes")
+        .Uint(s.used_data_blocks * pool->data_block_bytes());
+    w.Key("data_total_bytes")
+        .Uint(s.total_data_blocks * pool->data_block_bytes());
     w.Key("metadata_used_bytes").Uint(s.used_metadata_blocks * 4096);
     w.Key("metadata_total_bytes").Uint(s.total_metadata_blocks * 4096);
     w.Key("mode").String(s.failed ? "Fail" : s.error ? "Error" : s.mode);
@@ -120,8 +122,10 @@ int Fail(absl::string_view message) {
   return 1;
 }
 
-absl::StatusOr<std::unique_ptr<Session>> Session::Open(const Options& options) {
+absl::StatusOr<std::unique_ptr<Session>> Session::Open(
+    const DeviceMapperOrError& dm, const Options& options) {
   std::unique_ptr<Session> s(new Session());
+  s->dm_ = dm;
   s->discovery_ = Discover(options.root);
   s->store_ = Store(s->discovery_.root);
   absl::StatusOr<std::string> prefix = s->store_.Prefix();
@@ -134,32 +138,21 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Open(const Options& options) {
   }
   s->prefix_ = *prefix;
   s->pool_ = ChoosePool(options.pool, s->discovery_, s->prefix_);
-  absl::StatusOr<std::vector<Container>> containers =
-      LoadContainers(s->store_);
+  absl::StatusOr<std::vector<Container>> containers = LoadContainers(s->store_);
   if (!containers.ok()) return containers.status();
   s->containers_ = std::move(*containers);
-  absl::StatusOr<DeviceMapper*> dm = DeviceMapperForTesting();
-  if (*dm == nullptr) dm = DeviceMapper::Instance();
-  if (dm.ok()) {
-    s->dm_ = *dm;
-  } else {
-    s->dm_error_ = dm.status();
-  }
   s->nodes_ = dmioctl::DeviceNodes::FromEnvironment();
   s->nodes_.set_fault_hook_for_testing(CurrentFaultHook());
   return s;
 }
 
-absl::StatusOr<DeviceMapper*> Session::Dm() const {
-  if (dm_ == nullptr) return dm_error_;
-  return dm_;
-}
+absl::StatusOr<DeviceMapper*> Session::Dm() const { return dm_; }
 
 absl::StatusOr<PoolState> Session::Pool() const {
   absl::StatusOr<DeviceMapper*> dm = Dm();
   if (!dm.ok()) return dm.status();
   absl::StatusOr<PoolState> pool = GetPoolState(**dm, pool_.name);
-  if (!pool.ok() && dmioctl::ErrnoOf(pool.status()) == ENXIO) {
+  if (!pool.ok() && dmkit::ErrnoOf(pool.status()) == ENXIO) {
     return absl::NotFoundError(absl::StrCat(
         "pool ", pool_.name, " (", pool_.source,
         ") is not active; for a loop-lvm root, `dmkit docker pool --activate` "
@@ -171,13 +164,13 @@ absl::StatusOr<PoolState> Session::Pool() const {
 absl::StatusOr<std::vector<ThinMapping>> Session::Mappings() const {
   // Without device-mapper nothing is known (ENODEV also maps to kNotFound,
   // which must not read as "no pool, so nothing active").
-  if (dm_ == nullptr) return dm_error_;
+  if (!dm_.ok()) return dm_.status();
   absl::StatusOr<PoolState> pool = Pool();
   if (!pool.ok()) {
     if (absl::IsNotFound(pool.status())) return std::vector<ThinMapping>();
     return pool.status();
   }
-  return ListThinMappings(*dm_, pool->info.dev);
+  return ListThinMappings(**dm_, pool->info.dev);
 }
 
 DeviceView ViewDevice(const Session& session, const Container& c,
@@ -194,7 +187,7 @@ DeviceView ViewDevice(const Session& session, const Container& c,
       v.others.push_back(m);
     }
   }
-  const ThinMapping* any = v.active ? &*v.active
+  const ThinMapping* any = v.active           ? &*v.active
                            : v.others.empty() ? nullptr
                                               : &v.others[0];
   if (any != nullptr) {
@@ -218,9 +211,10 @@ DeviceView ViewDevice(const Session& session, const Container& c,
   return v;
 }
 
-int LsCommand(const Options& options) {
+int LsCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   if (!options.args.empty()) return Fail("ls takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Open(dm_or_error, options);
   if (!session.ok()) return Fail(session.status());
   Session& s = **session;
   PrintWarnings(s);
@@ -334,9 +328,11 @@ int LsCommand(const Options& options) {
   return 0;
 }
 
-int InspectCommand(const Options& options) {
+int InspectCommand(const DeviceMapperOrError& dm_or_error,
+                   const Options& options) {
   if (options.args.size() != 1) return Fail("inspect takes one CONTAINER");
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Open(dm_or_error, options);
   if (!session.ok()) return Fail(session.status());
   Session& s = **session;
   PrintWarnings(s);
@@ -355,7 +351,8 @@ int InspectCommand(const Options& options) {
   out.push_back(absl::StrCat("layerdb    ", st.MountIdPath(c.id)));
   int status = 0;
   if (!c.mount_id_error.ok()) {
-    out.push_back(absl::StrCat("           error: ", Describe(c.mount_id_error)));
+    out.push_back(
+        absl::StrCat("           error: ", Describe(c.mount_id_error)));
     status = 1;
   } else {
     out.push_back(absl::StrCat("mount-id   ", c.mount_id));
@@ -382,9 +379,8 @@ int InspectCommand(const Options& options) {
                                s.pool_choice().source, ")"));
     if (pool.ok()) {
       out.push_back(absl::StrCat("pool dev   ", pool->info.dev.ToString()));
-      out.push_back(absl::StrCat(
-          "table      ", "0 ", d.sectors(), " thin ", pool->info.dev.ToString(),
-          " ", d.device_id));
+      out.push_back(absl::StrCat("table      ", "0 ", d.sectors(), " thin ",
+                                 pool->info.dev.ToString(), " ", d.device_id));
     } else {
       out.push_back(absl::StrCat("           ", Describe(pool.status())));
       out.push_back(absl::StrCat("table      0 ", d.sectors(),
@@ -394,9 +390,10 @@ int InspectCommand(const Options& options) {
   absl::StatusOr<std::vector<ThinMapping>> mappings = s.Mappings();
   absl::StatusOr<MountTable> mounts = MountTable::Scan();
   if (c.device && mappings.ok()) {
-    DeviceView v = ViewDevice(s, c, *mappings, mounts.ok() ? &*mounts : nullptr);
+    DeviceView v =
+        ViewDevice(s, c, *mappings, mounts.ok() ? &*mounts : nullptr);
     std::string state = StateText(v);
-    const ThinMapping* m = v.active ? &*v.active
+    const ThinMapping* m = v.active           ? &*v.active
                            : v.others.empty() ? nullptr
                                               : &v.others[0];
     if (m != nullptr) {
@@ -406,22 +403,24 @@ int InspectCommand(const Options& options) {
     }
     out.push_back(absl::StrCat("state      ", state));
     if (m != nullptr) out.push_back(absl::StrCat("live table ", m->table_line));
-    if (v.usage) out.push_back(absl::StrCat("used       ", UsageText(*v.usage)));
+    if (v.usage)
+      out.push_back(absl::StrCat("used       ", UsageText(*v.usage)));
     for (const NamespaceMount& nm : v.mounts) {
-      out.push_back(absl::StrCat("mounted    ", nm.Describe(), " (",
-                                 nm.fs_type, ")"));
+      out.push_back(
+          absl::StrCat("mounted    ", nm.Describe(), " (", nm.fs_type, ")"));
     }
   } else if (!mappings.ok()) {
-    out.push_back(absl::StrCat("state      unknown: ",
-                               Describe(mappings.status())));
+    out.push_back(
+        absl::StrCat("state      unknown: ", Describe(mappings.status())));
   }
   fputs(absl::StrCat(absl::StrJoin(out, "\n"), "\n").c_str(), stdout);
   return status;
 }
 
-int DfCommand(const Options& options) {
+int DfCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   if (!options.args.empty()) return Fail("df takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Open(dm_or_error, options);
   if (!session.ok()) return Fail(session.status());
   Session& s = **session;
   PrintWarnings(s);
@@ -447,7 +446,8 @@ int DfCommand(const Options& options) {
     DeviceView v = ViewDevice(s, c, *mappings, nullptr);
     if (v.usage) {
       r.usage = v.usage;
-      r.state = v.active ? "active" : absl::StrCat("active as ", v.others[0].name);
+      r.state =
+          v.active ? "active" : absl::StrCat("active as ", v.others[0].name);
     } else if (!v.usage_error.ok()) {
       r.state = absl::StrCat("error: ", Describe(v.usage_error));
       status = 1;
@@ -512,8 +512,8 @@ int DfCommand(const Options& options) {
     fputs(w.Take().c_str(), stdout);
     return status;
   }
-  TextTable t({"CONTAINER", "NAME", "DEVICE_ID", "USED", "SIZE", "USE%",
-               "STATE"});
+  TextTable t(
+      {"CONTAINER", "NAME", "DEVICE_ID", "USED", "SIZE", "USE%", "STATE"});
   for (const Row& r : rows) {
     t.Row({Short(r.c->id), r.c->name.empty() ? "?" : r.c->ShortName(),
            absl::StrCat(r.c->device->device_id),
@@ -535,7 +535,8 @@ namespace {
 // `pool --activate`: Docker's loop-lvm pool from its two files. All or
 // nothing: until the pool is up and its state read, every step is undone
 // if a later one fails (loop devices this call bound detach when their
-// handles close, see loop.h), and nothing is reported done before the end.
+// handles close, see tools/common/loop_device.h), and nothing is reported done
+// before the end.
 absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
                                        std::string& report) {
   const Store& st = s.store();
@@ -544,7 +545,7 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
   std::string meta_path = st.LoopMetadataPath();
   struct stat data_st;
   if (stat(data_path.c_str(), &data_st) != 0) {
-    return dmioctl::ErrnoError(
+    return dmkit::ErrnoError(
         errno, absl::StrCat("stat ", data_path,
                             " (only loop-lvm pools can be activated here)"));
   }
@@ -553,11 +554,11 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
   uint64_t sectors = static_cast<uint64_t>(data_st.st_size) / 512;
   uint64_t needed = sb->data_blocks * sb->data_block_sectors;
   if (sectors < needed) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        data_path, " holds ", sectors,
-        " sectors but the pool metadata describes ", sb->data_blocks,
-        " blocks of ", sb->data_block_sectors, " sectors (", needed,
-        "); refusing to shrink the pool"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(data_path, " holds ", sectors,
+                     " sectors but the pool metadata describes ",
+                     sb->data_blocks, " blocks of ", sb->data_block_sectors,
+                     " sectors (", needed, "); refusing to shrink the pool"));
   }
   if (sb->needs_check()) {
     return absl::FailedPreconditionError(
@@ -566,9 +567,12 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
                      "thin_check/thin_repair on it first"));
   }
   // Docker attaches the data file first, then the metadata file.
-  absl::StatusOr<LoopDevice> data = FindOrAttachLoop(data_path);
+  const LoopDevice::Options loop_options = {.fault_hook = CurrentFaultHook()};
+  absl::StatusOr<LoopDevice> data =
+      LoopDevice::FindOrAttach(data_path, loop_options);
   if (!data.ok()) return About(name, data.status());
-  absl::StatusOr<LoopDevice> meta = FindOrAttachLoop(meta_path);
+  absl::StatusOr<LoopDevice> meta =
+      LoopDevice::FindOrAttach(meta_path, loop_options);
   if (!meta.ok()) return About(name, meta.status());
   dmioctl::Table table;
   table.targets.push_back(dmioctl::targets::ThinPool(
@@ -597,9 +601,11 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
 
 }  // namespace
 
-int PoolCommand(const Options& options) {
+int PoolCommand(const DeviceMapperOrError& dm_or_error,
+                const Options& options) {
   if (!options.args.empty()) return Fail("pool takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Open(dm_or_error, options);
   if (!session.ok()) return Fail(session.status());
   Session& s = **session;
   PrintWarnings(s);
@@ -634,8 +640,8 @@ int PoolCommand(const Options& options) {
   }
   if (!pool.ok()) return Fail(pool.status());
   std::vector<std::string> lines;
-  lines.push_back(absl::StrCat("pool     ", pool->name, " (",
-                               s.pool_choice().source, ")"));
+  lines.push_back(
+      absl::StrCat("pool     ", pool->name, " (", s.pool_choice().source, ")"));
   lines.push_back(absl::StrCat("dev      ", pool->info.dev.ToString(),
                                ", open count ", pool->info.open_count));
   lines.push_back(absl::StrCat("table    ", pool->table_line));
@@ -644,8 +650,9 @@ int PoolCommand(const Options& options) {
     lines.push_back(absl::StrCat("warning  ", r,
                                  ": dmkit will not activate devices on it"));
   } else if (pool->status.mode == "out_of_data_space") {
-    lines.push_back("warning  the pool is out of data space: writes will "
-                    "wait or fail until space is freed (fstrim) or added");
+    lines.push_back(
+        "warning  the pool is out of data space: writes will "
+        "wait or fail until space is freed (fstrim) or added");
   }
   fputs(absl::StrCat(absl::StrJoin(lines, "\n"), "\n").c_str(), stdout);
   return 0;

@@ -22,6 +22,10 @@
 
 namespace dmkit::docker {
 
+// device-mapper as the applet's caller opened it, or why it could not be
+// opened (ls and inspect still show what the files say without it).
+using DeviceMapperOrError = absl::StatusOr<dmioctl::DeviceMapper*>;
+
 struct Options {
   std::optional<std::string> root;
   std::optional<std::string> pool;
@@ -40,7 +44,8 @@ struct Options {
 // what the files say).
 class Session {
  public:
-  static absl::StatusOr<std::unique_ptr<Session>> Open(const Options& options);
+  static absl::StatusOr<std::unique_ptr<Session>> Open(
+      const DeviceMapperOrError& dm, const Options& options);
 
   const Store& store() const { return store_; }
   const Discovery& discovery() const { return discovery_; }
@@ -70,16 +75,15 @@ class Session {
   std::string prefix_;
   PoolChoice pool_;
   std::vector<Container> containers_;
-  dmioctl::DeviceMapper* dm_ = nullptr;
-  absl::Status dm_error_;
+  DeviceMapperOrError dm_;
   dmioctl::DeviceNodes nodes_;
 };
 
 // How one container's device stands right now.
 struct DeviceView {
-  std::string name;                    // Docker's name for it
-  std::optional<ThinMapping> active;   // under that name
-  std::vector<ThinMapping> others;     // same thin id, other names
+  std::string name;                   // Docker's name for it
+  std::optional<ThinMapping> active;  // under that name
+  std::vector<ThinMapping> others;    // same thin id, other names
   std::optional<Usage> usage;
   absl::Status usage_error;
   std::vector<NamespaceMount> mounts;  // of the active mapping(s)
@@ -88,12 +92,12 @@ DeviceView ViewDevice(const Session& session, const Container& container,
                       const std::vector<ThinMapping>& mappings,
                       const MountTable* mounts);
 
-int LsCommand(const Options& options);
-int InspectCommand(const Options& options);
-int MountCommand(const Options& options);
-int UmountCommand(const Options& options);
-int DfCommand(const Options& options);
-int PoolCommand(const Options& options);
+int LsCommand(const DeviceMapperOrError& dm, const Options& options);
+int InspectCommand(const DeviceMapperOrError& dm, const Options& options);
+int MountCommand(const DeviceMapperOrError& dm, const Options& options);
+int UmountCommand(const DeviceMapperOrError& dm, const Options& options);
+int DfCommand(const DeviceMapperOrError& dm, const Options& options);
+int PoolCommand(const DeviceMapperOrError& dm, const Options& options);
 
 // Prints "docker: <message>" on stderr; returns 1.
 int Fail(const absl::Status& status);

@@ -33,7 +33,8 @@ std::string MountUuid(absl::string_view mount_id) {
 
 std::string PoolState::RefusalReason() const {
   if (status.failed) return "the pool is in fail mode (status \"Fail\")";
-  if (status.error) return "the pool's metadata cannot be read (status \"Error\")";
+  if (status.error)
+    return "the pool's metadata cannot be read (status \"Error\")";
   if (status.needs_check) {
     return "the pool's metadata needs checking (needs_check: run thin_check)";
   }
@@ -52,10 +53,10 @@ absl::StatusOr<PoolState> GetPoolState(DeviceMapper& dm,
   if (table->targets.size() != 1 || table->targets[0].type != "thin-pool") {
     return absl::FailedPreconditionError(absl::StrCat(
         "device ", name, " is not a thin pool (",
-        table->targets.empty() ? std::string("no table")
-                               : absl::StrCat(table->targets.size(),
-                                              " targets, first ",
-                                              table->targets[0].type),
+        table->targets.empty()
+            ? std::string("no table")
+            : absl::StrCat(table->targets.size(), " targets, first ",
+                           table->targets[0].type),
         ")"));
   }
   pool.table_line = TableLine(table->targets[0]);
@@ -89,7 +90,7 @@ absl::StatusOr<std::vector<ThinMapping>> ListThinMappings(
     absl::StatusOr<dmioctl::TableReply> table =
         dm.GetTable(DeviceRef::ByDevNum(d.dev));
     if (!table.ok()) {
-      if (dmioctl::ErrnoOf(table.status()) == ENXIO) continue;  // gone
+      if (dmkit::ErrnoOf(table.status()) == ENXIO) continue;  // gone
       return table.status();
     }
     if (table->targets.size() != 1 || table->targets[0].type != "thin") {
@@ -156,8 +157,8 @@ absl::StatusOr<Usage> MeasureInactive(DeviceMapper& dm, const PoolState& pool,
 }
 
 std::string HumanBytes(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB",
-                                           "PiB", "EiB"};
+  static constexpr const char* kUnits[] = {"B",   "KiB", "MiB", "GiB",
+                                           "TiB", "PiB", "EiB"};
   if (bytes < 1024) return absl::StrCat(bytes, " B");
   double v = static_cast<double>(bytes);
   int unit = 0;
@@ -169,6 +170,5 @@ std::string HumanBytes(uint64_t bytes) {
   snprintf(buf, sizeof(buf), "%.1f %s", v, kUnits[unit]);
   return buf;
 }
-
 
 }  // namespace dmkit::docker

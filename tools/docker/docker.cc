@@ -2,10 +2,13 @@
 // devicemapper files without the daemon, activates container devices with
 // Docker's exact names and tables, mounts them, and shows who holds them in
 // which mount namespace. See tools/docker/commands.h.
+#include "tools/docker/docker.h"
+
 #include <stdio.h>
 
 #include <string>
 
+#include "dmioctl/device_mapper.h"
 #include "tools/applet.h"
 #include "tools/docker/cli.h"
 
@@ -22,13 +25,16 @@ constexpr char kUsage[] =
     "  ls [--json]                  every container: name, mount-id, thin\n"
     "                               device, size, state, use, where mounted\n"
     "  inspect CONTAINER            the chain from container to thin device\n"
-    "  mount [--rw] CONTAINER DIR   activate the device with Docker's name and\n"
+    "  mount [--rw] CONTAINER DIR   activate the device with Docker's name "
+    "and\n"
     "                               table and mount it (read-only by default)\n"
     "  umount CONTAINER|DIR         unmount; remove the device if dmkit\n"
     "                               activated it (all or nothing: while\n"
     "                               anything else holds it, nothing changes)\n"
-    "  df [--json] [--no-activate]  use of every device, fullest first, and of\n"
-    "                               the pool (inactive devices are measured by\n"
+    "  df [--json] [--no-activate]  use of every device, fullest first, and "
+    "of\n"
+    "                               the pool (inactive devices are measured "
+    "by\n"
     "                               a brief read-only activation)\n"
     "  pool [--activate] [--json]   the pool; --activate creates a loop-lvm\n"
     "                               pool from <root>/devicemapper/devicemapper\n"
@@ -44,22 +50,25 @@ constexpr char kUsage[] =
     "  --root DIR    Docker's root (default: the running daemon's, else\n"
     "                /etc/docker/daemon.json's, else /var/lib/docker)\n"
     "  --pool NAME   the thin pool's dm name (default: dm.thinpooldev, else\n"
-    "                docker-MAJ:MIN-INO-pool from stat of <root>/devicemapper)\n"
+    "                docker-MAJ:MIN-INO-pool from stat of "
+    "<root>/devicemapper)\n"
     "  -h, --help    this text\n"
     "\n"
     "CONTAINER is a full id, a unique id prefix, or a name.\n";
 
 int UsageError(const std::string& message) {
-  fprintf(stderr, "docker: %s\nTry 'dmkit docker --help' for more information.\n",
+  fprintf(stderr,
+          "docker: %s\nTry 'dmkit docker --help' for more information.\n",
           message.c_str());
   return 1;
 }
 
 }  // namespace
 
-int DockerMain(int argc, char** argv) {
-  absl::StatusOr<docker::Invocation> inv =
-      docker::ParseCommandLine(argc, argv);
+namespace docker {
+
+int Run(const DeviceMapperOrError& dm, int argc, char** argv) {
+  absl::StatusOr<Invocation> inv = ParseCommandLine(argc, argv);
   if (!inv.ok()) {
     if (argc < 2) {
       fputs(kUsage, stderr);
@@ -71,9 +80,15 @@ int DockerMain(int argc, char** argv) {
     fputs(kUsage, stdout);
     return 0;
   }
-  int status = docker::FindCommand(inv->command)(inv->options);
+  int status = FindCommand(inv->command)(dm, inv->options);
   fflush(stdout);
   return status;
+}
+
+}  // namespace docker
+
+int DockerMain(int argc, char** argv) {
+  return docker::Run(dmioctl::DeviceMapper::Instance(), argc, argv);
 }
 
 }  // namespace dmkit

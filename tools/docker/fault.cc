@@ -6,15 +6,10 @@ namespace dmkit::docker {
 namespace {
 
 FaultHook fault_hook = nullptr;
-dmioctl::DeviceMapper* dm_for_testing = nullptr;
 
 }  // namespace
 
 void SetFaultHookForTesting(FaultHook hook) { fault_hook = hook; }
-
-void SetDeviceMapperForTesting(dmioctl::DeviceMapper* dm) {
-  dm_for_testing = dm;
-}
 
 bool FaultInjected(absl::string_view step, absl::string_view target) {
   if (fault_hook == nullptr) return false;
@@ -25,7 +20,5 @@ bool FaultInjected(absl::string_view step, absl::string_view target) {
 }
 
 FaultHook CurrentFaultHook() { return fault_hook; }
-
-dmioctl::DeviceMapper* DeviceMapperForTesting() { return dm_for_testing; }
 
 }  // namespace dmkit::docker

@@ -6,10 +6,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "dmioctl/error.h"
+#include "dmkit/status.h"
 #include "mountns/mount_namespaces.h"
 #include "mountns/mountinfo.h"
-#include "mountns/status.h"
 #include "tools/docker/fault.h"
 
 namespace dmkit::docker {
@@ -81,8 +80,8 @@ absl::StatusOr<std::vector<OwnMount>> OwnMounts() {
   if (!mounts.ok()) return mounts.status();
   std::vector<OwnMount> out;
   for (const mountns::MountInfo& m : *mounts) {
-    out.push_back({m.mount_point, m.dev(), m.source, m.fs_type,
-                   m.mount_options});
+    out.push_back(
+        {m.mount_point, m.dev(), m.source, m.fs_type, m.mount_options});
   }
   return out;
 }
@@ -97,8 +96,8 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
                                                  const std::string& options,
                                                  bool read_only) {
   if (FaultInjected("mount", target)) {
-    return mountns::ErrnoError(errno,
-                               absl::StrCat("mount ", device, " on ", target));
+    return dmkit::ErrnoError(errno,
+                             absl::StrCat("mount ", device, " on ", target));
   }
   return mountns::ScopedMount::Create({.source = device,
                                        .target = target,
@@ -110,7 +109,7 @@ absl::StatusOr<mountns::ScopedMount> MountDevice(const std::string& device,
 absl::Status UnmountOwn(const std::string& target) {
   if (FaultInjected("umount", target) ||
       umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0) {
-    return mountns::ErrnoError(errno, absl::StrCat("umount ", target));
+    return dmkit::ErrnoError(errno, absl::StrCat("umount ", target));
   }
   return absl::OkStatus();
 }
@@ -119,9 +118,12 @@ absl::Status MountAgain(const OwnMount& mount) {
   static constexpr struct {
     absl::string_view option;
     unsigned long flag;
-  } kFlags[] = {{"ro", MS_RDONLY},          {"nosuid", MS_NOSUID},
-                {"nodev", MS_NODEV},        {"noexec", MS_NOEXEC},
-                {"noatime", MS_NOATIME},    {"nodiratime", MS_NODIRATIME},
+  } kFlags[] = {{"ro", MS_RDONLY},
+                {"nosuid", MS_NOSUID},
+                {"nodev", MS_NODEV},
+                {"noexec", MS_NOEXEC},
+                {"noatime", MS_NOATIME},
+                {"nodiratime", MS_NODIRATIME},
                 {"strictatime", MS_STRICTATIME}};
   unsigned long flags = 0;
   for (absl::string_view option : absl::StrSplit(mount.options, ',')) {
@@ -130,7 +132,7 @@ absl::Status MountAgain(const OwnMount& mount) {
     }
   }
   if (FaultInjected("mount", mount.mount_point)) {
-    return mountns::ErrnoError(
+    return dmkit::ErrnoError(
         errno, absl::StrCat("mount ", mount.source, " on ", mount.mount_point));
   }
   return mountns::Mount({.source = mount.source,
@@ -140,23 +142,14 @@ absl::Status MountAgain(const OwnMount& mount) {
                          .flags = flags});
 }
 
-int ErrnoOfAny(const absl::Status& status) {
-  int e = dmioctl::ErrnoOf(status);
-  return e != 0 ? e : mountns::ErrnoOf(status);
-}
-
-}  // namespace dmkit::docker
-
-namespace dmkit::docker {
-
 std::string Describe(const absl::Status& status) {
-  int e = ErrnoOfAny(status);
+  int e = ErrnoOf(status);
   if (e == 0) return std::string(status.message());
   return absl::StrCat(status.message(), " [errno ", e, "]");
 }
 
 absl::Status About(absl::string_view device, const absl::Status& status) {
-  if (ErrnoOfAny(status) == 0 || absl::StrContains(status.message(), device)) {
+  if (ErrnoOf(status) == 0 || absl::StrContains(status.message(), device)) {
     return status;
   }
   return absl::Status(status.code(),

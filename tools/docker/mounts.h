@@ -24,7 +24,7 @@ namespace dmkit::docker {
 // One mount of a device in one mount namespace.
 struct NamespaceMount {
   uint64_t ns_inode = 0;
-  bool own = false;  // the caller's namespace
+  bool own = false;                                    // the caller's namespace
   std::vector<std::pair<pid_t, std::string>> members;  // pid, comm
   std::string mount_point;  // as seen inside that namespace
   std::string fs_type;
@@ -91,11 +91,6 @@ absl::Status UnmountOwn(const std::string& target);
 // `docker mount` mounts it. (A bind mount of a subdirectory comes back as
 // a mount of the whole filesystem.)
 absl::Status MountAgain(const OwnMount& mount);
-
-// ErrnoOfAny()
-//
-// The errno a status carries, from dmioctl or from mountns, or 0.
-int ErrnoOfAny(const absl::Status& status);
 
 // Describe()
 //

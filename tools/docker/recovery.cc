@@ -29,14 +29,14 @@ using dmioctl::DeviceRef;
 absl::StatusOr<std::string> RealDirectory(const std::string& path) {
   char buf[PATH_MAX];
   if (realpath(path.c_str(), buf) == nullptr) {
-    return dmioctl::ErrnoError(errno, absl::StrCat("mountpoint ", path));
+    return dmkit::ErrnoError(errno, absl::StrCat("mountpoint ", path));
   }
   struct stat st;
   if (stat(buf, &st) != 0) {
-    return dmioctl::ErrnoError(errno, absl::StrCat("stat ", buf));
+    return dmkit::ErrnoError(errno, absl::StrCat("stat ", buf));
   }
   if (!S_ISDIR(st.st_mode)) {
-    return dmioctl::ErrnoError(ENOTDIR, absl::StrCat("mountpoint ", buf));
+    return dmkit::ErrnoError(ENOTDIR, absl::StrCat("mountpoint ", buf));
   }
   return std::string(buf);
 }
@@ -47,7 +47,8 @@ absl::StatusOr<std::vector<std::string>> Holders(DeviceMapper& dm,
                                                  const std::string& name,
                                                  dmioctl::DevNum dev) {
   std::vector<std::string> out;
-  absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(DeviceRef::ByName(name));
+  absl::StatusOr<dmioctl::DeviceInfo> info =
+      dm.GetInfo(DeviceRef::ByName(name));
   if (!info.ok()) return info.status();
   if (info->open_count > 0) {
     out.push_back(absl::StrCat("open count ", info->open_count));
@@ -132,11 +133,13 @@ absl::Status RemoveActivated(DeviceMapper& dm, dmioctl::DeviceNodes& nodes,
 
 }  // namespace
 
-int MountCommand(const Options& options) {
+int MountCommand(const DeviceMapperOrError& dm_or_error,
+                 const Options& options) {
   if (options.args.size() != 2) {
     return Fail("mount takes CONTAINER and MOUNTPOINT");
   }
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Open(dm_or_error, options);
   if (!session.ok()) return Fail(session.status());
   Session& s = **session;
   absl::StatusOr<const Container*> found = s.Resolve(options.args[0]);
@@ -180,9 +183,9 @@ int MountCommand(const Options& options) {
   if (!own.ok()) return Fail(own.status());
   for (const OwnMount& m : *own) {
     if (m.mount_point == *mountpoint) {
-      return Fail(absl::StrCat("mountpoint ", *mountpoint, " is already in use (",
-                               m.source.empty() ? m.fs_type : m.source,
-                               " is mounted there)"));
+      return Fail(absl::StrCat(
+          "mountpoint ", *mountpoint, " is already in use (",
+          m.source.empty() ? m.fs_type : m.source, " is mounted there)"));
     }
   }
 
@@ -205,13 +208,14 @@ int MountCommand(const Options& options) {
   }
   if (!existing) {
     // A device with Docker's name that is not a thin target on this pool.
-    absl::StatusOr<dmioctl::TableReply> other = dm.GetTable(DeviceRef::ByName(name));
+    absl::StatusOr<dmioctl::TableReply> other =
+        dm.GetTable(DeviceRef::ByName(name));
     if (other.ok()) {
       return Fail(absl::StrCat("refusing to use ", name,
                                ": it exists but is not thin device ",
                                meta.device_id, " of ", pool->name));
     }
-    if (dmioctl::ErrnoOf(other.status()) != ENXIO) {
+    if (dmkit::ErrnoOf(other.status()) != ENXIO) {
       return Fail(About(name, other.status()));
     }
   } else {
@@ -222,7 +226,8 @@ int MountCommand(const Options& options) {
                                s.store().MetadataPath(c.mount_id)));
     }
     if (existing->read_only && options.rw) {
-      return Fail(absl::StrCat(name, " is active read-only; `dmkit docker "
+      return Fail(absl::StrCat(name,
+                               " is active read-only; `dmkit docker "
                                "umount` it before mounting with --rw"));
     }
   }
@@ -240,11 +245,11 @@ int MountCommand(const Options& options) {
     absl::StatusOr<bool> added = nodes.Add(name, dev);
     if (!added.ok()) return Fail(About(name, added.status()));
     made_node = *added;
-    report = absl::StrCat("using ", name, " (", dev.ToString(),
-                          "), already active",
-                          absl::StartsWith(existing->uuid, kMountUuidPrefix)
-                              ? " (activated by dmkit)\n"
-                              : "; it stays active after umount\n");
+    report =
+        absl::StrCat("using ", name, " (", dev.ToString(), "), already active",
+                     absl::StartsWith(existing->uuid, kMountUuidPrefix)
+                         ? " (activated by dmkit)\n"
+                         : "; it stays active after umount\n");
   } else {
     dmioctl::Table table = DockerThinTable(meta, pool->info.dev, !options.rw);
     absl::StatusOr<dmioctl::ScopedDevice> d = dmioctl::ScopedDevice::Create(
@@ -271,7 +276,7 @@ int MountCommand(const Options& options) {
     return Fail(absl::Status(
         mount.status().code(),
         absl::StrCat(Describe(mount.status()),
-                     !options.rw && ErrnoOfAny(mount.status()) == EROFS
+                     !options.rw && ErrnoOf(mount.status()) == EROFS
                          ? " (a dirty log cannot be replayed read-only; try "
                            "--rw)"
                          : "")));
@@ -281,17 +286,19 @@ int MountCommand(const Options& options) {
   std::move(unlink_node).Cancel();
   fputs(report.c_str(), stdout);
   printf("mounted %s on %s (%s, %s%s%s)\n", node.c_str(), mountpoint->c_str(),
-         fs->c_str(), options.rw ? "rw" : "ro",
-         fs_options.empty() ? "" : ",", fs_options.c_str());
+         fs->c_str(), options.rw ? "rw" : "ro", fs_options.empty() ? "" : ",",
+         fs_options.c_str());
   printf("the container's files are under %s/rootfs\n", mountpoint->c_str());
   return 0;
 }
 
-int UmountCommand(const Options& options) {
+int UmountCommand(const DeviceMapperOrError& dm_or_error,
+                  const Options& options) {
   if (options.args.size() != 1) {
     return Fail("umount takes CONTAINER or MOUNTPOINT");
   }
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Open(dm_or_error, options);
   if (!session.ok()) return Fail(session.status());
   Session& s = **session;
   absl::StatusOr<DeviceMapper*> dmp = s.Dm();
@@ -304,7 +311,8 @@ int UmountCommand(const Options& options) {
   std::string name;
   std::string mount_id;
   struct stat st;
-  bool is_path = absl::StartsWith(target, "/") || absl::StartsWith(target, ".") ||
+  bool is_path = absl::StartsWith(target, "/") ||
+                 absl::StartsWith(target, ".") ||
                  (stat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
   if (is_path) {
     absl::StatusOr<std::string> mp = RealDirectory(target);
@@ -314,10 +322,10 @@ int UmountCommand(const Options& options) {
       if (m.mount_point == *mp) top = &m;  // the last one is on top
     }
     if (top == nullptr) return Fail(absl::StrCat(*mp, " is not a mount point"));
-    absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(
-        DeviceRef::ByDevNum(dmioctl::DevNum::FromDevT(top->dev)));
+    absl::StatusOr<dmioctl::DeviceInfo> info =
+        dm.GetInfo(DeviceRef::ByDevNum(dmioctl::DevNum::FromDevT(top->dev)));
     std::string want = absl::StrCat(s.prefix(), "-");
-    if (!info.ok() && dmioctl::ErrnoOf(info.status()) != ENXIO) {
+    if (!info.ok() && dmkit::ErrnoOf(info.status()) != ENXIO) {
       return Fail(About(top->source, info.status()));
     }
     if (!info.ok() || !absl::StartsWith(info->name, want)) {
@@ -334,9 +342,10 @@ int UmountCommand(const Options& options) {
     name = s.DeviceNameOf(**found);
   }
 
-  absl::StatusOr<dmioctl::DeviceInfo> info = dm.GetInfo(DeviceRef::ByName(name));
+  absl::StatusOr<dmioctl::DeviceInfo> info =
+      dm.GetInfo(DeviceRef::ByName(name));
   if (!info.ok()) {
-    if (dmioctl::ErrnoOf(info.status()) == ENXIO) {
+    if (dmkit::ErrnoOf(info.status()) == ENXIO) {
       return Fail(absl::StrCat(name, " is not active; nothing to unmount"));
     }
     return Fail(About(name, info.status()));
@@ -353,14 +362,14 @@ int UmountCommand(const Options& options) {
     absl::StrAppend(&report, "unmounted ", it->mount_point, "\n");
   }
   if (info->uuid != MountUuid(mount_id)) {
-    std::string why = absl::StrCat(
-        "dmkit did not activate it (",
-        info->uuid.empty() ? "no uuid; Docker activated it"
-                           : absl::StrCat("uuid ", info->uuid),
-        ")");
+    std::string why =
+        absl::StrCat("dmkit did not activate it (",
+                     info->uuid.empty() ? "no uuid; Docker activated it"
+                                        : absl::StrCat("uuid ", info->uuid),
+                     ")");
     if (taken.mounts().empty()) {
-      return Fail(absl::StrCat(name, " is not mounted in this namespace; ",
-                               why, ", so it stays active"));
+      return Fail(absl::StrCat(name, " is not mounted in this namespace; ", why,
+                               ", so it stays active"));
     }
     taken.Keep();
     absl::StrAppend(&report, "left ", name, " active: ", why, "\n");
@@ -371,9 +380,9 @@ int UmountCommand(const Options& options) {
       Holders(dm, name, info->dev);
   if (!holders.ok()) return Fail(taken.Restore(About(name, holders.status())));
   if (!holders->empty()) {
-    return Fail(taken.Restore(absl::FailedPreconditionError(absl::StrCat(
-        "not removing ", name, " (", info->dev.ToString(),
-        "): still held: ", absl::StrJoin(*holders, "; ")))));
+    return Fail(taken.Restore(absl::FailedPreconditionError(
+        absl::StrCat("not removing ", name, " (", info->dev.ToString(),
+                     "): still held: ", absl::StrJoin(*holders, "; ")))));
   }
   absl::Status removed = RemoveActivated(dm, s.nodes(), name, info->dev);
   if (!removed.ok()) return Fail(taken.Restore(About(name, removed)));

@@ -11,17 +11,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "dmioctl/error.h"
 #include "tools/docker/json.h"
 
 namespace dmkit::docker {
 namespace {
-
-using dmioctl::ErrnoError;
 
 absl::Status Prefixed(absl::string_view what, const absl::Status& s) {
   absl::Status r(s.code(), absl::StrCat(what, ": ", s.message()));
@@ -61,7 +59,7 @@ bool IsHashChar(char c) {
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return ErrnoError(errno, absl::StrCat("open ", dir));
+  if (d == nullptr) return dmkit::ErrnoError(errno, absl::StrCat("open ", dir));
   std::vector<std::string> names;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
@@ -122,11 +120,11 @@ absl::StatusOr<TransactionMetadata> ParseTransactionMetadata(
   if (!doc.ok()) return doc.status();
   TransactionMetadata m;
   uint64_t id = 0;
-  for (absl::Status s : {Optional(*doc, "open_transaction_id",
-                                  m.open_transaction_id, json::GetUint64),
-                         Optional(*doc, "device_hash", m.device_hash,
-                                  json::GetString),
-                         Optional(*doc, "device_id", id, json::GetUint64)}) {
+  for (absl::Status s :
+       {Optional(*doc, "open_transaction_id", m.open_transaction_id,
+                 json::GetUint64),
+        Optional(*doc, "device_hash", m.device_hash, json::GetString),
+        Optional(*doc, "device_id", id, json::GetUint64)}) {
     if (!s.ok()) return s;
   }
   if (id > 0xffffff) {
@@ -202,7 +200,7 @@ std::string PoolName(absl::string_view prefix) {
 absl::StatusOr<std::string> ReadFileBounded(const std::string& path,
                                             size_t max_bytes) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, absl::StrCat("read ", path));
+  if (fd < 0) return dmkit::ErrnoError(errno, absl::StrCat("read ", path));
   std::string data;
   char buf[8192];
   while (true) {
@@ -211,13 +209,13 @@ absl::StatusOr<std::string> ReadFileBounded(const std::string& path,
       if (errno == EINTR) continue;
       int saved = errno;
       close(fd);
-      return ErrnoError(saved, absl::StrCat("read ", path));
+      return dmkit::ErrnoError(saved, absl::StrCat("read ", path));
     }
     if (n == 0) break;
     if (data.size() + n > max_bytes) {
       close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "read ", path, ": larger than ", max_bytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("read ", path, ": larger than ", max_bytes, " bytes"));
     }
     data.append(buf, n);
   }
@@ -264,7 +262,7 @@ absl::StatusOr<std::string> Store::Prefix() const {
   struct stat st;
   std::string home = DriverHome();
   if (stat(home.c_str(), &st) != 0) {
-    return ErrnoError(errno, absl::StrCat("stat ", home));
+    return dmkit::ErrnoError(errno, absl::StrCat("stat ", home));
   }
   return DevicePrefix(st.st_dev, st.st_ino);
 }
@@ -367,7 +365,8 @@ absl::StatusOr<const Container*> ResolveContainer(
   }
   std::vector<std::string> lines;
   for (const Container* c : matches) {
-    lines.push_back(c->name.empty() ? c->id : absl::StrCat(c->id, " ", c->name));
+    lines.push_back(c->name.empty() ? c->id
+                                    : absl::StrCat(c->id, " ", c->name));
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "container prefix '", query, "' is ambiguous; it matches:\n  ",

@@ -27,7 +27,8 @@ constexpr std::array<uint32_t, 256> kCrc32cTable = MakeCrc32cTable();
 
 uint32_t Le32(absl::string_view b, size_t off) {
   uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[off + i]);
+  for (int i = 3; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(b[off + i]);
   return v;
 }
 
@@ -61,9 +62,9 @@ absl::StatusOr<ThinSuperblock> ParseThinSuperblock(absl::string_view block) {
   }
   uint64_t magic = Le64(block, 32);
   if (magic != kThinSuperblockMagic) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "thin-pool metadata: bad superblock magic ", magic, " (expected ",
-        kThinSuperblockMagic, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("thin-pool metadata: bad superblock magic ", magic,
+                     " (expected ", kThinSuperblockMagic, ")"));
   }
   uint32_t stored = Le32(block, 0);
   uint32_t computed = ThinMetadataChecksum(block);
@@ -94,16 +95,16 @@ absl::StatusOr<ThinSuperblock> ParseThinSuperblock(absl::string_view block) {
   // would wrap the size computed from it (pool --activate compares it with
   // the data file's size).
   if (sb.data_blocks > UINT64_MAX / bs) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "thin-pool metadata: ", sb.data_blocks, " data blocks of ", bs,
-        " sectors is more than a device can have"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("thin-pool metadata: ", sb.data_blocks, " data blocks of ",
+                     bs, " sectors is more than a device can have"));
   }
   return sb;
 }
 
 absl::StatusOr<ThinSuperblock> ReadThinSuperblock(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return dmioctl::ErrnoError(errno, absl::StrCat("open ", path));
+  if (fd < 0) return dmkit::ErrnoError(errno, absl::StrCat("open ", path));
   std::string block(kThinMetadataBlockBytes, '\0');
   size_t got = 0;
   while (got < block.size()) {
@@ -112,7 +113,7 @@ absl::StatusOr<ThinSuperblock> ReadThinSuperblock(const std::string& path) {
     if (n < 0) {
       int saved = errno;
       close(fd);
-      return dmioctl::ErrnoError(saved, absl::StrCat("read ", path));
+      return dmkit::ErrnoError(saved, absl::StrCat("read ", path));
     }
     if (n == 0) break;
     got += n;

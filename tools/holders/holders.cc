@@ -2,6 +2,8 @@
 //
 // Shows everything that keeps a block device busy, in every mount namespace,
 // and with --umount releases its mounts.
+#include "tools/holders/holders.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,11 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dmioctl/device_mapper.h"
-#include "dmioctl/error.h"
 #include "tools/applet.h"
-#include "tools/holders/args.h"
-#include "tools/common/json_writer.h"
 #include "tools/common/holders_scan.h"
+#include "tools/common/json_writer.h"
+#include "tools/holders/args.h"
 
 namespace dmkit {
 namespace {
@@ -62,8 +63,8 @@ void PrintReport(const holders::Report& r) {
     for (const mountns::MountOfDevice& m : r.mounts) {
       std::vector<std::string> members;
       for (size_t i = 0; i < m.ns.members.size() && i < 5; ++i) {
-        members.push_back(absl::StrCat(m.ns.members[i].pid, " (",
-                                       m.ns.members[i].comm, ")"));
+        members.push_back(
+            absl::StrCat(m.ns.members[i].pid, " (", m.ns.members[i].comm, ")"));
       }
       if (m.ns.members.size() > 5) {
         members.push_back(absl::StrCat("+", m.ns.members.size() - 5, " more"));
@@ -189,7 +190,7 @@ absl::Status UnmountAll(const holders::Report& r, bool lazy, FILE* progress) {
       absl::Status s = mountns::Unmount(it->ns, it->mount.mount_point, mode);
       if (s.ok()) {
         fprintf(progress, "unmounted %s in %s\n", it->mount.mount_point.c_str(),
-               mountns::FormatNamespace(it->ns.inode).c_str());
+                mountns::FormatNamespace(it->ns.inode).c_str());
       } else {
         fprintf(stderr, "holders: %s\n", std::string(s.message()).c_str());
         if (first.ok()) first = s;
@@ -201,28 +202,27 @@ absl::Status UnmountAll(const holders::Report& r, bool lazy, FILE* progress) {
 
 }  // namespace
 
-int HoldersMain(int argc, char** argv) {
-  absl::StatusOr<holders::Args> parsed = holders::ParseArgs(argc, argv);
+namespace holders {
+
+int Run(dmioctl::DeviceMapper* dm, int argc, char** argv) {
+  absl::StatusOr<Args> parsed = ParseArgs(argc, argv);
   if (!parsed.ok()) {
     fprintf(stderr, "holders: %s\nTry 'dmkit holders --help'.\n",
             std::string(parsed.status().message()).c_str());
     return 1;
   }
-  const holders::Args& options = *parsed;
+  const Args& options = *parsed;
   if (options.help) {
     fputs(kUsage, stdout);
     return 0;
   }
-  // device-mapper is optional: loop devices and disks work without it.
-  absl::StatusOr<dmioctl::DeviceMapper*> dm = dmioctl::DeviceMapper::Instance();
-  dmioctl::DeviceMapper* control = dm.ok() ? *dm : nullptr;
-
-  auto dev = holders::ResolveDevice(options.device, control);
+  auto dev = ResolveDevice(options.device, dm);
   if (!dev.ok()) {
-    fprintf(stderr, "holders: %s\n", std::string(dev.status().message()).c_str());
+    fprintf(stderr, "holders: %s\n",
+            std::string(dev.status().message()).c_str());
     return 1;
   }
-  auto report = holders::Scan(*dev, control);
+  auto report = Scan(*dev, dm);
   if (!report.ok()) {
     fprintf(stderr, "holders: %s: %s\n", options.device.c_str(),
             std::string(report.status().message()).c_str());
@@ -232,14 +232,24 @@ int HoldersMain(int argc, char** argv) {
     Print(*report, options.json);
     return 0;
   }
-  absl::Status unmounted = UnmountAll(*report, options.lazy, options.json ? stderr : stdout);
-  auto after = holders::Scan(*dev, control);
+  absl::Status unmounted =
+      UnmountAll(*report, options.lazy, options.json ? stderr : stdout);
+  auto after = Scan(*dev, dm);
   if (!after.ok()) {
-    fprintf(stderr, "holders: %s\n", std::string(after.status().message()).c_str());
+    fprintf(stderr, "holders: %s\n",
+            std::string(after.status().message()).c_str());
     return 1;
   }
   Print(*after, options.json);
   return unmounted.ok() && after->mounts.empty() ? 0 : 1;
+}
+
+}  // namespace holders
+
+int HoldersMain(int argc, char** argv) {
+  // device-mapper is optional: loop devices and disks work without it.
+  absl::StatusOr<dmioctl::DeviceMapper*> dm = dmioctl::DeviceMapper::Instance();
+  return holders::Run(dm.ok() ? *dm : nullptr, argc, argv);
 }
 
 }  // namespace dmkit

@@ -35,8 +35,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "dmkit/status.h"
 #include "mountns/namespace_set.h"
-#include "mountns/status.h"
 #include "mountns/unique_fd.h"
 #include "tools/applet.h"
 #include "tools/nsenter/args.h"
@@ -160,16 +160,18 @@ bool SelinuxEnabled() {
 }
 
 // --follow-context: what libselinux's getpidcon() and setexeccon() do, with
-// the /proc files they use.
-int FollowContext(const Reporter& reporter, pid_t target) {
-  if (!SelinuxEnabled()) return 0;
+// the /proc files they use. Errors are util-linux's lines.
+absl::Status FollowContext(pid_t target) {
+  if (!SelinuxEnabled()) return absl::OkStatus();
   if (target == 0) {
-    return reporter.Fail("no target PID specified for --follow-context");
+    return absl::InvalidArgumentError(
+        "no target PID specified for --follow-context");
   }
   absl::StatusOr<std::string> context =
       mountns::ReadFile(absl::StrCat("/proc/", target, "/attr/current"), 4096);
   if (!context.ok()) {
-    return reporter.Fail(
+    return absl::Status(
+        context.status().code(),
         absl::StrCat("failed to get ", target, " SELinux context"));
   }
   while (!context->empty() &&
@@ -178,22 +180,30 @@ int FollowContext(const Reporter& reporter, pid_t target) {
   }
   absl::StatusOr<mountns::UniqueFd> exec =
       mountns::OpenFile("/proc/thread-self/attr/exec", O_WRONLY);
-  if (!exec.ok() || !mountns::WriteAll(exec->get(), *context, "").ok()) {
-    return reporter.Fail(
+  absl::Status written = exec.status();
+  if (written.ok()) written = mountns::WriteAll(exec->get(), *context, "");
+  if (!written.ok()) {
+    return absl::Status(
+        written.code(),
         absl::StrCat("failed to set exec context to '", *context, "'"));
   }
-  return 0;
+  return absl::OkStatus();
 }
 
-// continue_as_child(): after entering a pid namespace only children are in
-// it, so fork and let the parent mirror the child's end. Returns -1 in the
-// child, which carries on; the parent returns the exit status to report.
-int ContinueAsChild(const Reporter& reporter) {
+// continue_as_child(), first half: after entering a pid namespace only
+// children are in it, so fork. Returns the child's pid in the parent and 0
+// in the child, which carries on.
+absl::StatusOr<pid_t> ForkChild() {
   signal(SIGCHLD, SIG_DFL);
   fflush(nullptr);
   pid_t child = fork();
-  if (child < 0) return reporter.FailErrno("fork failed", errno);
-  if (child == 0) return -1;
+  if (child < 0) return dmkit::ErrnoError(errno, "fork failed");
+  return child;
+}
+
+// continue_as_child(), second half: the parent waits for `child` and ends
+// the way it ended; returns the exit status to report.
+int MirrorChild(pid_t child) {
   int status = 0;
   for (;;) {
     pid_t ret = waitpid(child, &status, WUNTRACED);
@@ -280,7 +290,9 @@ int Run(int argc, char** argv) {
   }
 
   if (options.follow_context) {
-    if (int rc = FollowContext(reporter, options.target); rc != 0) return rc;
+    if (absl::Status followed = FollowContext(options.target); !followed.ok()) {
+      return reporter.Fail(followed);
+    }
   }
 
   if (options.all) {
@@ -332,7 +344,7 @@ int Run(int argc, char** argv) {
     absl::StatusOr<mountns::UniqueFd> fd = mountns::OpenFile(".", O_RDONLY);
     if (!fd.ok()) {
       return reporter.FailErrno("cannot open current working directory",
-                                mountns::ErrnoOf(fd.status()));
+                                dmkit::ErrnoOf(fd.status()));
     }
     wd_fd = *std::move(fd);
   }
@@ -352,7 +364,7 @@ int Run(int argc, char** argv) {
         mountns::OpenFile(*options.wdns, O_RDONLY);
     if (!fd.ok()) {
       return reporter.FailErrno("cannot open current working directory",
-                                mountns::ErrnoOf(fd.status()));
+                                dmkit::ErrnoOf(fd.status()));
     }
     wd_fd = *std::move(fd);
   }
@@ -366,7 +378,9 @@ int Run(int argc, char** argv) {
   }
 
   if (options.fork == 1) {
-    if (int rc = ContinueAsChild(reporter); rc != -1) return rc;
+    absl::StatusOr<pid_t> child = ForkChild();
+    if (!child.ok()) return reporter.Fail(child.status());
+    if (*child != 0) return MirrorChild(*child);
   }
 
   if (options.force_gid) {

@@ -4,16 +4,16 @@
 // filesystem type read from the superblock, and a ScopedMount that
 // unmounts when it goes out of scope unless released.
 //
-//   MOUNTNS_ASSIGN_OR_RETURN(std::string type,
+//   DMKIT_ASSIGN_OR_RETURN(std::string type,
 //                            mountns::DetectFilesystemType("/dev/dm-5"));
 //   mountns::MountRequest request{
 //       .source = "/dev/dm-5", .target = "/mnt/rescue", .fs_type = type,
 //       .options = mountns::BuildMountOptions({type == "xfs" ? "nouuid" : ""}),
 //       .read_only = true};
-//   MOUNTNS_ASSIGN_OR_RETURN(mountns::ScopedMount mount,
+//   DMKIT_ASSIGN_OR_RETURN(mountns::ScopedMount mount,
 //                            mountns::ScopedMount::Create(request));
 //   ... work under /mnt/rescue ...
-//   MOUNTNS_RETURN_IF_ERROR(mount.Unmount());  // or let it go out of scope
+//   DMKIT_RETURN_IF_ERROR(mount.Unmount());  // or let it go out of scope
 //
 // All of this acts in the caller's mount namespace. To keep a recovery mount
 // from propagating into (or being copied by) services that start meanwhile,

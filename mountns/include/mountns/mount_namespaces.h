@@ -15,9 +15,9 @@
 //                          matched on major:minor
 //   Unmount()              umount2() in a forked helper that setns()es there
 //
-//   MOUNTNS_ASSIGN_OR_RETURN(auto mounts, mountns::FindMountsOfDevice(dev));
+//   DMKIT_ASSIGN_OR_RETURN(auto mounts, mountns::FindMountsOfDevice(dev));
 //   for (const mountns::MountOfDevice& m : mounts)
-//     MOUNTNS_RETURN_IF_ERROR(mountns::Unmount(m.ns, m.mount.mount_point,
+//     DMKIT_RETURN_IF_ERROR(mountns::Unmount(m.ns, m.mount.mount_point,
 //                                              mountns::UnmountMode::kLazy));
 //
 // Threads count: a thread can unshare(CLONE_NEWNS) on its own, so

@@ -20,7 +20,7 @@
 // spaces in a row). The parser is total: any line that does not have this
 // shape is an error naming the line, never a crash or a guess.
 //
-//   MOUNTNS_ASSIGN_OR_RETURN(std::vector<mountns::MountInfo> mounts,
+//   DMKIT_ASSIGN_OR_RETURN(std::vector<mountns::MountInfo> mounts,
 //                            mountns::ReadMountInfo(pid));
 //   for (const mountns::MountInfo& m : mounts)
 //     if (m.dev == makedev(253, 5)) ...

@@ -8,10 +8,10 @@
 // when the set is built, before anything is entered, so that paths under
 // /proc still mean the caller's view. Enter() then moves the calling thread:
 //
-//   MOUNTNS_ASSIGN_OR_RETURN(mountns::NamespaceSet target,
+//   DMKIT_ASSIGN_OR_RETURN(mountns::NamespaceSet target,
 //                            mountns::NamespaceSet::ForPid(
 //                                pid, CLONE_NEWNS | CLONE_NEWUTS));
-//   MOUNTNS_RETURN_IF_ERROR(target.Enter());
+//   DMKIT_RETURN_IF_ERROR(target.Enter());
 //
 // Kernel 5.8 and later accept a pidfd in setns(2) together with a mask of
 // several CLONE_NEW* flags and switch all of them at once; older kernels

@@ -8,7 +8,7 @@
 // enter the namespaces there, do the work, and carry the result back over a
 // pipe; the caller's own namespaces never change:
 //
-//   MOUNTNS_ASSIGN_OR_RETURN(mountns::NamespaceSet target,
+//   DMKIT_ASSIGN_OR_RETURN(mountns::NamespaceSet target,
 //                            mountns::NamespaceSet::ForPid(pid, CLONE_NEWNS));
 //   absl::StatusOr<std::string> info = mountns::RunInNamespaces(
 //       target, [] { return mountns::ReadFile("/proc/thread-self/mountinfo");

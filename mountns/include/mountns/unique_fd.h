@@ -3,7 +3,7 @@
 // UniqueFd owns one file descriptor and closes it when it goes out of scope,
 // so no error path in this library leaks a namespace, pidfd or pipe fd:
 //
-//   MOUNTNS_ASSIGN_OR_RETURN(mountns::UniqueFd fd,
+//   DMKIT_ASSIGN_OR_RETURN(mountns::UniqueFd fd,
 //                            mountns::OpenFile("/proc/1/ns/mnt", O_RDONLY));
 //   if (setns(fd.get(), CLONE_NEWNS) != 0) ...
 //
@@ -59,7 +59,7 @@ class UniqueFd {
 //
 // open(2) with O_CLOEXEC added. On failure the message is
 // "cannot open <path>: <strerror>" (util-linux's wording) and the errno is
-// attached (see mountns/status.h).
+// attached (see dmkit/status.h).
 absl::StatusOr<UniqueFd> OpenFile(const std::string& path, int flags);
 
 // OpenFileAt()
