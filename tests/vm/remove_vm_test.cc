@@ -56,7 +56,7 @@ TEST_F(Remove, RetriesSucceedOnceTheOpenerCloses) {
       dm(), ref,
       {.retries = 5,
        .retry_delay = std::chrono::milliseconds(20),
-       .on_retry = [&](int attempt) {
+       .on_retry = [&](int attempt, const absl::Status&) {
          attempts.push_back(attempt);
          fd.Close();
        }});
@@ -72,11 +72,13 @@ TEST_F(Remove, RetriesGiveUpWithEbusy) {
                        MakeDevice("a", OneTarget(targets::Zero(0, 64))));
   ASSERT_OK_AND_ASSIGN(Fd fd, Open(DmNode(dev.dev()), O_RDONLY));
   int calls = 0;
-  EXPECT_ERRNO(dmioctl::RemoveDevice(dm(), DeviceRef::ByName(dev.name()),
-                                     {.retries = 3,
-                                      .retry_delay = std::chrono::milliseconds(10),
-                                      .on_retry = [&](int) { ++calls; }}),
-               EBUSY);
+  EXPECT_ERRNO(
+      dmioctl::RemoveDevice(
+          dm(), DeviceRef::ByName(dev.name()),
+          {.retries = 3,
+           .retry_delay = std::chrono::milliseconds(10),
+           .on_retry = [&](int, const absl::Status&) { ++calls; }}),
+      EBUSY);
   EXPECT_EQ(calls, 3);
 }
 
