@@ -370,12 +370,17 @@ std::string FormatConcise(const std::vector<DeviceSpec>& devices) {
       absl::StrAppend(&out, ",", t.start, " ", t.length, " ", Escape(t.type));
       if (!t.params.empty()) absl::StrAppend(&out, " ", Escape(t.params));
     }
-    // No table: an empty fifth field, which the scanner takes only before
-    // a ';' (a ',' at the very end starts an entry).
-    if (dev.table.targets.empty()) {
-      out.push_back(',');
-      if (d + 1 == devices.size()) out.push_back(';');
-    }
+    // No table: an empty fifth field.
+    if (dev.table.targets.empty()) out.push_back(',');
+  }
+  // The scanner ends the last device at its last character only when that
+  // is neither escaped nor a ','; a ';' ends it otherwise.
+  size_t backslashes = 0;
+  for (size_t i = out.size(); i >= 2 && out[i - 2] == '\\'; --i) {
+    ++backslashes;
+  }
+  if (!out.empty() && (out.back() == ',' || backslashes % 2 == 1)) {
+    out.push_back(';');
   }
   return out;
 }
@@ -400,6 +405,10 @@ absl::StatusOr<std::string> FormatDmInit(
   std::string out;
   for (size_t d = 0; d < devices.size(); ++d) {
     const DeviceSpec& dev = devices[d];
+    if (dev.table.targets.empty()) {
+      return absl::InvalidArgumentError(
+          "dm-init needs a table for every device");
+    }
     if (dev.table.targets.size() > kDmInitMaxTargets) {
       return absl::InvalidArgumentError(absl::StrCat(
           "dm-init takes at most ", kDmInitMaxTargets, " targets per device"));

@@ -139,7 +139,8 @@ std::string FormatConcise(const std::vector<DeviceSpec>& devices);
 // ParseDmInit() / FormatDmInit()
 //
 // The `dm-mod.create=` form. The kernel's parser has no escapes, so
-// FormatDmInit fails on a value containing `,` or `;`, and ParseDmInit
+// FormatDmInit fails on a value containing `,` or `;` and on a device
+// without a table, and ParseDmInit
 // treats a backslash as an ordinary character. The kernel also caps it at
 // 256 devices and 256 targets per device; both are enforced.
 absl::StatusOr<std::vector<DeviceSpec>> ParseDmInit(absl::string_view text);
