@@ -22,27 +22,31 @@ namespace {
 // undo but a node of ours. Nothing else holds our half-made device except
 // a transient prober (blkid run by udev on the add event), so a short
 // bounded retry on EBUSY is enough.
-void RemoveCreatedDevice(DeviceMapper& dm, DevNum dev, absl::string_view name,
-                         DeviceNodes* nodes) {
+// Returns how the remove went (OK when there was nothing to remove).
+absl::Status RemoveCreatedDevice(DeviceMapper& dm, DevNum dev,
+                                 absl::string_view name, DeviceNodes* nodes) {
   const DeviceRef by_name = DeviceRef::ByName(std::string(name));
   absl::StatusOr<DeviceInfo> now = dm.GetInfo(by_name);
-  if (now.ok() && now->dev != dev) return;  // another process's device
+  if (now.ok() && now->dev != dev) return absl::OkStatus();  // not ours
+  absl::Status removed;
   if (now.ok() || dmkit::ErrnoOf(now.status()) != ENXIO) {
     for (int attempt = 0; attempt < 10; ++attempt) {
-      absl::Status s = dm.RemoveDevice(by_name).status();
-      if (s.ok() || dmkit::ErrnoOf(s) != EBUSY) break;
+      removed = dm.RemoveDevice(by_name).status();
+      if (removed.ok() || dmkit::ErrnoOf(removed) != EBUSY) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
   // Best effort: the caller reports the error that made us roll back.
-  if (nodes != nullptr) nodes->RemoveIfFor(name, dev).IgnoreError();
+  if (nodes != nullptr && removed.ok()) {
+    nodes->RemoveIfFor(name, dev).IgnoreError();
+  }
+  return removed;
 }
 
 // The error for a create whose device another process removed before the
 // create was done.
 absl::Status RemovedMeanwhile(absl::string_view name) {
-  return dmkit::ErrnoError(ENXIO,
-                           absl::StrCat("device ", name,
+  return dmkit::ErrnoError(ENXIO, absl::StrCat("device ", name,
                                         " was removed by another process "
                                         "while it was being created"));
 }
@@ -90,11 +94,14 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
                                         const Table& table,
                                         const CreateOptions& options) {
   DMKIT_RETURN_IF_ERROR(ValidateName(name));
-  if (!table.empty()) DMKIT_RETURN_IF_ERROR(table.Validate());
+  if (!table.empty() && options.check_table_first) {
+    DMKIT_RETURN_IF_ERROR(table.Validate());
+  }
   DMKIT_ASSIGN_OR_RETURN(DeviceInfo created,
-                         dm.CreateDevice({.name = std::string(name),
-                                          .uuid = options.uuid,
-                                          .minor = options.minor}));
+                           dm.CreateDevice({.name = std::string(name),
+                                            .uuid = options.uuid,
+                                            .minor = options.minor}));
+  if (options.on_created) options.on_created(created);
   if (table.empty()) return created;
 
   // The steps address the device by name, so that the table can land in no
@@ -104,9 +111,22 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
   // left to its creator (only a table of ours in it that it would never
   // replace, its table being live already, is cleared).
   const DeviceRef by_name = DeviceRef::ByName(std::string(name));
-  auto rollback = absl::MakeCleanup(
-      [&] { RemoveCreatedDevice(dm, created.dev, name, options.nodes); });
-  DMKIT_ASSIGN_OR_RETURN(DeviceInfo loaded, dm.LoadTable(by_name, table));
+  auto rollback = absl::MakeCleanup([&] {
+    absl::Status removed =
+        RemoveCreatedDevice(dm, created.dev, name, options.nodes);
+    if (!removed.ok() && options.on_rollback_failure) {
+      options.on_rollback_failure(removed);
+    }
+  });
+  // The kernel's answer to a table it refuses (the device exists).
+  DMKIT_ASSIGN_OR_RETURN(DeviceInfo loaded,
+                           table.Validate().ok()
+                               ? dm.LoadTable(by_name, table)
+                               : absl::StatusOr<DeviceInfo>(
+                                     KernelError({.error_number = EINVAL,
+                                                  .operation = "reload",
+                                                  .ioctl_name = "DM_TABLE_LOAD",
+                                                  .name = std::string(name)})));
   if (loaded.dev != created.dev) {
     if (loaded.live_table()) dm.ClearTable(by_name).IgnoreError();
     return RemovedMeanwhile(name);
@@ -172,10 +192,13 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
         attempt >= options.retries) {
       break;
     }
-    if (options.on_retry) options.on_retry(attempt + 1);
+    if (options.on_retry) options.on_retry(attempt + 1, removed.status());
     std::this_thread::sleep_for(options.retry_delay);
   }
-  if (!removed.ok()) return removed.status();
+  if (!removed.ok()) {
+    if (options.on_failure) options.on_failure(removed.status());
+    return removed.status();
+  }
   // With a deferred remove still pending the device (and its node) live on
   // until the last close.
   bool pending = options.deferred && removed->deferred_remove();
@@ -303,7 +326,9 @@ absl::StatusOr<std::vector<DeviceInfo>> CreateDevices(
       made.size(), options.jobs, [] { return false; },
       [&](size_t k) {
         const DeviceInfo& info = *created[made[k]];
-        RemoveCreatedDevice(dm, info.dev, devices[made[k]].name, options.nodes);
+        RemoveCreatedDevice(dm, info.dev, devices[made[k]].name,
+                            options.nodes)
+            .IgnoreError();  // the first error is what the batch reports
       });
   return first_error;
 }
@@ -359,7 +384,7 @@ absl::StatusOr<ScopedDevice> ScopedDevice::Create(
     DeviceMapper& dm, std::string name, const Table& table,
     const CreateOptions& options) {
   DMKIT_ASSIGN_OR_RETURN(DeviceInfo info,
-                         CreateDevice(dm, name, table, options));
+                           CreateDevice(dm, name, table, options));
   ScopedDevice device(&dm, std::move(name), options.nodes);
   device.dev_ = info.dev;
   return device;

@@ -1,6 +1,9 @@
 #include "dmioctl/table.h"
 
+#include <stdlib.h>
+
 #include <charconv>
+#include <cstdint>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -16,17 +19,6 @@ bool IsBlank(char c) {
          c == '\v';
 }
 
-// Pops the next blank-separated word from `text`.
-absl::string_view NextWord(absl::string_view& text) {
-  size_t i = 0;
-  while (i < text.size() && IsBlank(text[i])) ++i;
-  size_t j = i;
-  while (j < text.size() && !IsBlank(text[j])) ++j;
-  absl::string_view word = text.substr(i, j - i);
-  text.remove_prefix(j);
-  return word;
-}
-
 bool ParseU64(absl::string_view text, uint64_t& value) {
   if (text.empty()) return false;
   auto [end, ec] =
@@ -38,50 +30,83 @@ bool ParseU64(absl::string_view text, uint64_t& value) {
 constexpr size_t kDmInitMaxDevices = 256;
 constexpr size_t kDmInitMaxTargets = 256;
 
-// Splits `text` at unescaped `separator`. With `escapes`, "\x" stands for x
-// (and is unescaped in the result); without, backslashes are ordinary.
-std::vector<std::string> SplitEscaped(absl::string_view text, char separator,
-                                      bool escapes, bool unescape) {
-  std::vector<std::string> parts(1);
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (escapes && c == '\\' && i + 1 < text.size()) {
-      if (!unescape) parts.back().push_back(c);
-      parts.back().push_back(text[++i]);
-    } else if (c == separator) {
-      parts.emplace_back();
-    } else {
-      parts.back().push_back(c);
-    }
-  }
-  return parts;
+// Splits `text` at every `separator` (dm-init has no escapes).
+std::vector<std::string> Split(absl::string_view text, char separator) {
+  return absl::StrSplit(text, separator);
 }
 
+// Backslash before ',', ';' and '\\', and before a leading blank (the
+// concise scanner skips blanks after a separator).
 std::string Escape(absl::string_view value) {
   std::string out;
-  for (char c : value) {
-    if (c == ',' || c == ';' || c == '\\') out.push_back('\\');
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == ',' || c == ';' || c == '\\' || (i == 0 && IsBlank(c))) {
+      out.push_back('\\');
+    }
     out.push_back(c);
   }
   return out;
 }
 
-absl::StatusOr<std::vector<DeviceSpec>> ParseDeviceList(
-    absl::string_view text, bool escapes, absl::string_view form) {
+// sscanf("%llu"): blanks, an optional sign, digits; a negative number
+// wraps, one past 2^64-1 is 2^64-1. Moves `pos` past what it read.
+bool ScanUnsigned(absl::string_view text, size_t& pos, uint64_t& value) {
+  while (pos < text.size() && IsBlank(text[pos])) ++pos;
+  bool negative = false;
+  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    negative = text[pos] == '-';
+    ++pos;
+  }
+  size_t digits = pos;
+  uint64_t v = 0;
+  bool overflow = false;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    uint64_t d = static_cast<uint64_t>(text[pos] - '0');
+    if (v > (UINT64_MAX - d) / 10) overflow = true;
+    v = v * 10 + d;
+    ++pos;
+  }
+  if (pos == digits) return false;
+  value = overflow ? UINT64_MAX : negative ? (~v + 1) : v;
+  return true;
+}
+
+// libdm prints the missing fields through printf's "%s" of NULL.
+std::string ParsedFields(const std::vector<std::string>& fields) {
+  auto f = [&](size_t i) {
+    return i < fields.size() ? fields[i] : std::string("(null)");
+  };
+  return absl::StrCat("Parsed ", fields.size(), " fields: name: ", f(0),
+                      " uuid: ", f(1), " minor: ", f(2), " flags: ", f(3),
+                      " table: ", f(4));
+}
+
+// atoi(): glibc's strtol clamped to int.
+int Atoi(const std::string& text) {
+  long value = strtol(text.c_str(), nullptr, 10);
+  if (value > INT32_MAX) return INT32_MAX;
+  if (value < INT32_MIN) return INT32_MIN;
+  return static_cast<int>(value);
+}
+
+// The dm-init form (drivers/md/dm-init.c): no escapes, blanks around
+// fields ignored, flags ro or rw.
+absl::StatusOr<std::vector<DeviceSpec>> ParseDmInitList(
+    absl::string_view text) {
+  constexpr absl::string_view form = "dm-init";
   std::vector<DeviceSpec> devices;
   absl::string_view trimmed = absl::StripAsciiWhitespace(text);
   if (trimmed.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("empty ", form, " text"));
   }
-  for (const std::string& device_text :
-       SplitEscaped(trimmed, ';', escapes, /*unescape=*/false)) {
-    if (!escapes && devices.size() == kDmInitMaxDevices) {
+  for (const std::string& device_text : Split(trimmed, ';')) {
+    if (devices.size() == kDmInitMaxDevices) {
       return absl::InvalidArgumentError(
           absl::StrCat(form, ": more than ", kDmInitMaxDevices, " devices"));
     }
     std::vector<std::string> fields =
-        SplitEscaped(absl::StripAsciiWhitespace(device_text), ',', escapes,
-                     /*unescape=*/true);
+        Split(absl::StripAsciiWhitespace(device_text), ',');
     size_t index = devices.size() + 1;
     if (fields.size() < 5) {
       return absl::InvalidArgumentError(
@@ -113,18 +138,19 @@ absl::StatusOr<std::vector<DeviceSpec>> ParseDeviceList(
     absl::string_view flags = absl::StripAsciiWhitespace(fields[3]);
     if (flags == "ro") {
       device.table.read_only = true;
-    } else if (flags != "rw" && !(escapes && flags.empty())) {
+    } else if (flags != "rw") {
       return absl::InvalidArgumentError(
           absl::StrCat(form, " device ", index,
                        ": flags must be ro or rw, not '", flags, "'"));
     }
-    if (!escapes && fields.size() - 4 > kDmInitMaxTargets) {
+    if (fields.size() - 4 > kDmInitMaxTargets) {
       return absl::InvalidArgumentError(
           absl::StrCat(form, " device ", index, ": more than ",
                        kDmInitMaxTargets, " targets"));
     }
     for (size_t i = 4; i < fields.size(); ++i) {
-      absl::StatusOr<Target> target = ParseTargetLine(fields[i]);
+      absl::StatusOr<Target> target =
+          ParseTargetLine(absl::StripAsciiWhitespace(fields[i]));
       if (!target.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(form, " device ", index, " target ", i - 3, ": ",
@@ -184,43 +210,45 @@ absl::Status Table::Validate() const {
 }
 
 absl::StatusOr<Target> ParseTargetLine(absl::string_view line) {
-  absl::string_view rest = line;
-  absl::string_view start = NextWord(rest);
-  absl::string_view length = NextWord(rest);
-  absl::string_view type = NextWord(rest);
+  size_t pos = 0;
   Target target;
-  if (!ParseU64(start, target.start)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid start sector '", start, "'"));
+  if (!ScanUnsigned(line, pos, target.start) ||
+      !ScanUnsigned(line, pos, target.length)) {
+    return absl::InvalidArgumentError("invalid format");
   }
-  if (!ParseU64(length, target.length)) {
+  while (pos < line.size() && IsBlank(line[pos])) ++pos;
+  size_t type_begin = pos;
+  while (pos < line.size() && !IsBlank(line[pos])) ++pos;
+  if (pos == type_begin) return absl::InvalidArgumentError("invalid format");
+  target.type = std::string(line.substr(type_begin, pos - type_begin));
+  if (target.type.size() > kMaxTargetTypeLength) {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid length '", length, "'"));
+        absl::StrCat("Target type name ", target.type, " is too long."));
   }
-  if (type.empty() || type.size() > kMaxTargetTypeLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid target type '", type, "'"));
-  }
-  target.type = std::string(type);
-  target.params = std::string(absl::StripAsciiWhitespace(rest));
+  while (pos < line.size() && IsBlank(line[pos])) ++pos;
+  target.params = std::string(line.substr(pos));
   return target;
 }
 
-absl::StatusOr<Table> ParseTable(absl::string_view text) {
+absl::StatusOr<Table> ParseTable(absl::string_view text,
+                                 absl::string_view source) {
   Table table;
-  size_t line_number = 0;
+  int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
-    // dmsetup drops everything from a '#', at the start or inside a line.
-    if (size_t hash = line.find('#'); hash != absl::string_view::npos) {
-      line = line.substr(0, hash);
-    }
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty()) continue;
+    while (!line.empty() && IsBlank(line.back())) line.remove_suffix(1);
+    while (!line.empty() && IsBlank(line.front())) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
     absl::StatusOr<Target> target = ParseTargetLine(line);
     if (!target.ok()) {
+      if (target.status().message() != "invalid format") {
+        return target.status();
+      }
       return absl::InvalidArgumentError(absl::StrCat(
-          "table line ", line_number, ": ", target.status().message()));
+          "Invalid format on line ", line_number, " of table ", source, "."));
+    }
+    if (size_t hash = target->params.find('#'); hash != std::string::npos) {
+      target->params.resize(hash);
     }
     table.targets.push_back(std::move(*target));
   }
@@ -237,8 +265,97 @@ std::string FormatTable(const Table& table) {
   return out;
 }
 
+std::vector<ConciseFields> ScanConcise(absl::string_view text,
+                                       std::string* error) {
+  error->clear();
+  std::vector<ConciseFields> devices;
+  std::vector<std::string> fields(1);  // fields.back() is being written
+  size_t c = 0;
+  const size_t len = text.size();
+  bool pending = false;  // characters since the last device ended
+  while (c < len) {
+    char ch = text[c];
+    if (ch == '\\') {
+      if (++c == len) {
+        *error = absl::StrCat(
+            "Backslash must be followed by another character at end of "
+            "string.\n",
+            ParsedFields(fields));
+        return devices;
+      }
+      fields.back().push_back(text[c++]);
+      pending = true;
+      continue;
+    }
+    if (ch == ',' && fields.size() < 5) {
+      fields.emplace_back();
+      ++c;
+      while (c < len && IsBlank(text[c])) ++c;
+      pending = true;
+      continue;
+    }
+    if (ch == ',') {
+      fields.back().push_back('\n');
+      ++c;
+      pending = true;
+      continue;
+    }
+    if (ch == ';' || c + 1 == len) {
+      if (ch != ';') fields.back().push_back(ch);
+      ++c;
+      if (fields.size() != 5) {
+        *error = absl::StrCat(
+            "Five comma-separated fields are required for each device\n",
+            ParsedFields(fields));
+        return devices;
+      }
+      devices.push_back(
+          ConciseFields{fields[0], fields[1], fields[2], fields[3], fields[4]});
+      fields.assign(1, std::string());
+      pending = false;
+      while (c < len && IsBlank(text[c])) ++c;
+      continue;
+    }
+    fields.back().push_back(ch);
+    pending = true;
+    ++c;
+  }
+  if (pending) {
+    *error = absl::StrCat(
+        "Incomplete entry: five comma-separated fields are required for each "
+        "device\n",
+        ParsedFields(fields));
+  }
+  return devices;
+}
+
+absl::StatusOr<bool> ParseConciseFlags(absl::string_view flags) {
+  if (flags.empty() || flags == "rw") return false;
+  if (flags == "ro") return true;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid flags parameter '", flags, "' must be 'ro' or 'rw' or empty."));
+}
+
 absl::StatusOr<std::vector<DeviceSpec>> ParseConcise(absl::string_view text) {
-  return ParseDeviceList(text, /*escapes=*/true, "concise");
+  std::string error;
+  std::vector<ConciseFields> scanned = ScanConcise(text, &error);
+  if (!error.empty()) return absl::InvalidArgumentError(error);
+  std::vector<DeviceSpec> devices;
+  for (ConciseFields& fields : scanned) {
+    DeviceSpec device;
+    DMKIT_ASSIGN_OR_RETURN(bool read_only, ParseConciseFlags(fields.flags));
+    device.name = std::move(fields.name);
+    device.uuid = std::move(fields.uuid);
+    if (!fields.minor.empty()) {
+      int minor = Atoi(fields.minor);
+      // libdm's MKDEV: the kernel keeps 20 bits of minor.
+      if (minor >= 0) device.minor = static_cast<uint32_t>(minor) & 0xfffff;
+    }
+    DMKIT_ASSIGN_OR_RETURN(device.table, ParseTable(fields.table));
+    device.table.read_only = read_only;
+    devices.push_back(std::move(device));
+  }
+  return devices;
 }
 
 std::string FormatConcise(const std::vector<DeviceSpec>& devices) {
@@ -253,12 +370,23 @@ std::string FormatConcise(const std::vector<DeviceSpec>& devices) {
       absl::StrAppend(&out, ",", t.start, " ", t.length, " ", Escape(t.type));
       if (!t.params.empty()) absl::StrAppend(&out, " ", Escape(t.params));
     }
+    // No table: an empty fifth field.
+    if (dev.table.targets.empty()) out.push_back(',');
+  }
+  // The scanner ends the last device at its last character only when that
+  // is neither escaped nor a ','; a ';' ends it otherwise.
+  size_t backslashes = 0;
+  for (size_t i = out.size(); i >= 2 && out[i - 2] == '\\'; --i) {
+    ++backslashes;
+  }
+  if (!out.empty() && (out.back() == ',' || backslashes % 2 == 1)) {
+    out.push_back(';');
   }
   return out;
 }
 
 absl::StatusOr<std::vector<DeviceSpec>> ParseDmInit(absl::string_view text) {
-  return ParseDeviceList(text, /*escapes=*/false, "dm-init");
+  return ParseDmInitList(text);
 }
 
 absl::StatusOr<std::string> FormatDmInit(
@@ -277,6 +405,10 @@ absl::StatusOr<std::string> FormatDmInit(
   std::string out;
   for (size_t d = 0; d < devices.size(); ++d) {
     const DeviceSpec& dev = devices[d];
+    if (dev.table.targets.empty()) {
+      return absl::InvalidArgumentError(
+          "dm-init needs a table for every device");
+    }
     if (dev.table.targets.size() > kDmInitMaxTargets) {
       return absl::InvalidArgumentError(absl::StrCat(
           "dm-init takes at most ", kDmInitMaxTargets, " targets per device"));

@@ -343,7 +343,7 @@ TEST_F(OperationsTest, RemoveRetriesOnBusyUntilClosed) {
       f_.dm, DeviceRef::ByName("vol"),
       {.retries = 5,
        .retry_delay = std::chrono::milliseconds(1),
-       .on_retry = [&](int attempt) {
+       .on_retry = [&](int attempt, const absl::Status&) {
          retries = attempt;
          if (attempt == 2) f_.kernel->Find("vol")->open_count = 0;
        }});

@@ -21,24 +21,38 @@ TEST(TableTest, ParsesDmsetupTextWithCommentsAndBlanks) {
       "# the pool\n"
       "\n"
       "  0 20971520 thin 253:3 34709   # container\n"
-      "20971520\t8 zero\r\n");
+      "20971520\t8 zero\r\n"
+      "+20971528 8 error\n");
   ASSERT_TRUE(table.ok()) << table.status();
-  ASSERT_EQ(table->targets.size(), 2u);
-  EXPECT_EQ(table->targets[0], (Target{0, 20971520, "thin", "253:3 34709"}));
+  ASSERT_EQ(table->targets.size(), 3u);
+  // The comment is cut, the blanks before it stay (dmsetup sends them).
+  EXPECT_EQ(table->targets[0],
+            (Target{0, 20971520, "thin", "253:3 34709   "}));
   EXPECT_EQ(table->targets[1], (Target{20971520, 8, "zero", ""}));
+  EXPECT_EQ(table->targets[2], (Target{20971528, 8, "error", ""}));
   EXPECT_TRUE(table->Validate().ok());
   EXPECT_EQ(dmioctl::FormatTable(*table),
-            "0 20971520 thin 253:3 34709\n20971520 8 zero\n");
+            "0 20971520 thin 253:3 34709   \n20971520 8 zero\n"
+            "20971528 8 error\n");
 }
 
-TEST(TableTest, RejectsBadLinesWithLineNumber) {
+TEST(TableTest, NumbersReadAsStrtoull) {
+  auto table = dmioctl::ParseTable("0 -1 zero\n0 99999999999999999999 zero");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->targets[0].length, UINT64_MAX);
+  EXPECT_EQ(table->targets[1].length, UINT64_MAX);
+}
+
+TEST(TableTest, ErrorsAreDmsetupsLines) {
   auto bad = dmioctl::ParseTable("0 10 zero\nx 10 zero\n");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(std::string(bad.status().message()).find("line 2"), std::string::npos);
-  EXPECT_FALSE(dmioctl::ParseTable("0 -1 zero").ok());
-  EXPECT_FALSE(dmioctl::ParseTable("0 10").ok());
-  EXPECT_FALSE(dmioctl::ParseTable("0 10 a-target-type-too-long").ok());
-  EXPECT_FALSE(dmioctl::ParseTable("0 99999999999999999999 zero").ok());
+  EXPECT_EQ(bad.status().message(), "Invalid format on line 2 of table .");
+  EXPECT_EQ(dmioctl::ParseTable("0 10", "on stdin").status().message(),
+            "Invalid format on line 1 of table on stdin.");
+  EXPECT_EQ(dmioctl::ParseTable("0 10 a-target-type-too-long", "/tmp/t")
+                .status()
+                .message(),
+            "Target type name a-target-type-too-long is too long.");
 }
 
 TEST(TableTest, ValidateFindsGapsOverlapsAndZeroLengths) {
@@ -92,13 +106,72 @@ TEST(TableTest, ConciseRoundTripWithEscapes) {
   EXPECT_EQ(dmioctl::FormatConcise(*devices), text);
 }
 
+TEST(TableTest, ConciseScanLikeDmsetup) {
+  std::string error;
+  std::vector<dmioctl::ConciseFields> d = dmioctl::ScanConcise(
+      "dev1,,,,0 100 linear 253:1 0,100 100 error;dev\\,2, UU-2 ,7,ro,0 1 "
+      "error",
+      &error);
+  EXPECT_EQ(error, "");
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].name, "dev1");
+  EXPECT_EQ(d[0].uuid, "");
+  EXPECT_EQ(d[0].table, "0 100 linear 253:1 0\n100 100 error");
+  EXPECT_EQ(d[1].name, "dev,2");
+  // Blanks after a separating comma are skipped, not those before one.
+  EXPECT_EQ(d[1].uuid, "UU-2 ");
+  EXPECT_EQ(d[1].minor, "7");
+  EXPECT_EQ(d[1].flags, "ro");
+  EXPECT_EQ(d[1].table, "0 1 error");
+}
+
+TEST(TableTest, ConciseScanErrorsAreDmsetupsLines) {
+  std::string error;
+  EXPECT_TRUE(dmioctl::ScanConcise("a,,,rw", &error).empty());
+  EXPECT_EQ(error,
+            "Five comma-separated fields are required for each device\n"
+            "Parsed 4 fields: name: a uuid:  minor:  flags: rw table: "
+            "(null)");
+  // The devices before the malformed one are kept (dmsetup creates them).
+  EXPECT_EQ(dmioctl::ScanConcise("a,,,,0 1 zero;b,x", &error).size(), 1u);
+  EXPECT_EQ(error,
+            "Five comma-separated fields are required for each device\n"
+            "Parsed 2 fields: name: b uuid: x minor: (null) flags: (null) "
+            "table: (null)");
+  dmioctl::ScanConcise("a\\", &error);
+  EXPECT_EQ(error.substr(0, error.find('\n')),
+            "Backslash must be followed by another character at end of "
+            "string.");
+  dmioctl::ScanConcise("a,,,,0 1 zero\\;", &error);
+  EXPECT_EQ(error.substr(0, error.find('\n')),
+            "Incomplete entry: five comma-separated fields are required for "
+            "each device");
+}
+
 TEST(TableTest, ConciseErrors) {
-  EXPECT_FALSE(dmioctl::ParseConcise("").ok());
+  EXPECT_EQ(dmioctl::ParseConcise("vol,,,maybe,0 1 zero").status().message(),
+            "Invalid flags parameter 'maybe' must be 'ro' or 'rw' or empty.");
+  EXPECT_EQ(dmioctl::ParseConcise("vol,,,rw,zero").status().message(),
+            "Invalid format on line 1 of table .");
   EXPECT_FALSE(dmioctl::ParseConcise("vol,,,rw").ok());
-  EXPECT_FALSE(dmioctl::ParseConcise("vol,,x,rw,0 1 zero").ok());
-  EXPECT_FALSE(dmioctl::ParseConcise("vol,,,maybe,0 1 zero").ok());
-  EXPECT_FALSE(dmioctl::ParseConcise("a/b,,,rw,0 1 zero").ok());
-  EXPECT_FALSE(dmioctl::ParseConcise("vol,,,rw,zero").ok());
+  // No text is no devices; a minor is read by atoi().
+  auto none = dmioctl::ParseConcise("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto minor = dmioctl::ParseConcise("v,,12x,,0 1 zero;w,,-1,,0 1 zero");
+  ASSERT_TRUE(minor.ok()) << minor.status();
+  EXPECT_EQ((*minor)[0].minor, 12u);
+  EXPECT_FALSE((*minor)[1].minor.has_value());
+}
+
+TEST(TableTest, ConciseFormatEscapesLeadingBlanks) {
+  DeviceSpec spaced{.name = "v", .uuid = " u"};
+  spaced.table.Append(1, "zero", "");
+  std::string text = dmioctl::FormatConcise({spaced});
+  EXPECT_EQ(text, "v,\\ u,,rw,0 1 zero");
+  auto back = dmioctl::ParseConcise(text);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)[0], spaced);
 }
 
 TEST(TableTest, DmInitRoundTripAndLimits) {

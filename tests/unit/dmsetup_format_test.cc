@@ -8,7 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "tools/dmsetup/holders.h"
-#include "tools/dmsetup/internal.h"
+#include "tools/dmsetup/session.h"
 #include "tools/common/json_writer.h"
 
 namespace dmkit::dmsetup {

@@ -1,17 +1,17 @@
 // dmsetup's text rules: mangling, the ioctl error line, table and concise
 // input, the LVM name split.
+#include "tools/dmsetup/text.h"
+
 #include <errno.h>
 
 #include "dmioctl/error.h"
 #include "gtest/gtest.h"
-#include "tools/dmsetup/text.h"
 
 namespace dmkit::dmsetup {
 namespace {
 
 TEST(Mangle, WhitelistedNameIsLeftAlone) {
-  MangleResult r =
-      MangleString("vg0-lv_1:a.b@c=d+e#f", "name", Mangling::kAuto);
+  MangleResult r = MangleString("vg0-lv_1:a.b@c=d+e#f", "name", Mangling::kAuto);
   EXPECT_EQ(r.changed, 0);
 }
 
@@ -100,116 +100,23 @@ TEST(IoctlError, FromKernelStatus) {
             "device-mapper: remove ioctl on pool  failed: Device or resource "
             "busy");
   // The addressing printed is the caller's (libdm prints what it sent).
-  absl::Status missing = dmioctl::KernelError({.error_number = ENXIO,
-                                               .operation = "info",
-                                               .ioctl_name = "DM_DEV_STATUS",
-                                               .dev = dmioctl::DevNum{253, 7}});
+  absl::Status missing = dmioctl::KernelError(
+      {.error_number = ENXIO, .operation = "info", .ioctl_name = "DM_DEV_STATUS",
+       .dev = dmioctl::DevNum{253, 7}});
   EXPECT_EQ(FormatStatusError("info", {"", "", 253, 7}, missing),
             "device-mapper: info ioctl on  (253:7) failed: No such device or "
             "address");
 }
 
 TEST(IoctlError, LibraryCheckPrintsItsMessage) {
-  EXPECT_EQ(
-      FormatStatusError("create", {"x", ""},
-                        absl::InvalidArgumentError("device name 'control' "
-                                                   "is reserved")),
-      "device name 'control' is reserved");
+  EXPECT_EQ(FormatStatusError("create", {"x", ""},
+                              absl::InvalidArgumentError("device name 'control' "
+                                                         "is reserved")),
+            "device name 'control' is reserved");
   // An errno without ioctl details (a failed open) is not an ioctl line.
   EXPECT_EQ(FormatStatusError("create", {"x", ""},
                               dmkit::ErrnoError(ENOENT, "open /dev/x")),
             "open /dev/x: No such file or directory");
-}
-
-TEST(TableLines, ParsesLikeDmsetup) {
-  dmioctl::Table t;
-  std::string error;
-  ASSERT_TRUE(ParseTableLines(
-      "# header\n\n  0 8 zero  \n8\t16 linear 7:0 0 # comment\n+24 8 error\n",
-      "", &t, &error))
-      << error;
-  ASSERT_EQ(t.targets.size(), 3u);
-  EXPECT_EQ(t.targets[0], (dmioctl::Target{0, 8, "zero", ""}));
-  // The comment is cut, the blank before it stays (libdm does not trim).
-  EXPECT_EQ(t.targets[1], (dmioctl::Target{8, 16, "linear", "7:0 0 "}));
-  EXPECT_EQ(t.targets[2], (dmioctl::Target{24, 8, "error", ""}));
-}
-
-TEST(TableLines, NegativeNumbersWrapAsStrtoull) {
-  dmioctl::Table t;
-  std::string error;
-  ASSERT_TRUE(ParseTableLines("0 -1 zero", "", &t, &error));
-  EXPECT_EQ(t.targets[0].length, UINT64_MAX);
-}
-
-TEST(TableLines, BadLineNamesItsSource) {
-  dmioctl::Table t;
-  std::string error;
-  EXPECT_FALSE(ParseTableLines("0 8 zero\nfoo bar", "", &t, &error));
-  EXPECT_EQ(error, "Invalid format on line 2 of table .");
-  EXPECT_FALSE(ParseTableLines("0 8", "on stdin", &t, &error));
-  EXPECT_EQ(error, "Invalid format on line 1 of table on stdin.");
-  EXPECT_FALSE(ParseTableLines("0 8 abcdefghijklmnop", "/tmp/t", &t, &error));
-  EXPECT_EQ(error, "Target type name abcdefghijklmnop is too long.");
-}
-
-TEST(Concise, TwoDevicesWithEscapes) {
-  std::vector<std::string> errors;
-  std::vector<ConciseDevice> d = ParseConciseInput(
-      "dev1,,,,0 100 linear 253:1 0,100 100 error;dev\\,2, UU-2 ,7,ro,0 1 "
-      "error",
-      &errors);
-  EXPECT_TRUE(errors.empty());
-  ASSERT_EQ(d.size(), 2u);
-  EXPECT_EQ(d[0].name, "dev1");
-  EXPECT_EQ(d[0].uuid, "");
-  EXPECT_EQ(d[0].table, "0 100 linear 253:1 0\n100 100 error");
-  EXPECT_EQ(d[1].name, "dev,2");
-  // Blanks after a separating comma are skipped, not those before one.
-  EXPECT_EQ(d[1].uuid, "UU-2 ");
-  EXPECT_EQ(d[1].minor, "7");
-  EXPECT_EQ(d[1].flags, "ro");
-  EXPECT_EQ(d[1].table, "0 1 error");
-}
-
-TEST(Concise, MissingFields) {
-  std::vector<std::string> errors;
-  std::vector<ConciseDevice> d = ParseConciseInput("a,,,rw", &errors);
-  EXPECT_TRUE(d.empty());
-  ASSERT_EQ(errors.size(), 2u);
-  EXPECT_EQ(errors[0],
-            "Five comma-separated fields are required for each device");
-  EXPECT_EQ(errors[1],
-            "Parsed 4 fields: name: a uuid:  minor:  flags: rw table: (null)");
-}
-
-TEST(Concise, DevicesBeforeAnErrorAreKept) {
-  std::vector<std::string> errors;
-  std::vector<ConciseDevice> d =
-      ParseConciseInput("a,,,,0 1 zero;b,x", &errors);
-  ASSERT_EQ(d.size(), 1u);
-  ASSERT_EQ(errors.size(), 2u);
-  EXPECT_EQ(errors[1],
-            "Parsed 2 fields: name: b uuid: x minor: (null) flags: (null) "
-            "table: (null)");
-}
-
-TEST(Concise, TrailingBackslash) {
-  std::vector<std::string> errors;
-  ParseConciseInput("a\\", &errors);
-  ASSERT_EQ(errors.size(), 2u);
-  EXPECT_EQ(errors[0],
-            "Backslash must be followed by another character at end of "
-            "string.");
-}
-
-TEST(Concise, EscapedLastCharacterLeavesAnIncompleteEntry) {
-  std::vector<std::string> errors;
-  ParseConciseInput("a,,,,0 1 zero\\;", &errors);
-  ASSERT_EQ(errors.size(), 2u);
-  EXPECT_EQ(errors[0],
-            "Incomplete entry: five comma-separated fields are required for "
-            "each device");
 }
 
 TEST(Concise, QuoteRoundTrip) {

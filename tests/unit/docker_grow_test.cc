@@ -330,7 +330,7 @@ TEST_F(GrowTest, FailedAtEachIoctlCompletesOrUndoesEverything) {
       continue;
     }
     ++failures;
-    EXPECT_EQ(dmioctl::ErrnoOf(r.status()), EIO) << r.status();
+    EXPECT_EQ(dmkit::ErrnoOf(r.status()), EIO) << r.status();
     EXPECT_TRUE(absl::StrContains(r.status().message(), kPool)) << r.status();
     ExpectUnchanged(table);
   }
@@ -353,7 +353,7 @@ TEST_F(GrowTest, ResumeFailingAfterTheSwapRestoresTheOldTable) {
   };
   absl::StatusOr<std::string> r = Grow({.data_bytes = 40 << 20});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(dmioctl::ErrnoOf(r.status()), EINVAL) << r.status();
+  EXPECT_EQ(dmkit::ErrnoOf(r.status()), EINVAL) << r.status();
   ExpectUnchanged(table);
 }
 
@@ -369,7 +369,7 @@ TEST_F(GrowTest, FileWrittenPastTheOldSizeStays) {
   const std::string table = LiveTable();
   absl::StatusOr<std::string> r = Grow({.data_bytes = 40 << 20});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(dmioctl::ErrnoOf(r.status()), EIO) << r.status();
+  EXPECT_EQ(dmkit::ErrnoOf(r.status()), EIO) << r.status();
   EXPECT_TRUE(absl::StrContains(r.status().message(),
                                 "stays at 41943040 bytes (written past"))
       << r.status();
@@ -389,7 +389,7 @@ TEST_F(GrowTest, FailedFileStepsUndoTheEarlierOnes) {
       absl::StatusOr<std::string> r =
           Grow({.data_bytes = 40 << 20, .metadata_bytes = 4 << 20});
       ASSERT_FALSE(r.ok());
-      EXPECT_EQ(dmioctl::ErrnoOf(r.status()), EIO) << r.status();
+      EXPECT_EQ(dmkit::ErrnoOf(r.status()), EIO) << r.status();
       EXPECT_TRUE(absl::StrContains(r.status().message(), step)) << r.status();
       std::string what = nth == 1 ? "/data" : "/metadata";
       if (absl::StartsWith(step, "LOOP")) {

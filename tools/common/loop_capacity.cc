@@ -23,13 +23,13 @@ namespace {
 absl::Status LoopIoctl(const std::string& node, unsigned long request,
                        const char* name, void* arg, struct stat* st) {
   int fd = open(node.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return dmioctl::ErrnoError(errno, absl::StrCat("open ", node));
+  if (fd < 0) return dmkit::ErrnoError(errno, absl::StrCat("open ", node));
   int r = st != nullptr ? fstat(fd, st) : 0;
   if (r == 0) r = ioctl(fd, request, arg);
   int saved = errno;
   close(fd);
   if (r == 0) return absl::OkStatus();
-  return dmioctl::ErrnoError(saved, absl::StrCat(name, " ", node));
+  return dmkit::ErrnoError(saved, absl::StrCat(name, " ", node));
 }
 
 }  // namespace

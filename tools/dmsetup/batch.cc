@@ -1,14 +1,17 @@
 // dmkit's --jobs N for `create --concise`, `remove` and `remove_all`: the
 // devices are worked on N at a time with dmioctl::CreateDevices and
 // RemoveDevices (the kernel's remove waits for RCU grace periods, which
-// overlap across threads). Without --jobs these commands run dmsetup's own
-// sequence (tools/dmsetup/commands.cc) and print exactly what it prints.
+// overlap across threads). Each device goes through the same operation as
+// without --jobs (dmioctl::CreateDevice, RemoveDevice); without --jobs
+// commands.cc words every step as dmsetup does, one device at a time.
 //
 // A batch create is all or nothing: every table is parsed before the first
 // ioctl, and a failure (or SIGINT/SIGTERM, which stop new devices from being
 // started) removes every device the batch made, so nothing is left
 // half-made; the failure is one line (then "Command failed."). A batch
 // remove reports the first failure in argument order.
+#include "tools/dmsetup/batch.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
-#include "tools/dmsetup/internal.h"
+#include "tools/dmsetup/commands.h"
 
 namespace dmkit::dmsetup {
 namespace {
@@ -94,8 +97,9 @@ void ReportError(Session& s, const absl::Status& status) {
 bool CreateConciseBatch(Session& s, const std::vector<std::string>& args) {
   Options& o = s.opt();
   if (o.table_set || o.minor_set || o.uuid_set || o.notable || o.inactive) {
-    s.Err("--concise is incompatible with --[no]table, --minor, --uuid and "
-          "--inactive.");
+    s.Err(
+        "--concise is incompatible with --[no]table, --minor, --uuid and "
+        "--inactive.");
     return false;
   }
   if (args.size() > 1) {
@@ -110,36 +114,22 @@ bool CreateConciseBatch(Session& s, const std::vector<std::string>& args) {
     return false;
   }
   // Everything is checked before the first ioctl.
-  std::vector<std::string> errors;
-  std::vector<ConciseDevice> devices = ParseConciseInput(text, &errors);
-  for (const std::string& e : errors) s.Err(e);
-  if (!errors.empty()) return false;
-  std::vector<dmioctl::DeviceSpec> specs;
-  for (const ConciseDevice& d : devices) {
-    dmioctl::DeviceSpec spec;
-    std::optional<std::string> name = s.TaskName(d.name, true);
+  absl::StatusOr<std::vector<dmioctl::DeviceSpec>> parsed =
+      dmioctl::ParseConcise(text);
+  if (!parsed.ok()) {
+    s.Err(parsed.status().message());
+    return false;
+  }
+  std::vector<dmioctl::DeviceSpec>& specs = *parsed;
+  for (dmioctl::DeviceSpec& spec : specs) {
+    std::optional<std::string> name = s.TaskName(spec.name, true);
     if (!name) return false;
     spec.name = *name;
-    if (!d.uuid.empty()) {
-      std::optional<std::string> uuid = s.TaskUuid(d.uuid);
+    if (!spec.uuid.empty()) {
+      std::optional<std::string> uuid = s.TaskUuid(spec.uuid);
       if (!uuid) return false;
       spec.uuid = *uuid;
     }
-    if (!d.minor.empty()) {
-      spec.minor = static_cast<uint32_t>(atoi(d.minor.c_str())) & 0xfffff;
-    }
-    if (!d.flags.empty() && d.flags != "ro" && d.flags != "rw") {
-      s.Err(absl::StrCat("Invalid flags parameter '", d.flags,
-                         "' must be 'ro' or 'rw' or empty."));
-      return false;
-    }
-    std::string error;
-    if (!ParseTableLines(d.table, "", &spec.table, &error)) {
-      s.Err(error);
-      return false;
-    }
-    spec.table.read_only = d.flags == "ro";
-    specs.push_back(std::move(spec));
   }
   dmioctl::DeviceMapper* dm = s.Dm();
   if (dm == nullptr) return false;
@@ -177,12 +167,12 @@ bool CreateConciseBatch(Session& s, const std::vector<std::string>& args) {
   return true;
 }
 
-dmioctl::RemoveOptions RemoveOptionsFrom(const Options& o) {
-  // --retry: libdm's 25 attempts, 200 ms apart.
-  return {.retries = o.retry ? 24 : 0,
-          .retry_delay = std::chrono::milliseconds(200),
-          .deferred = o.deferred > 0,
-          .force = o.force > 0};
+// The batch wipes the table itself for --force (dmsetup remove -f wipes it
+// with its own messages first).
+dmioctl::RemoveOptions BatchRemoveOptions(const Options& o) {
+  dmioctl::RemoveOptions remove = RemoveOptionsFrom(o);
+  remove.force = o.force > 0;
+  return remove;
 }
 
 bool RemoveBatch(Session& s, const std::vector<std::string>& args) {
@@ -203,7 +193,7 @@ bool RemoveBatch(Session& s, const std::vector<std::string>& args) {
   {
     BatchSignals signals;
     removed = dmioctl::RemoveDevices(
-        *dm, refs, RemoveOptionsFrom(s.opt()),
+        *dm, refs, BatchRemoveOptions(s.opt()),
         {.jobs = s.opt().jobs, .nodes = &s.Nodes(), .cancel = &g_cancel});
   }
   if (absl::IsCancelled(removed)) {
@@ -245,9 +235,9 @@ bool RemoveAllBatch(Session& s) {
       refs.push_back(dmioctl::DeviceRef::ByName(d.name));
     }
     absl::Status removed = dmioctl::RemoveDevices(
-        *dm, refs, RemoveOptionsFrom(s.opt()),
+        *dm, refs, BatchRemoveOptions(s.opt()),
         {.jobs = s.opt().jobs, .nodes = &s.Nodes(), .cancel = &g_cancel});
-    int e = dmioctl::ErrnoOf(removed);
+    int e = dmkit::ErrnoOf(removed);
     // Busy devices are the next round's (or stay); vanished ones are fine.
     if (!removed.ok() && e != EBUSY && e != ENXIO &&
         !absl::IsCancelled(removed)) {

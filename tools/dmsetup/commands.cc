@@ -3,6 +3,8 @@
 // mangle. Each follows the ioctl sequence and the messages of dmsetup.c and
 // libdevmapper (libdm-iface.c) without udev: nodes under $DM_DEV_DIR/mapper
 // are made and removed here, as libdm's fallback does.
+#include "tools/dmsetup/commands.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
+#include "dmioctl/operations.h"
 #include "dmioctl/targets.h"
 #include "tools/dmsetup/holders.h"
-#include "tools/dmsetup/internal.h"
 
 namespace dmkit::dmsetup {
 namespace {
@@ -27,11 +29,6 @@ namespace {
 using dmioctl::DeviceInfo;
 using dmioctl::DeviceRef;
 using dmioctl::DevNum;
-
-// libdm DM_IOCTL_RETRIES and DM_RETRY_USLEEP_DELAY: --retry tries a busy
-// remove 25 times, 200 ms apart.
-constexpr int kRemoveAttempts = 25;
-constexpr useconds_t kRemoveRetryDelayUs = 200000;
 
 bool ReadAll(int fd, std::string* text) {
   char buf[4096];
@@ -47,16 +44,11 @@ bool ReadAll(int fd, std::string* text) {
 // dmsetup _parse_file(): --table text, a table file, or stdin.
 bool ReadTable(Session& s, const std::string* table_text,
                const std::string* file, dmioctl::Table* table) {
-  std::string error;
-  if (table_text != nullptr) {
-    if (!ParseTableLines(*table_text, "", table, &error)) {
-      s.Err(error);
-      return false;
-    }
-    return true;
-  }
   std::string text;
-  if (file != nullptr) {
+  std::string source;
+  if (table_text != nullptr) {
+    text = *table_text;
+  } else if (file != nullptr) {
     int fd = open(file->c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 || !ReadAll(fd, &text)) {
       if (fd >= 0) close(fd);
@@ -64,13 +56,17 @@ bool ReadTable(Session& s, const std::string* table_text,
       return false;
     }
     close(fd);
-  } else if (!ReadAll(STDIN_FILENO, &text)) {
-    text.clear();
+    source = *file;
+  } else {
+    if (!ReadAll(STDIN_FILENO, &text)) text.clear();
+    source = "on stdin";
   }
-  if (!ParseTableLines(text, file ? *file : "on stdin", table, &error)) {
-    s.Err(error);
+  absl::StatusOr<dmioctl::Table> parsed = dmioctl::ParseTable(text, source);
+  if (!parsed.ok()) {
+    s.Err(parsed.status().message());
     return false;
   }
+  *table = *std::move(parsed);
   return true;
 }
 
@@ -92,11 +88,16 @@ enum class SimpleTask { kSuspend, kResume, kClear, kRemove, kWait };
 
 const char* OpName(SimpleTask t) {
   switch (t) {
-    case SimpleTask::kSuspend: return "suspend";
-    case SimpleTask::kResume: return "resume";
-    case SimpleTask::kClear: return "clear";
-    case SimpleTask::kRemove: return "remove";
-    case SimpleTask::kWait: return "waitevent";
+    case SimpleTask::kSuspend:
+      return "suspend";
+    case SimpleTask::kResume:
+      return "resume";
+    case SimpleTask::kClear:
+      return "clear";
+    case SimpleTask::kRemove:
+      return "remove";
+    case SimpleTask::kWait:
+      return "waitevent";
   }
   return "";
 }
@@ -156,27 +157,27 @@ bool RefuseWaitingSuspend(Session& s, dmioctl::DeviceMapper& dm,
                 O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     if (ReadAll(fd, &text) && Atoi(text) > 0) {
-      how_long = absl::StrCat("for up to ", Atoi(text),
-                              " s (no_space_timeout)");
+      how_long =
+          absl::StrCat("for up to ", Atoi(text), " s (no_space_timeout)");
     }
     close(fd);
   }
-  std::string name = sel.kind == DeviceRef::Kind::kName   ? sel.name
-                     : sel.kind == DeviceRef::Kind::kUuid ? sel.uuid
-                     : absl::StrCat(sel.major, ":", sel.minor);
+  std::string name = sel.kind == DeviceRef::Kind::kName ? sel.name
+                     : sel.kind == DeviceRef::Kind::kUuid
+                         ? sel.uuid
+                         : absl::StrCat(sel.major, ":", sel.minor);
   s.Err(absl::StrCat("dmkit: not ", doing, " ", name, ": thin pool ", pool,
-                     " is out of data space and holds writes back ",
-                     how_long,
+                     " is out of data space and holds writes back ", how_long,
                      ", which a flushing suspend waits for; grow the pool, "
                      "or use --noflush."));
   return true;
 }
 
 void NoteBusy(Session& s, dmioctl::DeviceMapper& dm, const DeviceSel& sel) {
-  if (!isatty(STDERR_FILENO)) return;
+  if (!isatty(fileno(s.err()))) return;
   absl::StatusOr<DeviceInfo> info = dm.GetInfo(sel.Ref());
   if (!info.ok()) return;
-  s.busy_hint = DescribeHolders(info->name, info->dev, info->open_count);
+  s.set_busy_hint(DescribeHolders(info->name, info->dev, info->open_count));
 }
 
 // dmsetup _simple(): one ioctl on one device, with the node and read-ahead
@@ -200,9 +201,9 @@ bool Simple(Session& s, SimpleTask task, const std::string* name,
       swaps = now.ok() && now->inactive_table() && !now->suspended();
     }
     if (swaps &&
-        RefuseWaitingSuspend(s, *dm, *sel,
-                             task == SimpleTask::kSuspend ? "suspending"
-                                                          : "resuming")) {
+        RefuseWaitingSuspend(
+            s, *dm, *sel,
+            task == SimpleTask::kSuspend ? "suspending" : "resuming")) {
       return false;
     }
   }
@@ -218,8 +219,8 @@ bool Simple(Session& s, SimpleTask task, const std::string* name,
       result = dm->ClearTable(sel->Ref());
       break;
     case SimpleTask::kWait: {
-      absl::StatusOr<dmioctl::TableReply> waited = dm->WaitEvent(
-          sel->Ref(), event_nr, {.noflush = o.noflush > 0});
+      absl::StatusOr<dmioctl::TableReply> waited =
+          dm->WaitEvent(sel->Ref(), event_nr, {.noflush = o.noflush > 0});
       if (waited.ok()) {
         result = waited->info;
       } else {
@@ -227,24 +228,23 @@ bool Simple(Session& s, SimpleTask task, const std::string* name,
       }
       break;
     }
-    case SimpleTask::kRemove:
-      for (int attempt = 1;; ++attempt) {
-        result = dm->RemoveDevice(sel->Ref(), o.deferred > 0);
-        if (result.ok()) break;
-        // libdm prints every failed attempt.
-        s.IoctlError("remove", sel->Target(), result.status());
-        if (dmioctl::ErrnoOf(result.status()) != EBUSY) break;
-        if (!o.retry || attempt >= kRemoveAttempts) {
-          NoteBusy(s, *dm, *sel);
-          break;
-        }
-        usleep(kRemoveRetryDelayUs);
-      }
+    case SimpleTask::kRemove: {
+      dmioctl::RemoveOptions remove = RemoveOptionsFrom(o);
+      // libdm prints every failed attempt.
+      remove.on_retry = [&](int, const absl::Status& error) {
+        s.IoctlError("remove", sel->Target(), error);
+      };
+      remove.on_failure = [&](const absl::Status& error) {
+        s.IoctlError("remove", sel->Target(), error);
+        if (dmkit::ErrnoOf(error) == EBUSY) NoteBusy(s, *dm, *sel);
+      };
+      result = dmioctl::RemoveDevice(*dm, sel->Ref(), remove);
       if (!result.ok()) return false;
       // libdm removes the node of a device named on the command line
       // (even for a deferred remove: the name is going away).
       if (sel->kind == DeviceRef::Kind::kName) s.RemoveNode(sel->name);
       return true;
+    }
   }
   if (!result.ok()) {
     s.IoctlError(OpName(task), sel->Target(), result.status());
@@ -277,9 +277,9 @@ struct CreateSpec {
   bool notable = false;
 };
 
-// dmsetup _create_one_device() and libdm _create_and_load_v4(): create,
-// load and resume; on failure remove again. (Safe against other processes
-// removing and creating devices meanwhile: see below.)
+// dmsetup _create_one_device(): libdm's create, load and resume, and the
+// rollback of a failed step, are dmioctl::CreateDevice's; this words each
+// step's error as libdm does.
 bool CreateOneDevice(Session& s, const CreateSpec& spec) {
   dmioctl::DeviceMapper* dm = s.Dm();
   if (dm == nullptr) return false;
@@ -293,8 +293,7 @@ bool CreateOneDevice(Session& s, const CreateSpec& spec) {
     uuid = *u;
   }
   dmioctl::Table table;
-  if (!spec.notable &&
-      !ReadTable(s, spec.table_text, spec.file, &table)) {
+  if (!spec.notable && !ReadTable(s, spec.table_text, spec.file, &table)) {
     return false;
   }
   table.read_only = spec.read_only;
@@ -311,102 +310,60 @@ bool CreateOneDevice(Session& s, const CreateSpec& spec) {
     s.Err("Couldn't create ioctl argument.");
     return false;
   }
-  IoctlTarget target{*name, uuid, major, minor};
-  dmioctl::CreateRequest request{.name = *name, .uuid = uuid};
-  // libdm encodes the number with MKDEV and the kernel decodes 20 bits of
-  // minor: larger minors wrap instead of failing.
-  if (minor >= 0) request.minor = static_cast<uint32_t>(minor) & 0xfffff;
   dmioctl::NodeOwnership owner = kDebianNodeOwnership;
   if (o.uid_set) owner.uid = static_cast<uid_t>(o.uid);
   if (o.gid_set) owner.gid = static_cast<gid_t>(o.gid);
   if (o.mode_set) owner.mode = static_cast<mode_t>(o.mode);
-  absl::StatusOr<DeviceInfo> created = dm->CreateDevice(request);
+  DevNum made;
+  absl::Status rollback_error;
+  dmioctl::CreateOptions options{
+      .uuid = uuid,
+      .nodes = &s.Nodes(),
+      .skip_lockfs = false,
+      .check_table_first = false,
+      .on_created =
+          [&](const DeviceInfo& created) {
+            made = created.dev;
+            if (o.addnodeoncreate) s.AddNode(*name, created.dev, &owner);
+          },
+      .on_rollback_failure =
+          [&](const absl::Status& error) { rollback_error = error; }};
+  // libdm encodes the number with MKDEV and the kernel decodes 20 bits of
+  // minor: larger minors wrap instead of failing.
+  if (minor >= 0) options.minor = static_cast<uint32_t>(minor) & 0xfffff;
+  s.Nodes().set_ownership(owner);
+  absl::StatusOr<DeviceInfo> created =
+      dmioctl::CreateDevice(*dm, *name, table, options);
   if (!created.ok()) {
-    s.IoctlError("create", target, created.status());
-    return false;
-  }
-  if (o.addnodeoncreate) s.AddNode(*name, created->dev, &owner);
-  DeviceInfo shown_info = *created;
-  if (!table.empty()) {
-    const DevNum made = created->dev;
-    // Another process may remove the device between these steps and make
-    // another of the same name, or of another name with the freed number
-    // (the kernel hands out the lowest free minor). libdm loads by number;
-    // the load goes by name here, so that the table can land in no device
-    // of another name, and every reply says which device answered: a
-    // device that is not ours is left to its creator, rollback included.
-    const DeviceRef by_name = DeviceRef::ByName(*name);
-    auto ours = [&](const DeviceInfo& reply) {
-      return reply.dev == made && reply.name == *name;
-    };
+    // libdm names the device as each request did: the create with what it
+    // asked for, the load by number, the resume (and rollback) by name.
+    std::optional<dmioctl::IoctlErrorInfo> info =
+        dmioctl::GetIoctlErrorInfo(created.status());
     IoctlTarget after{*name, "", major, minor};
-    bool replaced = false;
-    absl::StatusOr<DeviceInfo> step = LoadTable(*dm, by_name, table);
-    if (!step.ok()) {
+    if (!info) {
+      s.Err(created.status().message());
+    } else if (info->operation == "create") {
+      s.IoctlError("create", IoctlTarget{*name, uuid, major, minor},
+                   created.status());
+    } else if (info->operation == "reload") {
       s.IoctlError("reload",
                    IoctlTarget{*name, "", static_cast<int>(made.major),
                                static_cast<int>(made.minor)},
-                   step.status());
-    } else if (!ours(*step)) {
-      replaced = true;
-      // Its creator has finished and would never replace our table.
-      if (step->live_table()) dm->ClearTable(by_name).IgnoreError();
+                   created.status());
     } else {
-      DeviceRef resume_ref =
-          minor >= 0
-              ? DeviceRef::ByDevNum(DevNum{static_cast<uint32_t>(major),
-                                           static_cast<uint32_t>(minor) &
-                                               0xfffff})
-              : by_name;
-      step = dm->Resume(resume_ref);
-      if (!step.ok()) {
-        s.IoctlError("resume", after, step.status());
-      } else if (!ours(*step)) {
-        replaced = true;
-      }
+      s.IoctlError(info->operation, after, created.status());
     }
-    if (replaced) {
-      s.Err(absl::StrCat("dmkit: ", *name,
-                         " was removed by another process while it was "
-                         "being created."));
-      return false;
+    if (!rollback_error.ok()) {
+      s.IoctlError("remove", after, rollback_error);
+      s.Err("Failed to revert device creation.");
     }
-    if (!step.ok()) {
-      // Revert: only the device made here, and not if another process has
-      // removed it already (then only a node of ours is left to go).
-      absl::StatusOr<DeviceInfo> now = dm->GetInfo(by_name);
-      bool gone = !now.ok() && dmioctl::ErrnoOf(now.status()) == ENXIO;
-      if (gone) {
-        s.Nodes().RemoveIfFor(*name, made).IgnoreError();
-      } else if (!now.ok() || now->dev == made) {
-        absl::StatusOr<DeviceInfo> removed = dm->RemoveDevice(by_name);
-        if (!removed.ok()) {
-          s.IoctlError("remove", after, removed.status());
-          s.Err("Failed to revert device creation.");
-        } else {
-          s.RemoveNode(*name);
-        }
-      }
-      return false;
-    }
-    if (!o.addnodeoncreate) s.AddNode(*name, step->dev, &owner);
-    // A remove by another process that came before the node could not
-    // unlink it: leave no node of a gone device (or ours in place of a
-    // newer device's).
-    absl::StatusOr<DeviceInfo> now = dm->GetInfo(by_name);
-    if (now.ok() && now->dev != made) {
-      s.AddNode(*name, now->dev);
-    } else if (!now.ok() && dmioctl::ErrnoOf(now.status()) == ENXIO) {
-      s.Nodes().RemoveIfFor(*name, made).IgnoreError();
-      return true;  // created, then removed by another process
-    }
-    s.SetReadAhead(*name, step->dev);
-    shown_info = *step;
+    return false;
   }
+  if (!table.empty()) s.SetReadAhead(*name, created->dev);
   if (o.verbose) {
-    std::optional<std::string> shown = s.Unmangled(shown_info.name, "name");
+    std::optional<std::string> shown = s.Unmangled(created->name, "name");
     if (!shown) return false;
-    s.DisplayInfo(shown_info, *shown);
+    s.DisplayInfo(*created, *shown);
   }
   return true;
 }
@@ -415,8 +372,9 @@ bool CreateOneDevice(Session& s, const CreateSpec& spec) {
 bool CreateConcise(Session& s, const CmdArgs& a) {
   Options& o = s.opt();
   if (o.table_set || o.minor_set || o.uuid_set || o.notable || o.inactive) {
-    s.Err("--concise is incompatible with --[no]table, --minor, --uuid and "
-          "--inactive.");
+    s.Err(
+        "--concise is incompatible with --[no]table, --minor, --uuid and "
+        "--inactive.");
     return false;
   }
   std::string text;
@@ -426,9 +384,10 @@ bool CreateConcise(Session& s, const CmdArgs& a) {
     s.Err(absl::StrCat("Read from stdin aborted: ", strerror(errno)));
     return false;
   }
-  std::vector<std::string> errors;
-  std::vector<ConciseDevice> devices = ParseConciseInput(text, &errors);
-  for (const ConciseDevice& d : devices) {
+  std::string scan_error;
+  std::vector<dmioctl::ConciseFields> devices =
+      dmioctl::ScanConcise(text, &scan_error);
+  for (const dmioctl::ConciseFields& d : devices) {
     CreateSpec spec;
     spec.name = d.name;
     if (!d.uuid.empty()) {
@@ -436,18 +395,17 @@ bool CreateConcise(Session& s, const CmdArgs& a) {
       spec.uuid = d.uuid;
     }
     if (!d.minor.empty()) spec.minor = Atoi(d.minor);
-    if (d.flags == "ro") {
-      spec.read_only = true;
-    } else if (!d.flags.empty() && d.flags != "rw") {
-      s.Err(absl::StrCat("Invalid flags parameter '", d.flags,
-                         "' must be 'ro' or 'rw' or empty."));
+    absl::StatusOr<bool> read_only = dmioctl::ParseConciseFlags(d.flags);
+    if (!read_only.ok()) {
+      s.Err(read_only.status().message());
       return false;
     }
+    spec.read_only = *read_only;
     spec.table_text = &d.table;
     if (!CreateOneDevice(s, spec)) return false;
   }
-  for (const std::string& e : errors) s.Err(e);
-  return errors.empty();
+  if (!scan_error.empty()) s.Err(scan_error);
+  return scan_error.empty();
 }
 
 // dmsetup _get_device_size(): the table's length, 0 on any failure.
@@ -503,52 +461,16 @@ bool ErrorDevice(Session& s, const std::string& name) {
   return true;
 }
 
-bool CountDevice(Session& s, const CmdArgs&) {
-  ++s.device_count;
-  return true;
-}
-
-bool ErrorListed(Session& s, const CmdArgs& a) {
-  return ErrorDevice(s, *a.listed);
-}
-
 const std::string* FirstArg(const CmdArgs& a) {
   return a.args.empty() ? nullptr : &a.args[0];
 }
 
 }  // namespace
 
-bool Mknodes(Session& s, const std::string* name) {
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
-  if (name == nullptr) {
-    s.Nodes().set_ownership(kDebianNodeOwnership);
-    absl::StatusOr<dmioctl::MknodesReport> report = s.Nodes().Reconcile(*dm);
-    if (!report.ok()) {
-      if (dmioctl::GetIoctlErrorInfo(report.status())) {
-        s.IoctlError("names", IoctlTarget{}, report.status());
-      } else {
-        s.Err(report.status().message());
-      }
-      return false;
-    }
-    return true;
-  }
-  std::optional<DeviceSel> sel = s.SelectDevice(name);
-  if (!sel) return false;
-  absl::StatusOr<DeviceInfo> info = dm->GetInfo(sel->Ref());
-  if (info.ok()) {
-    std::optional<std::string> shown = s.Unmangled(info->name, "name");
-    if (!shown) return false;
-    s.AddNode(*shown, info->dev);
-    return true;
-  }
-  if (dmioctl::ErrnoOf(info.status()) == ENXIO) {
-    if (sel->kind == DeviceRef::Kind::kName) s.RemoveNode(sel->name);
-    return true;
-  }
-  s.IoctlError("mknodes", sel->Target(), info.status());
-  return false;
+dmioctl::RemoveOptions RemoveOptionsFrom(const Options& o) {
+  return {.retries = o.retry ? 24 : 0,
+          .retry_delay = std::chrono::milliseconds(200),
+          .deferred = o.deferred > 0};
 }
 
 namespace {
@@ -589,7 +511,8 @@ bool DoRename(Session& s, const std::string* name, const std::string* new_name,
     if (!mangle_new(*new_uuid, "new UUID", "UUID")) return false;
   } else {
     if (new_name->find('/') != std::string::npos) {
-      s.Err(absl::StrCat("Name \"", *new_name, "\" invalid. It contains \"/\"."));
+      s.Err(
+          absl::StrCat("Name \"", *new_name, "\" invalid. It contains \"/\"."));
       return false;
     }
     if (new_name->size() >= 128) {
@@ -728,15 +651,21 @@ bool CmdRemoveAll(Session& s, const CmdArgs& a) {
   };
   bool r = remove_all_and_mknodes();
   if (!s.opt().force) return r;
-  s.device_count = 0;
-  r |= ProcessAll(s, a, true, CountDevice);
-  if (s.device_count == 0) return r;
-  r |= ProcessAll(s, a, true, ErrorListed);
+  int devices = 0;
+  auto count = [&](Session&, const CmdArgs&) {
+    ++devices;
+    return true;
+  };
+  r |= ProcessAll(s, a, true, count);
+  if (devices == 0) return r;
+  r |= ProcessAll(s, a, true, [](Session& s, const CmdArgs& listed) {
+    return ErrorDevice(s, *listed.listed);
+  });
   r |= remove_all_and_mknodes();
-  s.device_count = 0;
-  r |= ProcessAll(s, a, true, CountDevice);
-  if (s.device_count == 0) return r;
-  s.Err(absl::StrCat("Unable to remove ", s.device_count, " device(s)."));
+  devices = 0;
+  r |= ProcessAll(s, a, true, count);
+  if (devices == 0) return r;
+  s.Err(absl::StrCat("Unable to remove ", devices, " device(s)."));
   return r;
 }
 
@@ -841,11 +770,11 @@ bool CmdSetGeometry(Session& s, const CmdArgs& a) {
   if (!numbers || v[0] > UINT32_MAX || v[1] > UINT32_MAX || v[2] > UINT32_MAX) {
     // The kernel finds the device, then rejects what it cannot read.
     absl::StatusOr<DeviceInfo> exists = dm->GetInfo(sel->Ref());
-    st = exists.ok() ? dmioctl::KernelError({.error_number = EINVAL,
-                                             .operation = "setgeometry",
-                                             .ioctl_name =
-                                                 "DM_DEV_SET_GEOMETRY"})
-                     : exists.status();
+    st = exists.ok()
+             ? dmioctl::KernelError({.error_number = EINVAL,
+                                     .operation = "setgeometry",
+                                     .ioctl_name = "DM_DEV_SET_GEOMETRY"})
+             : exists.status();
   } else {
     st = dm->SetGeometry(sel->Ref(), static_cast<uint32_t>(v[0]),
                          static_cast<uint32_t>(v[1]),
@@ -873,21 +802,20 @@ bool CmdMangle(Session& s, const CmdArgs& a) {
   }
   dmioctl::DeviceMapper* dm = s.Dm();
   if (dm == nullptr) return false;
-  std::optional<DeviceSel> sel =
-      s.SelectDevice(name.empty() && !a.listed && a.args.empty() ? nullptr
-                                                                 : &name);
+  std::optional<DeviceSel> sel = s.SelectDevice(
+      name.empty() && !a.listed && a.args.empty() ? nullptr : &name);
   if (!sel) return false;
   absl::StatusOr<DeviceInfo> info = dm->GetInfo(sel->Ref());
   if (!info.ok()) {
-    if (dmioctl::ErrnoOf(info.status()) != ENXIO) {
+    if (dmkit::ErrnoOf(info.status()) != ENXIO) {
       s.IoctlError("status", sel->Target(), info.status());
     }
     return false;
   }
   if (name.empty()) name = info->name;
   const std::string& uuid = info->uuid;
-  Mangling target = s.opt().manglename_set ? s.opt().manglename
-                                           : Mangling::kAuto;
+  Mangling target =
+      s.opt().manglename_set ? s.opt().manglename : Mangling::kAuto;
   if (target == Mangling::kAuto) {
     if (name.find("\\x5cx") != std::string::npos) {
       s.Err(absl::StrCat("The name \"", name,
@@ -925,13 +853,14 @@ bool CmdMangle(Session& s, const CmdArgs& a) {
   }
   if (uuid != new_uuid) {
     s.Err(absl::StrCat(name, ": ", uuid, ": UUID in incorrect form. "));
-    s.Err("Unable to change device UUID. The device must be deactivated "
-          "first.");
+    s.Err(
+        "Unable to change device UUID. The device must be deactivated "
+        "first.");
     return false;
   }
   if (name == new_name) {
-    s.Out(absl::StrCat(name, ": ", uuid.empty() ? "[no UUID]" : uuid,
-                       ": name ", uuid.empty() ? "" : "and UUID ",
+    s.Out(absl::StrCat(name, ": ", uuid.empty() ? "[no UUID]" : uuid, ": name ",
+                       uuid.empty() ? "" : "and UUID ",
                        "already in correct form\n"));
     return true;
   }

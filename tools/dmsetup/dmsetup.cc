@@ -1,7 +1,8 @@
 // The dmsetup applet: Debian's dmsetup 1.02.185 as it behaves without udev,
-// on dmkit's raw-ioctl library. This file holds the session, the command
-// table, usage and the main flow of dmsetup.c main(); the commands live in
-// dmsetup_commands.cc (changes) and dmsetup_show.cc (queries).
+// on dmkit's raw-ioctl library. This file holds the command table, usage
+// and the main flow of dmsetup.c main(); the session is session.cc, the
+// commands live in commands.cc (changes), show.cc (queries), tree.cc
+// (ls --tree) and batch.cc (--jobs).
 //
 // tests/vm/dmsetup_compat.sh compares it with Debian's dmsetup byte for
 // byte. Intentional differences:
@@ -24,15 +25,26 @@
 //    "-o all" means every non-statistics field.
 //  - create -j/-m: a failed create is rolled back by name (libdm sends name
 //    and number together, which the kernel refuses, and leaves the device).
-//  - create loads the table by name (libdm: by number, which the kernel
-//    hands to the next device as soon as it is free) and checks that each
-//    reply is from the device it made. When another process removes that
-//    device meanwhile, the create fails with one line ("dmkit: NAME was
-//    removed by another process while it was being created.", or the
-//    kernel's ENXIO line) and neither rolls back nor touches a newer
-//    device of the same name; no node of a removed device is left.
+//  - create is dmioctl::CreateDevice: it loads the table by name (libdm: by
+//    number, which the kernel hands to the next device as soon as it is
+//    free) and checks that each reply is from the device it made. When
+//    another process removes that device meanwhile, the create fails with
+//    one line ("device NAME was removed by another process while it was
+//    being created: No such device or address", or the kernel's ENXIO line)
+//    and neither rolls back nor touches a newer device of the same name; no
+//    node of a removed device is left.
+//  - create fails, and removes the device again, when its node cannot be
+//    made (libdm prints the node error and keeps the device); the line is
+//    dmioctl's ("PATH exists and is not a block device: File exists", or
+//    the failed call and its errno).
+//  - remove leaves a file at the node's path that is neither a block node
+//    nor a link alone, and says "Unable to unlink device node for 'NAME'"
+//    (libdm unlinks it).
 //  - message output over 64 KiB fails instead of sending the message again.
 //  - ls --tree picks UTF-8 line drawing from LC_ALL/LC_CTYPE/LANG.
+#include "tools/dmsetup/dmsetup.h"
+
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +53,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <ctype.h>
 #include <sys/ioctl.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
@@ -57,7 +68,11 @@
 #include "absl/strings/strip.h"
 #include "dmioctl/error.h"
 #include "tools/applet.h"
-#include "tools/dmsetup/internal.h"
+#include "tools/dmsetup/batch.h"
+#include "tools/dmsetup/commands.h"
+#include "tools/dmsetup/session.h"
+#include "tools/dmsetup/show.h"
+#include "tools/dmsetup/tree.h"
 
 #ifndef DMKIT_VERSION
 #define DMKIT_VERSION "0.0.0"
@@ -106,17 +121,16 @@ const Command kCommands[] = {
     {"rename", "<device> [--setuuid] <new_name_or_uuid>", 1, 2, 0, CmdRename},
     {"measure", "[<device>...]", 0, -1, 2, CmdNotSupported},
     {"message", "<device> <sector> <message>", 2, -1, 0, CmdMessage},
-    {"ls", "[--target <target_type>] [--exec <command>] [-o <options>] [--tree]",
-     0, 0, 0, CmdLs},
+    {"ls",
+     "[--target <target_type>] [--exec <command>] [-o <options>] [--tree]", 0,
+     0, 0, CmdLs},
     {"info", "[<device>...]", 0, -1, 1, CmdInfo},
     {"deps", "[-o <options>] [<device>...]", 0, -1, 2, CmdDeps},
-    {"stats", "<command> [<options>] [<device>...]", 1, -1, 1,
-     CmdNotSupported},
+    {"stats", "<command> [<options>] [<device>...]", 1, -1, 1, CmdNotSupported},
     {"status", "[<device>...] [--noflush] [--target <target_type>]", 0, -1, 2,
      CmdStatus},
-    {"table",
-     "[<device>...] [--concise] [--target <target_type>] [--showkeys]", 0, -1,
-     2, CmdStatus},
+    {"table", "[<device>...] [--concise] [--target <target_type>] [--showkeys]",
+     0, -1, 2, CmdStatus},
     {"wait", "<device> [<event_nr>] [--noflush]", 0, 2, 0, CmdWait},
     {"mknodes", "[<device>...]", 0, -1, 1, CmdMknodes},
     {"mangle", "[<device>...]", 0, -1, 1, CmdMangle},
@@ -185,7 +199,7 @@ void Usage(FILE* out) {
 bool ProcessOptions(Session& s) {
   Options& o = s.opt();
   if (o.tree) {
-    return ParseTreeOptions(s, o.options_set ? o.options : "", &s.tree_style);
+    return ParseTreeOptions(s, o.options_set ? o.options : "", &o.tree_style);
   }
   if (o.columns || !o.options_set) return true;
   s.set_dev_name_type(DevNameType::kDevNo);
@@ -242,7 +256,7 @@ bool ReportInit(Session& s, const Command* cmd) {
   ro.unbuffered = o.unbuffered > 0;
   std::string messages;
   std::unique_ptr<Report> report = Report::Create(ro, &messages);
-  fputs(messages.c_str(), stderr);
+  fputs(messages.c_str(), s.err());
   if (!report) return false;
   s.set_report(std::move(report));
   return true;
@@ -266,24 +280,31 @@ bool PerformCommand(Session& s, const Command* cmd,
   return true;
 }
 
-int Main(int argc, char** argv) {
-  std::string dev_dir = "/dev";
-  if (const char* env = getenv("DM_DEV_DIR"); env && *env) {
-    if (env[0] != '/') {
-      fputs("Invalid DM_DEV_DIR environment variable value.\n", stderr);
-      return 1;
-    }
-    dev_dir = env;
+// $DM_DEV_DIR, or /dev; empty when it is set but not an absolute path.
+std::string DevDirFromEnvironment() {
+  const char* env = getenv("DM_DEV_DIR");
+  if (env == nullptr || *env == '\0') return "/dev";
+  return env[0] == '/' ? env : "";
+}
+
+}  // namespace
+
+int RunDmsetup(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv,
+               FILE* out, FILE* err) {
+  std::string dev_dir = DevDirFromEnvironment();
+  if (dev_dir.empty()) {
+    fputs("Invalid DM_DEV_DIR environment variable value.\n", err);
+    return 1;
   }
   Options options;
   std::vector<std::string> errors;
   bool parsed = ParseOptions(argc, argv, &options, &errors);
-  for (const std::string& e : errors) fprintf(stderr, "%s\n", e.c_str());
+  for (const std::string& e : errors) fprintf(err, "%s\n", e.c_str());
   if (!parsed) {
-    fputs("Couldn't process command line.\n", stderr);
+    fputs("Couldn't process command line.\n", err);
     return 1;
   }
-  Session s(std::move(options), dev_dir);
+  Session s(std::move(options), dev_dir, std::move(dm), out, err);
   Options& o = s.opt();
   if (const char* env = getenv("DM_DEFAULT_NAME_MANGLING_MODE")) {
     if (!strcasecmp(env, "none")) s.set_mangling(Mangling::kNone);
@@ -300,19 +321,19 @@ int Main(int argc, char** argv) {
     cmd = FindCommand("version");
   } else {
     if (!o.command_given) {
-      Usage(stderr);
+      Usage(err);
       return 1;
     }
     cmd = FindCommand(o.command);
     if (cmd == nullptr) {
-      fputs("Unknown command.\n", stderr);
-      Usage(stderr);
+      fputs("Unknown command.\n", err);
+      Usage(err);
       return 1;
     }
     int n = static_cast<int>(args.size());
     if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
-      fputs("Incorrect number of arguments.\n", stderr);
-      Usage(stderr);
+      fputs("Incorrect number of arguments.\n", err);
+      Usage(err);
       return 1;
     }
   }
@@ -324,11 +345,11 @@ int Main(int argc, char** argv) {
       s.set_mangling(Mangling::kNone);
     }
     if (!ProcessOptions(s)) {
-      fputs("Couldn't process command line.\n", stderr);
+      fputs("Couldn't process command line.\n", err);
       return 1;
     }
     if (o.select_set && cmd->repeatable == 2) {
-      fputs("dmkit: -S/--select is not supported.\n", stderr);
+      fputs("dmkit: -S/--select is not supported.\n", err);
       return 1;
     }
     if (o.columns && !o.json) {
@@ -345,26 +366,24 @@ int Main(int argc, char** argv) {
   } else {
     r = PerformCommand(s, cmd, args, multiple);
   }
-  if (s.concise_output) {
-    putchar('\n');
-    fflush(stdout);
+  if (s.concise_output()) {
+    fputc('\n', out);
+    fflush(out);
   }
-  if (s.report() != nullptr) fputs(s.report()->Output().c_str(), stdout);
-  if (s.json_started()) puts(s.JsonEnd().c_str());
+  if (s.report() != nullptr) fputs(s.report()->Output().c_str(), out);
+  if (s.json_started()) fprintf(out, "%s\n", s.JsonEnd().c_str());
   if (r) ret = 0;
-  fflush(stdout);
-  if (!s.busy_hint.empty()) fprintf(stderr, "%s\n", s.busy_hint.c_str());
+  fflush(out);
+  if (!s.busy_hint().empty()) fprintf(err, "%s\n", s.busy_hint().c_str());
   return always_ok ? 0 : ret;
 }
 
-}  // namespace
-
 bool CmdHelp(Session& s, const CmdArgs&) {
-  Usage(stderr);
+  Usage(s.err());
   if (s.opt().columns) {
     // dmsetup _dmsetup_help(): the field list of a report asked for "help".
-    fputs(FieldHelpText(), stderr);
-    fputs(" \n", stderr);
+    fputs(FieldHelpText(), s.err());
+    fputs(" \n", s.err());
   }
   return true;
 }
@@ -396,18 +415,20 @@ bool CmdUdevFlags(Session& s, const CmdArgs& a) {
   uint32_t cookie;
   if (!CookieValue(s, a.args[0], &cookie)) return false;
   static const char* const kNames[] = {
-      "DISABLE_DM_RULES", "DISABLE_SUBSYSTEM_RULES", "DISABLE_DISK_RULES",
-      "DISABLE_OTHER_RULES", "LOW_PRIORITY", "DISABLE_LIBRARY_FALLBACK",
-      "PRIMARY_SOURCE", nullptr};
+      "DISABLE_DM_RULES",   "DISABLE_SUBSYSTEM_RULES",
+      "DISABLE_DISK_RULES", "DISABLE_OTHER_RULES",
+      "LOW_PRIORITY",       "DISABLE_LIBRARY_FALLBACK",
+      "PRIMARY_SOURCE",     nullptr};
   uint16_t flags = static_cast<uint16_t>(cookie >> kUdevFlagsShift);
   for (int i = 0; i < kUdevFlagsShift; ++i) {
     if (!((1 << i) & flags)) continue;
     if (i < kUdevFlagsShift / 2 && i < 7 && kNames[i]) {
-      printf("DM_UDEV_%s_FLAG='1'\n", kNames[i]);
+      fprintf(s.out(), "DM_UDEV_%s_FLAG='1'\n", kNames[i]);
     } else if (i < kUdevFlagsShift / 2) {
-      printf("DM_UDEV_FLAG%d='1'\n", i);
+      fprintf(s.out(), "DM_UDEV_FLAG%d='1'\n", i);
     } else {
-      printf("DM_SUBSYSTEM_UDEV_FLAG%d='1'\n", i - kUdevFlagsShift / 2);
+      fprintf(s.out(), "DM_SUBSYSTEM_UDEV_FLAG%d='1'\n",
+              i - kUdevFlagsShift / 2);
     }
   }
   return true;
@@ -419,7 +440,7 @@ bool CmdUdevFlags(Session& s, const CmdArgs& a) {
 bool CmdUdevComplete(Session& s, const CmdArgs& a) {
   uint32_t cookie;
   if (!CookieValue(s, a.args[0], &cookie)) return false;
-  printf("DM_COOKIE_COMPLETED=0x%-10x\n", cookie);
+  fprintf(s.out(), "DM_COOKIE_COMPLETED=0x%-10x\n", cookie);
   // There is no semaphore of ours to release.
   (void)kUdevFlagsMask;
   return true;
@@ -445,12 +466,12 @@ namespace {
 constexpr uint32_t kCookieMagic = 0x0D4D;
 
 // dmsetup _yes_no_prompt().
-char YesNo(const char* prompt) {
+char YesNo(Session& s, const char* prompt) {
   int c = 0, ret = 0;
   do {
     if (c == '\n' || !c) {
-      fputs(prompt, stdout);
-      fflush(stdout);
+      fputs(prompt, s.out());
+      fflush(s.out());
     }
     if ((c = getchar()) == EOF) {
       ret = 'n';
@@ -459,7 +480,7 @@ char YesNo(const char* prompt) {
     c = tolower(c);
     if (c == 'y' || c == 'n') ret = c;
   } while (!ret || c != '\n');
-  if (c != '\n') putchar('\n');
+  if (c != '\n') fputc('\n', s.out());
   return static_cast<char>(ret);
 }
 }  // namespace
@@ -474,19 +495,20 @@ bool CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
   }
   if (!s.opt().yes) {
     if (age) {
-      fprintf(stderr,
+      fprintf(s.err(),
               "WARNING: This operation will destroy all semaphores older than "
               "%d minutes with keys that have a prefix %u (0x%x).\n",
               age, kCookieMagic, kCookieMagic);
     } else {
-      fprintf(stderr,
+      fprintf(s.err(),
               "WARNING: This operation will destroy all semaphores with keys "
               "that have a prefix %u (0x%x).\n",
               kCookieMagic, kCookieMagic);
     }
-    if (YesNo("Do you really want to continue? [y/n]: ") == 'n') {
-      printf("Semaphores with keys prefixed by %u (0x%x) NOT destroyed.\n",
-             kCookieMagic, kCookieMagic);
+    if (YesNo(s, "Do you really want to continue? [y/n]: ") == 'n') {
+      fprintf(s.out(),
+              "Semaphores with keys prefixed by %u (0x%x) NOT destroyed.\n",
+              kCookieMagic, kCookieMagic);
       return true;
     }
   }
@@ -511,15 +533,16 @@ bool CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
     }
     if (semctl(sid, 0, IPC_RMID, 0) < 0) {
       s.Err(absl::StrCat("Could not cleanup notification semaphore with semid ",
-                         sid, " and cookie value ", key, " (0x",
-                         absl::Hex(key), ")."));
+                         sid, " and cookie value ", key, " (0x", absl::Hex(key),
+                         ")."));
       continue;
     }
     ++counter;
   }
-  printf("%d semaphores with keys prefixed by %u (0x%x) destroyed. %d "
-         "skipped.\n",
-         counter, kCookieMagic, kCookieMagic, skipped);
+  fprintf(s.out(),
+          "%d semaphores with keys prefixed by %u (0x%x) destroyed. %d "
+          "skipped.\n",
+          counter, kCookieMagic, kCookieMagic, skipped);
   return true;
 }
 
@@ -530,8 +553,9 @@ bool CmdUdevCookies(Session& s, const CmdArgs&) {
     s.Err(absl::StrCat("SEM_INFO: sem_ctl failed: ", strerror(errno)));
     return false;
   }
-  printf("Cookie       Semid      Value      Last semop time           Last "
-         "change time\n");
+  fprintf(s.out(),
+          "Cookie       Semid      Value      Last semop time           Last "
+          "change time\n");
   for (int id = 0; id <= max_id; ++id) {
     struct semid_ds data;
     int sid = semctl(id, 0, SEM_STAT, &data);
@@ -549,476 +573,25 @@ bool CmdUdevCookies(Session& s, const CmdArgs&) {
     char* c = ctime_r(&data.sem_ctime, ctime_buf);
     if (o) otime[strlen(o) - 1] = '\0';
     if (c) ctime_buf[strlen(c) - 1] = '\0';
-    printf("0x%-10x %-10d %-10d %s  %s\n", key, sid, val, o ? o : "unknown",
-           c ? c : "unknown");
+    fprintf(s.out(), "0x%-10x %-10d %-10d %s  %s\n", key, sid, val,
+            o ? o : "unknown", c ? c : "unknown");
   }
   return true;
-}
-
-// Session.
-
-dmioctl::DeviceRef DeviceSel::Ref() const {
-  switch (kind) {
-    case dmioctl::DeviceRef::Kind::kUuid:
-      return dmioctl::DeviceRef::ByUuid(uuid);
-    case dmioctl::DeviceRef::Kind::kDevNum:
-      return dmioctl::DeviceRef::ByDevNum(
-          dmioctl::DevNum{static_cast<uint32_t>(major),
-                          static_cast<uint32_t>(minor)});
-    case dmioctl::DeviceRef::Kind::kName:
-      break;
-  }
-  return dmioctl::DeviceRef::ByName(name);
-}
-
-IoctlTarget DeviceSel::Target() const {
-  IoctlTarget t;
-  if (kind == dmioctl::DeviceRef::Kind::kName) t.name = name;
-  if (kind == dmioctl::DeviceRef::Kind::kUuid) t.uuid = uuid;
-  if (kind == dmioctl::DeviceRef::Kind::kDevNum) {
-    t.major = major;
-    t.minor = minor;
-  }
-  return t;
-}
-
-Session::Session(Options options, std::string dev_dir)
-    : options_(std::move(options)),
-      dev_dir_(std::move(dev_dir)),
-      nodes_(dev_dir_, kDebianNodeOwnership) {}
-
-Session::~Session() = default;
-
-std::string Session::MapperDir() const {
-  std::string dir = dev_dir_;
-  if (dir.empty() || dir.back() != '/') dir.push_back('/');
-  return absl::StrCat(dir, "mapper");
-}
-
-void Session::Out(absl::string_view text) {
-  fwrite(text.data(), 1, text.size(), stdout);
-}
-
-void Session::Err(absl::string_view line) {
-  fflush(stdout);
-  fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
-}
-
-dmioctl::DeviceMapper* Session::Dm() {
-  if (dm_) return dm_.get();
-  if (dm_failed_) return nullptr;
-  auto opened = dmioctl::DeviceMapper::Open(dev_dir_);
-  if (!opened.ok()) {
-    dm_failed_ = true;
-    int err = dmioctl::ErrnoOf(opened.status());
-    std::string control = absl::StrCat(MapperDir(), "/control");
-    if (err != 0) {
-      Err(absl::StrCat(control, ": open failed: ", strerror(err)));
-    } else {
-      Err(opened.status().message());
-    }
-    Err("Failure to communicate with kernel device-mapper driver.");
-    if (geteuid() == 0) {
-      Err("Check that device-mapper is available in the kernel.");
-    }
-    Err(absl::StrCat("Incompatible libdevmapper dmkit ", DMKIT_VERSION,
-                     " and kernel driver (unknown version)."));
-    return nullptr;
-  }
-  dm_ = std::move(*opened);
-  return dm_.get();
-}
-
-std::optional<std::string> Session::TaskName(absl::string_view name,
-                                             bool creating) {
-  std::string resolved(name);
-  if (size_t slash = name.rfind('/'); slash != absl::string_view::npos) {
-    if (creating) {
-      Err(absl::StrCat("Name \"", name, "\" invalid. It contains \"/\"."));
-      return std::nullopt;
-    }
-    // _dm_task_set_name_from_path(): a node path names its device.
-    std::string path(name);
-    absl::string_view base = name.substr(slash + 1);
-    struct stat st1, st2;
-    std::string found;
-    if (stat(path.c_str(), &st1) == 0) {
-      std::string mapper = absl::StrCat(MapperDir(), "/", base);
-      if (stat(mapper.c_str(), &st2) == 0 && st1.st_rdev == st2.st_rdev) {
-        found = std::string(base);
-      }
-    } else {
-      size_t slashes = std::count(name.begin(), name.end(), '/');
-      if (name.size() < 3 || name[0] == '/' || slashes != 1) {
-        Err(absl::StrCat("Device ", name, " not found"));
-        return std::nullopt;
-      }
-      std::string alt = absl::StrCat(MapperDir(), "/../", name);
-      if (stat(alt.c_str(), &st1) != 0) {
-        Err(absl::StrCat("Device ", name, " not found"));
-        return std::nullopt;
-      }
-    }
-    if (found.empty()) {
-      std::string dir = MapperDir();
-      if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-          if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-          std::string p = absl::StrCat(dir, "/", e->d_name);
-          if (stat(p.c_str(), &st2) == 0 && st2.st_rdev == st1.st_rdev) {
-            found = e->d_name;
-            break;
-          }
-        }
-        closedir(d);
-      } else {
-        Err(absl::StrCat(dir, ": opendir failed: ", strerror(errno)));
-      }
-      if (found.empty()) {
-        Err(absl::StrCat("Device ", base, " not found"));
-        return std::nullopt;
-      }
-    }
-    // An existing node's name is used as it is, unmangled.
-    return found;
-  }
-  if (resolved.size() >= 128) {
-    Err(absl::StrCat("Name \"", name, "\" too long."));
-    return std::nullopt;
-  }
-  if (std::string e = CheckMultipleMangled(name, "name", mangling_);
-      !e.empty()) {
-    Err(e);
-    return std::nullopt;
-  }
-  if (mangling_ != Mangling::kNone) {
-    MangleResult m = MangleString(name, "name", mangling_);
-    if (m.changed < 0) {
-      Err(m.error);
-      Err(absl::StrCat("Failed to mangle device name \"", name, "\"."));
-      return std::nullopt;
-    }
-    if (m.changed) return m.value;
-  }
-  return resolved;
-}
-
-std::optional<std::string> Session::TaskUuid(absl::string_view uuid) {
-  if (std::string e = CheckMultipleMangled(uuid, "UUID", mangling_);
-      !e.empty()) {
-    Err(e);
-    return std::nullopt;
-  }
-  if (mangling_ != Mangling::kNone) {
-    MangleResult m = MangleString(uuid, "UUID", mangling_);
-    if (m.changed < 0) {
-      Err(m.error);
-      Err(absl::StrCat("Failed to mangle device uuid \"", uuid, "\"."));
-      return std::nullopt;
-    }
-    if (m.changed) return m.value;
-  }
-  return std::string(uuid);
-}
-
-std::optional<DeviceSel> Session::SelectDevice(const std::string* name,
-                                               bool optional) {
-  DeviceSel sel;
-  if (name != nullptr) {
-    std::optional<std::string> n = TaskName(*name, false);
-    if (!n) return std::nullopt;
-    sel.kind = dmioctl::DeviceRef::Kind::kName;
-    sel.name = *n;
-  } else if (options_.uuid_set) {
-    std::optional<std::string> u = TaskUuid(options_.uuid);
-    if (!u) return std::nullopt;
-    sel.kind = dmioctl::DeviceRef::Kind::kUuid;
-    sel.uuid = *u;
-  } else if (options_.major_set && options_.minor_set) {
-    sel.kind = dmioctl::DeviceRef::Kind::kDevNum;
-    sel.major = options_.major;
-    sel.minor = options_.minor;
-  } else if (!optional) {
-    Err("No device specified.");
-    return std::nullopt;
-  }
-  return sel;
-}
-
-std::optional<std::string> Session::Unmangled(absl::string_view kernel_name,
-                                              absl::string_view what) {
-  if (mangling_ == Mangling::kNone) return std::string(kernel_name);
-  if (std::string e = CheckMultipleMangled(kernel_name, what, mangling_);
-      !e.empty()) {
-    Err(e);
-    return std::nullopt;
-  }
-  MangleResult m = UnmangleString(kernel_name, what, mangling_);
-  if (m.changed < 0) {
-    Err(m.error);
-    return std::nullopt;
-  }
-  return m.changed ? m.value : std::string(kernel_name);
-}
-
-void Session::IoctlErrno(absl::string_view op, const IoctlTarget& target,
-                         int error_number) {
-  Err(FormatIoctlError(op, target, error_number));
-}
-
-void Session::IoctlError(absl::string_view op, const IoctlTarget& target,
-                         const absl::Status& status) {
-  Err(FormatStatusError(op, target, status));
-}
-
-void Session::AddNode(absl::string_view name, dmioctl::DevNum dev,
-                      const dmioctl::NodeOwnership* owner) {
-  if (name.empty()) return;
-  std::string path = absl::StrCat(MapperDir(), "/", name);
-  struct stat st;
-  // libdm _add_dev_node() follows links and refuses anything but a block
-  // device in the node's place.
-  if (stat(path.c_str(), &st) == 0 && !S_ISBLK(st.st_mode)) {
-    Err(absl::StrCat("A non-block device file at '", path,
-                     "' is already present"));
-    return;
-  }
-  nodes_.set_ownership(owner ? *owner : kDebianNodeOwnership);
-  absl::StatusOr<bool> added = nodes_.Add(name, dev);
-  if (!added.ok()) {
-    Err(absl::StrCat(path, ": mknod for ", name, " failed: ",
-                     strerror(dmioctl::ErrnoOf(added.status()))));
-  }
-}
-
-void Session::RemoveNode(absl::string_view name) {
-  if (name.empty()) return;
-  std::string path = absl::StrCat(MapperDir(), "/", name);
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return;
-  // libdm _rm_dev_node() unlinks whatever has the node's name.
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    Err(absl::StrCat("Unable to unlink device node for '", name, "'"));
-  }
-}
-
-void Session::RenameNode(absl::string_view old_name,
-                         absl::string_view new_name) {
-  std::string from = absl::StrCat(MapperDir(), "/", old_name);
-  std::string to = absl::StrCat(MapperDir(), "/", new_name);
-  struct stat st;
-  if (lstat(to.c_str(), &st) == 0) {
-    struct stat target = st;
-    if (S_ISLNK(st.st_mode) && stat(to.c_str(), &target) != 0) {
-      Err(absl::StrCat(to, ": stat failed: ", strerror(errno)));
-      return;
-    }
-    if (!S_ISBLK(target.st_mode)) {
-      Err(absl::StrCat("A non-block device file at '", to,
-                       "' is already present"));
-      return;
-    }
-    if (unlink(to.c_str()) != 0 && errno != EPERM) {
-      Err(absl::StrCat("Unable to unlink device node for '", new_name, "'"));
-      return;
-    }
-  }
-  if (rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
-    Err(absl::StrCat("Unable to rename device node from '", old_name,
-                     "' to '", new_name, "'"));
-  }
-}
-
-namespace {
-std::string SysBlockPath(dmioctl::DevNum dev, absl::string_view rest) {
-  return absl::StrCat("/sys/dev/block/", dev.major, ":", dev.minor, rest);
-}
-
-bool ReadFileText(const std::string& path, std::string* text) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  int saved = errno;
-  close(fd);
-  if (n < 0) {
-    errno = saved;
-    return false;
-  }
-  text->assign(buf, static_cast<size_t>(n));
-  return true;
-}
-}  // namespace
-
-std::optional<uint32_t> Session::ReadAhead(absl::string_view name,
-                                           dmioctl::DevNum dev) {
-  if (dev.major != 0) {
-    std::string text;
-    if (ReadFileText(SysBlockPath(dev, "/bdi/read_ahead_kb"), &text)) {
-      return static_cast<uint32_t>(Atoi(text) * 2);
-    }
-  }
-  if (name.empty()) {
-    Err("Empty device name passed to BLKRAGET");
-    return std::nullopt;
-  }
-  std::string path = absl::StrCat(MapperDir(), "/", name);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    Err(absl::StrCat(path, ": open failed: ", strerror(errno)));
-    return std::nullopt;
-  }
-  long value = 0;
-  int r = ioctl(fd, BLKRAGET, &value);
-  int saved = errno;
-  close(fd);
-  if (r != 0) {
-    Err(absl::StrCat(name, ": BLKRAGET failed: ", strerror(saved)));
-    return std::nullopt;
-  }
-  return static_cast<uint32_t>(value);
-}
-
-void Session::SetReadAhead(absl::string_view name, dmioctl::DevNum dev) {
-  uint32_t read_ahead = options_.readahead;
-  if (!options_.readahead_set || read_ahead == kReadAheadAuto) return;
-  if (options_.readahead_minimum) {
-    std::optional<uint32_t> current = ReadAhead(name, dev);
-    if (!current || *current >= read_ahead) return;
-  }
-  if (dev.major != 0) {
-    std::string path = SysBlockPath(dev, "/bdi/read_ahead_kb");
-    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      // sysfs counts kB: round the sectors up.
-      std::string text = absl::StrCat((read_ahead + 1) / 2);
-      if (write(fd, text.data(), text.size()) !=
-          static_cast<ssize_t>(text.size())) {
-        Err(absl::StrCat(path, ": write failed: ", strerror(errno)));
-      }
-      close(fd);
-      return;
-    }
-  }
-  std::string path = absl::StrCat(MapperDir(), "/", name);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    Err(absl::StrCat(path, ": open failed: ", strerror(errno)));
-    return;
-  }
-  if (ioctl(fd, BLKRASET, static_cast<long>(read_ahead)) != 0) {
-    Err(absl::StrCat(name, ": BLKRASET failed: ", strerror(errno)));
-  }
-  close(fd);
-}
-
-std::optional<std::string> Session::DeviceName(dmioctl::DevNum dev,
-                                               bool prefer_kernel_name) {
-  if (IsDmMajor(dev.major) && !prefer_kernel_name) {
-    std::string text;
-    if (ReadFileText(SysBlockPath(dev, "/dm/name"), &text)) {
-      if (!text.empty()) text.pop_back();  // '\n'
-      return text;
-    }
-  }
-  char link[4096];
-  std::string path = SysBlockPath(dev, "");
-  ssize_t n = readlink(path.c_str(), link, sizeof(link) - 1);
-  if (n < 0) {
-    if (errno != ENOENT) {
-      Err(absl::StrCat(path, ": readlink failed: ", strerror(errno)));
-    }
-    return std::nullopt;
-  }
-  link[n] = '\0';
-  const char* base = strrchr(link, '/');
-  if (base == nullptr) {
-    Err(absl::StrCat("Could not locate device kernel name in sysfs path ",
-                     link));
-    return std::nullopt;
-  }
-  return std::string(base + 1);
-}
-
-bool Session::IsDmMajor(uint32_t major) {
-  if (!dm_majors_loaded_) {
-    dm_majors_loaded_ = 1;
-    std::string text;
-    int fd = open("/proc/devices", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = read(fd, buf, sizeof(buf))) > 0) text.append(buf, n);
-      close(fd);
-    }
-    bool block = false;
-    for (absl::string_view line : absl::StrSplit(text, '\n')) {
-      if (absl::StartsWith(line, "Block devices:")) block = true;
-      if (!block) continue;
-      std::pair<absl::string_view, absl::string_view> f =
-          absl::StrSplit(absl::StripLeadingAsciiWhitespace(line), ' ');
-      uint32_t m;
-      if (f.second == "device-mapper" && absl::SimpleAtoi(f.first, &m)) {
-        dm_majors_.push_back(m);
-      }
-    }
-  }
-  return std::find(dm_majors_.begin(), dm_majors_.end(), major) !=
-         dm_majors_.end();
-}
-
-void Session::DisplayInfo(const dmioctl::DeviceInfo& info,
-                          absl::string_view name) {
-  std::optional<uint32_t> ra = ReadAhead(name, info.dev);
-  Out(FormatInfoLong(info, name, ra));
-}
-
-void Session::JsonBegin(absl::string_view key) {
-  if (json_started_) return;
-  json_started_ = true;
-  json_.BeginObject();
-  json_.Key(key);
-  json_.BeginArray();
-}
-
-std::string Session::JsonEnd() {
-  json_.EndArray();
-  json_.EndObject();
-  return json_.text();
-}
-
-std::string FormatInfoLong(const dmioctl::DeviceInfo& info,
-                           absl::string_view name,
-                           std::optional<uint32_t> read_ahead) {
-  std::string out = absl::StrCat("Name:              ", name, "\n");
-  absl::StrAppend(&out, "State:             ",
-                  info.suspended() ? "SUSPENDED" : "ACTIVE",
-                  info.read_only() ? " (READ-ONLY)" : "",
-                  info.deferred_remove() ? " (DEFERRED REMOVE)" : "", "\n");
-  if (read_ahead) absl::StrAppend(&out, "Read Ahead:        ", *read_ahead, "\n");
-  if (!info.live_table() && !info.inactive_table()) {
-    out += "Tables present:    None\n";
-  } else {
-    absl::StrAppend(&out, "Tables present:    ",
-                    info.live_table() ? "LIVE" : "",
-                    info.live_table() && info.inactive_table() ? " & " : "",
-                    info.inactive_table() ? "INACTIVE" : "", "\n");
-  }
-  if (info.open_count != -1) {
-    absl::StrAppend(&out, "Open count:        ", info.open_count, "\n");
-  }
-  absl::StrAppend(&out, "Event number:      ", info.event_nr, "\n");
-  absl::StrAppend(&out, "Major, minor:      ", info.dev.major, ", ",
-                  info.dev.minor, "\n");
-  absl::StrAppend(&out, "Number of targets: ",
-                  static_cast<int32_t>(info.target_count), "\n");
-  if (!info.uuid.empty()) absl::StrAppend(&out, "UUID: ", info.uuid, "\n");
-  out.push_back('\n');
-  return out;
 }
 
 }  // namespace dmsetup
 
-int DmsetupMain(int argc, char** argv) { return dmsetup::Main(argc, argv); }
+int DmsetupMain(int argc, char** argv) {
+  // Opened before the command line is read, so that a test can hand
+  // RunDmsetup() another DeviceMapper; an error is printed (as dmsetup
+  // words it) only by a command that needs the kernel.
+  std::string dev_dir = dmsetup::DevDirFromEnvironment();
+  absl::StatusOr<std::unique_ptr<dmioctl::DeviceMapper>> dm =
+      dmioctl::DeviceMapper::Open(dev_dir.empty() ? "/dev" : dev_dir);
+  absl::StatusOr<dmioctl::DeviceMapper*> borrowed =
+      dm.ok() ? absl::StatusOr<dmioctl::DeviceMapper*>(dm->get())
+              : absl::StatusOr<dmioctl::DeviceMapper*>(dm.status());
+  return dmsetup::RunDmsetup(std::move(borrowed), argc, argv, stdout, stderr);
+}
 
 }  // namespace dmkit

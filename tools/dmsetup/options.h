@@ -20,15 +20,24 @@ namespace dmkit::dmsetup {
 inline constexpr uint32_t kReadAheadAuto = UINT32_MAX;
 inline constexpr uint32_t kReadAheadNone = 0;
 
+// How `ls --tree` draws (dmsetup's pstree-style options).
+struct TreeStyle {
+  bool device = true, blkdevname = false, active = false, rw = false,
+       open = false, uuid = false, compact = false, truncate = true,
+       bottom_up = false;
+  int symbols = 0;  // 0 ascii, 1 utf, 2 vt100
+  int width = 80;
+};
+
 struct Options {
   // Switch counts (dmsetup's _switches[]).
-  int readonly = 0, columns = 0, concise = 0, deferred = 0, force = 0,
-      help = 0, inactive = 0, nameprefixes = 0, noflush = 0, noheadings = 0,
-      nolockfs = 0, noopencount = 0, notable = 0, noudevrules = 0,
-      noudevsync = 0, retry = 0, rows = 0, setuuid = 0, showkeys = 0,
-      tree = 0, unbuffered = 0, unquoted = 0, verbose = 0, verifyudev = 0,
-      version = 0, yes = 0, addnodeoncreate = 0, addnodeonresume = 0,
-      checks = 0, json = 0, nosuffix = 0, units_set = 0;
+  int readonly = 0, columns = 0, concise = 0, deferred = 0, force = 0, help = 0,
+      inactive = 0, nameprefixes = 0, noflush = 0, noheadings = 0, nolockfs = 0,
+      noopencount = 0, notable = 0, noudevrules = 0, noudevsync = 0, retry = 0,
+      rows = 0, setuuid = 0, showkeys = 0, tree = 0, unbuffered = 0,
+      unquoted = 0, verbose = 0, verifyudev = 0, version = 0, yes = 0,
+      addnodeoncreate = 0, addnodeonresume = 0, checks = 0, json = 0,
+      nosuffix = 0, units_set = 0;
   bool major_set = false, minor_set = false, uuid_set = false,
        table_set = false, target_set = false, options_set = false,
        separator_set = false, sort_set = false, select_set = false,
@@ -44,6 +53,8 @@ struct Options {
   bool readahead_minimum = false;  // "+N": only raise the read-ahead
   uint32_t udev_cookie = 0;
   Mangling manglename = Mangling::kAuto;
+  // -o with --tree, read before the command runs.
+  TreeStyle tree_style;
 
   // The command word and its arguments (after option permutation).
   // `command_given`: there was a word, even an empty one (dmsetup calls ''

@@ -2,6 +2,8 @@
 // status, table (plain, --concise, --target), targets, target-version,
 // version, splitname. Output follows dmsetup.c byte for byte; --json is
 // dmkit's own.
+#include "tools/dmsetup/show.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "dmioctl/error.h"
 #include "dmioctl/targets.h"
-#include "tools/dmsetup/internal.h"
+#include "tools/dmsetup/tree.h"
 
 #ifndef DMKIT_VERSION
 #define DMKIT_VERSION "0.0.0"
@@ -95,8 +97,8 @@ bool ReportRow(Session& s, const DeviceInfo& info, const std::string& name,
   const uint32_t types = report->types();
   const int node = tree ? tree->Find(info.dev) : -1;
   if ((types & kObjTree) && node < 0) {
-    s.Err(absl::StrCat("Cannot find node ", info.dev.major, ":",
-                       info.dev.minor, "."));
+    s.Err(absl::StrCat("Cannot find node ", info.dev.major, ":", info.dev.minor,
+                       "."));
     return false;
   }
   std::vector<DevNum> deps;
@@ -147,10 +149,10 @@ bool ReportRow(Session& s, const DeviceInfo& info, const std::string& name,
       case Field::kUnmangledName:
       case Field::kMangledUuid:
       case Field::kUnmangledUuid: {
-        bool is_name = field == Field::kMangledName ||
-                       field == Field::kUnmangledName;
-        bool mangle = field == Field::kMangledName ||
-                      field == Field::kMangledUuid;
+        bool is_name =
+            field == Field::kMangledName || field == Field::kUnmangledName;
+        bool mangle =
+            field == Field::kMangledName || field == Field::kMangledUuid;
         const std::string& value = is_name ? name : uuid;
         const char* what = is_name ? "name" : "UUID";
         MangleResult m;
@@ -177,10 +179,9 @@ bool ReportRow(Session& s, const DeviceInfo& info, const std::string& name,
         if (!blk_name(info.dev, &v)) return failed(*f);
         break;
       case Field::kAttr:
-        v = absl::StrCat(info.live_table() ? "L" : "-",
-                         info.inactive_table() ? "I" : "-",
-                         info.suspended() ? "s" : "-",
-                         info.read_only() ? "r" : "w");
+        v = absl::StrCat(
+            info.live_table() ? "L" : "-", info.inactive_table() ? "I" : "-",
+            info.suspended() ? "s" : "-", info.read_only() ? "r" : "w");
         break;
       case Field::kTablesLoaded:
         v = info.live_table() ? (info.inactive_table() ? "Both" : "Live")
@@ -276,25 +277,27 @@ bool ReportRow(Session& s, const DeviceInfo& info, const std::string& name,
 
 // The dependency tree, built once for the tree fields of a report.
 DepTree* ReportTree(Session& s) {
-  if (!s.report_tree_built) {
-    s.report_tree_built = true;
-    dmioctl::DeviceMapper* dm = s.Dm();
-    if (dm == nullptr) return nullptr;
-    s.report_tree = std::make_unique<DepTree>();
-    bool ok = true;
-    absl::StatusOr<std::vector<dmioctl::DeviceListEntry>> list =
-        dm->ListDevices({.with_uuid = false});
-    if (!list.ok()) {
-      s.IoctlError("names", IoctlTarget{}, list.status());
-      ok = false;
-    } else {
-      for (const dmioctl::DeviceListEntry& e : *list) {
-        ok = s.report_tree->AddDevice(s, e.dev) && ok;
-      }
-    }
-    if (!ok) s.Err("Internal device dependency tree creation failed.");
+  if (s.report_tree_built()) return s.report_tree();
+  dmioctl::DeviceMapper* dm = s.Dm();
+  if (dm == nullptr) {
+    s.set_report_tree(nullptr);
+    return nullptr;
   }
-  return s.report_tree.get();
+  auto tree = std::make_unique<DepTree>();
+  bool ok = true;
+  absl::StatusOr<std::vector<dmioctl::DeviceListEntry>> list =
+      dm->ListDevices({.with_uuid = false});
+  if (!list.ok()) {
+    s.IoctlError("names", IoctlTarget{}, list.status());
+    ok = false;
+  } else {
+    for (const dmioctl::DeviceListEntry& e : *list) {
+      ok = tree->AddDevice(s, e.dev) && ok;
+    }
+  }
+  s.set_report_tree(std::move(tree));
+  if (!ok) s.Err("Internal device dependency tree creation failed.");
+  return s.report_tree();
 }
 
 bool DisplayName(Session& s, const CmdArgs& a);
@@ -321,7 +324,7 @@ bool ExecCommand(Session& s, const std::string& name) {
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
-  fflush(stdout);
+  fflush(s.out());
   pid_t pid = fork();
   if (pid == 0) {
     execvp(argv[0], argv.data());
@@ -334,39 +337,6 @@ bool ExecCommand(Session& s, const std::string& name) {
 }
 
 }  // namespace
-
-bool ProcessAll(Session& s, const CmdArgs& a, bool silent, CommandFn fn) {
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
-  absl::StatusOr<std::vector<dmioctl::DeviceListEntry>> list =
-      dm->ListDevices({.with_uuid = false});
-  if (!list.ok()) {
-    s.IoctlError("names", IoctlTarget{}, list.status());
-    return false;
-  }
-  if (list->empty()) {
-    if (!silent && !s.opt().json) s.Out("No devices found\n");
-    return true;
-  }
-  // The list's names are unmangled first, as libdm does for the whole reply.
-  std::vector<std::string> names;
-  for (const dmioctl::DeviceListEntry& e : *list) {
-    std::optional<std::string> n = s.Unmangled(e.name, "name");
-    if (!n) return false;
-    names.push_back(*n);
-  }
-  bool r = true;
-  for (size_t i = 0; i < names.size(); ++i) {
-    CmdArgs b;
-    b.cmd = a.cmd;
-    b.args = a.args;
-    b.listed = &names[i];
-    b.multiple = true;
-    b.listed_dev = (*list)[i].dev;
-    if (!fn(s, b)) r = false;
-  }
-  return r;
-}
 
 namespace {
 
@@ -428,10 +398,11 @@ bool CmdInfo(Session& s, const CmdArgs& a) {
   if (dm == nullptr) return false;
   std::optional<DeviceSel> sel = s.SelectDevice(by_name ? &given : nullptr);
   if (!sel) return false;
-  absl::StatusOr<DeviceInfo> info = dm->GetInfo(sel->Ref(), s.opt().inactive > 0);
+  absl::StatusOr<DeviceInfo> info =
+      dm->GetInfo(sel->Ref(), s.opt().inactive > 0);
   if (!info.ok()) {
     // libdm turns ENXIO from DM_DEV_STATUS into "does not exist".
-    if (dmioctl::ErrnoOf(info.status()) == ENXIO) {
+    if (dmkit::ErrnoOf(info.status()) == ENXIO) {
       s.Err("Device does not exist.");
     } else {
       s.IoctlError("info", sel->Target(), info.status());
@@ -549,7 +520,7 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
                 : dm->GetStatus(sel->Ref(), {.inactive = o.inactive > 0,
                                              .noflush = o.noflush > 0});
   if (!reply.ok()) {
-    if (!table_cmd && dmioctl::ErrnoOf(reply.status()) == ENXIO) {
+    if (!table_cmd && dmkit::ErrnoOf(reply.status()) == ENXIO) {
       s.Err("Device does not exist.");
     } else {
       s.IoctlError(table_cmd ? "table" : "status", sel->Target(),
@@ -557,7 +528,8 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
     }
     return false;
   }
-  std::optional<std::string> kernel_name = s.Unmangled(reply->info.name, "name");
+  std::optional<std::string> kernel_name =
+      s.Unmangled(reply->info.name, "name");
   std::optional<std::string> uuid = s.Unmangled(reply->info.uuid, "UUID");
   if (!kernel_name || !uuid) return false;
   const std::string& name = by_name ? given : *kernel_name;
@@ -595,8 +567,9 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
       j.Key("type");
       j.String(t.type);
       j.Key(table_cmd ? "params" : "status");
-      j.String(table_cmd && !o.showkeys ? dmioctl::targets::RedactKeys(t.type, t.params)
-                                        : t.params);
+      j.String(table_cmd && !o.showkeys
+                   ? dmioctl::targets::RedactKeys(t.type, t.params)
+                   : t.params);
       j.EndObject();
     }
     if (!any && !o.target_set && !ls_only) {
@@ -627,8 +600,8 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
     if (o.target_set && (t == nullptr || t->type != o.target)) continue;
     if (ls_only) {
       if (show) {
-        absl::StrAppend(&out, name, "\t(", info.dev.major, ", ",
-                        info.dev.minor, ")\n");
+        absl::StrAppend(&out, name, "\t(", info.dev.major, ", ", info.dev.minor,
+                        ")\n");
       }
       matched = true;
       break;
@@ -642,16 +615,16 @@ bool CmdStatus(Session& s, const CmdArgs& a) {
         }
         if (a.multiple && !o.verbose) absl::StrAppend(&out, name, ": ");
       } else if (!matched) {
-        if (s.concise_output) out.push_back(';');
-        s.concise_output = true;
-        absl::StrAppend(&out, QuoteConcise(name), ",", QuoteConcise(*uuid),
-                        ",", info.dev.minor, ",",
-                        info.read_only() ? "ro" : "rw");
+        if (s.concise_output()) out.push_back(';');
+        s.set_concise_output();
+        absl::StrAppend(&out, QuoteConcise(name), ",", QuoteConcise(*uuid), ",",
+                        info.dev.minor, ",", info.read_only() ? "ro" : "rw");
       }
       if (t != nullptr) {
-        std::string params = table_cmd && !o.showkeys
-                                 ? dmioctl::targets::RedactKeys(t->type, t->params)
-                                 : t->params;
+        std::string params =
+            table_cmd && !o.showkeys
+                ? dmioctl::targets::RedactKeys(t->type, t->params)
+                : t->params;
         if (concise) out.push_back(',');
         absl::StrAppend(&out, t->start, " ", t->length, " ", t->type, " ");
         out += concise ? QuoteConcise(params) : params;
@@ -700,9 +673,8 @@ bool CmdTargets(Session& s, const CmdArgs&) {
   std::string out;
   for (const dmioctl::TargetVersion& t : *targets) {
     char line[64];
-    snprintf(line, sizeof(line), " v%d.%d.%d\n",
-             static_cast<int>(t.version[0]), static_cast<int>(t.version[1]),
-             static_cast<int>(t.version[2]));
+    snprintf(line, sizeof(line), " v%d.%d.%d\n", static_cast<int>(t.version[0]),
+             static_cast<int>(t.version[1]), static_cast<int>(t.version[2]));
     std::string padded = t.name;
     if (padded.size() < 16) padded.resize(16, ' ');
     absl::StrAppend(&out, padded, line);
@@ -765,15 +737,23 @@ bool CmdVersion(Session& s, const CmdArgs&) {
 bool CmdSplitname(Session& s, const CmdArgs& a) {
   Report* report = s.report();
   if (report == nullptr || report->help_only()) return true;
-  SplitName split = SplitDeviceName(a.args.size() == 2 ? a.args[1] : "LVM",
-                                    a.args[0], '\0');
+  SplitName split =
+      SplitDeviceName(a.args.size() == 2 ? a.args[1] : "LVM", a.args[0], '\0');
   std::vector<std::string> values;
   for (Field field : report->fields()) {
     switch (field) {
-      case Field::kSubsystem: values.push_back(split.subsystem); break;
-      case Field::kVgName: values.push_back(split.vg_name); break;
-      case Field::kLvName: values.push_back(split.lv_name); break;
-      case Field::kLvLayer: values.push_back(split.lv_layer); break;
+      case Field::kSubsystem:
+        values.push_back(split.subsystem);
+        break;
+      case Field::kVgName:
+        values.push_back(split.vg_name);
+        break;
+      case Field::kLvName:
+        values.push_back(split.lv_name);
+        break;
+      case Field::kLvLayer:
+        values.push_back(split.lv_layer);
+        break;
       default:
         for (const FieldInfo& f : AllFields()) {
           if (f.field == field) {

@@ -11,12 +11,6 @@
 namespace dmkit::dmsetup {
 namespace {
 
-// The C locale's isspace(), which is what dmsetup's parsers use.
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-         c == '\r';
-}
-
 bool IsHexDigit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
          (c >= 'A' && c <= 'F');
@@ -33,48 +27,6 @@ int HexValue(char c) {
 size_t BufferFor(absl::string_view what) {
   return absl::string_view(what).find("UUID") != absl::string_view::npos ? 129
                                                                          : 128;
-}
-
-// sscanf("%llu"): blanks, an optional sign, at least one decimal digit.
-// A '-' negates modulo 2^64 and overflow saturates, as strtoull does.
-bool ScanUnsigned(absl::string_view text, size_t& pos, uint64_t& value) {
-  while (pos < text.size() && IsSpace(text[pos])) ++pos;
-  bool negative = false;
-  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    negative = text[pos] == '-';
-    ++pos;
-  }
-  size_t digits = pos;
-  uint64_t v = 0;
-  bool overflow = false;
-  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-    uint64_t d = static_cast<uint64_t>(text[pos] - '0');
-    if (v > (UINT64_MAX - d) / 10) overflow = true;
-    v = v * 10 + d;
-    ++pos;
-  }
-  if (pos == digits) return false;
-  if (overflow) {
-    value = UINT64_MAX;
-  } else {
-    value = negative ? (~v + 1) : v;
-  }
-  return true;
-}
-
-const char* OrNull(const std::vector<std::string>& fields, size_t i) {
-  return i < fields.size() ? fields[i].c_str() : nullptr;
-}
-
-std::string ParsedFields(const std::vector<std::string>& fields) {
-  // libdm prints the missing fields through printf's "%s" of NULL.
-  auto f = [&](size_t i) {
-    const char* s = OrNull(fields, i);
-    return std::string(s ? s : "(null)");
-  };
-  return absl::StrCat("Parsed ", fields.size(), " fields: name: ", f(0),
-                      " uuid: ", f(1), " minor: ", f(2), " flags: ", f(3),
-                      " table: ", f(4));
 }
 
 }  // namespace
@@ -198,122 +150,11 @@ std::string FormatIoctlError(absl::string_view op, const IoctlTarget& target,
 
 std::string FormatStatusError(absl::string_view op, const IoctlTarget& target,
                               const absl::Status& status) {
-  int err = dmioctl::ErrnoOf(status);
+  int err = dmkit::ErrnoOf(status);
   if (err != 0 && dmioctl::GetIoctlErrorInfo(status).has_value()) {
     return FormatIoctlError(op, target, err);
   }
   return std::string(status.message());
-}
-
-bool ParseTableLines(absl::string_view text, absl::string_view source,
-                     dmioctl::Table* table, std::string* error) {
-  int line_number = 0;
-  size_t begin = 0;
-  for (;;) {
-    size_t end = text.find('\n', begin);
-    absl::string_view line = text.substr(
-        begin, end == absl::string_view::npos ? absl::string_view::npos
-                                              : end - begin);
-    ++line_number;
-    while (!line.empty() && IsSpace(line.back())) line.remove_suffix(1);
-    while (!line.empty() && IsSpace(line.front())) line.remove_prefix(1);
-    if (!line.empty() && line.front() != '#') {
-      size_t pos = 0;
-      uint64_t start = 0, length = 0;
-      bool ok = ScanUnsigned(line, pos, start) &&
-                ScanUnsigned(line, pos, length);
-      std::string type;
-      if (ok) {
-        while (pos < line.size() && IsSpace(line[pos])) ++pos;
-        size_t type_begin = pos;
-        while (pos < line.size() && !IsSpace(line[pos])) ++pos;
-        type = std::string(line.substr(type_begin, pos - type_begin));
-        ok = !type.empty();
-      }
-      if (!ok) {
-        *error = absl::StrCat("Invalid format on line ", line_number,
-                              " of table ", source, ".");
-        return false;
-      }
-      while (pos < line.size() && IsSpace(line[pos])) ++pos;
-      absl::string_view params = line.substr(pos);
-      if (size_t hash = params.find('#'); hash != absl::string_view::npos) {
-        params = params.substr(0, hash);
-      }
-      if (type.size() >= 16) {
-        *error = absl::StrCat("Target type name ", type, " is too long.");
-        return false;
-      }
-      table->targets.push_back(
-          dmioctl::Target{start, length, std::move(type), std::string(params)});
-    }
-    if (end == absl::string_view::npos) break;
-    begin = end + 1;
-  }
-  return true;
-}
-
-std::vector<ConciseDevice> ParseConciseInput(absl::string_view text,
-                                             std::vector<std::string>* errors) {
-  std::vector<ConciseDevice> devices;
-  std::vector<std::string> fields(1);  // fields[f] is being written
-  size_t c = 0;
-  const size_t len = text.size();
-  bool pending = false;  // characters since the last device ended
-  while (c < len) {
-    char ch = text[c];
-    if (ch == '\\') {
-      if (++c == len) {
-        errors->push_back(
-            "Backslash must be followed by another character at end of "
-            "string.");
-        errors->push_back(ParsedFields(fields));
-        return devices;
-      }
-      fields.back().push_back(text[c++]);
-      pending = true;
-      continue;
-    }
-    if (ch == ',' && fields.size() < 5) {
-      fields.emplace_back();
-      ++c;
-      while (c < len && IsSpace(text[c])) ++c;
-      pending = true;
-      continue;
-    }
-    if (ch == ',') {
-      fields.back().push_back('\n');
-      ++c;
-      pending = true;
-      continue;
-    }
-    if (ch == ';' || c + 1 == len) {
-      if (ch != ';') fields.back().push_back(ch);
-      ++c;
-      if (fields.size() != 5) {
-        errors->push_back(
-            "Five comma-separated fields are required for each device");
-        errors->push_back(ParsedFields(fields));
-        return devices;
-      }
-      devices.push_back(ConciseDevice{fields[0], fields[1], fields[2],
-                                      fields[3], fields[4]});
-      fields.assign(1, std::string());
-      pending = false;
-      while (c < len && IsSpace(text[c])) ++c;
-      continue;
-    }
-    fields.back().push_back(ch);
-    pending = true;
-    ++c;
-  }
-  if (pending) {
-    errors->push_back(
-        "Incomplete entry: five comma-separated fields are required for each "
-        "device");
-    errors->push_back(ParsedFields(fields));
-  }
-  return devices;
 }
 
 std::string QuoteConcise(absl::string_view s) {

@@ -1,8 +1,9 @@
 // File: tools/dmsetup/text.h
 //
 // The text rules of Debian's dmsetup 1.02.185 (libdevmapper), as pure
-// functions: name mangling, the ioctl error line, table and concise input
-// parsing, the LVM name split, key redaction, and the small output formats.
+// functions: name mangling, the ioctl error line, the LVM name split, key
+// redaction, and the small output formats. (Table text and the concise
+// form are read by dmioctl/table.h.)
 // Nothing here touches the kernel, so every rule is unit-tested on its own
 // (tests/unit/dmsetup_text_test.cc).
 #ifndef DMKIT_TOOLS_DMSETUP_TEXT_H_
@@ -25,9 +26,9 @@ enum class Mangling { kNone, kAuto, kHex };
 bool IsWhitelistedChar(char c);
 
 struct MangleResult {
-  int changed = 0;     // -1 error, 0 nothing to do, 1 the output differs
-  std::string value;   // the (un)mangled string when changed == 1
-  std::string error;   // libdm's message when changed == -1
+  int changed = 0;    // -1 error, 0 nothing to do, 1 the output differs
+  std::string value;  // the (un)mangled string when changed == 1
+  std::string error;  // libdm's message when changed == -1
 };
 
 // MangleString()
@@ -62,7 +63,8 @@ struct IoctlTarget {
 
 // FormatIoctlError()
 //
-//   device-mapper: <op> ioctl on <name> <uuid>[(<maj>:<min>)] failed: <strerror>
+//   device-mapper: <op> ioctl on <name> <uuid>[(<maj>:<min>)] failed:
+//   <strerror>
 //
 // (libdm-iface.c _do_dm_ioctl). An empty uuid leaves two spaces before
 // "failed" (or before the device number).
@@ -76,37 +78,6 @@ std::string FormatIoctlError(absl::string_view op, const IoctlTarget& target,
 // ioctl) the status message.
 std::string FormatStatusError(absl::string_view op, const IoctlTarget& target,
                               const absl::Status& status);
-
-// ParseTableLines()
-//
-// dmsetup's table reader (_parse_line): each line trimmed, blank lines and
-// lines starting with '#' skipped, "start length type params" read as
-// sscanf("%llu %llu %s %n") does, and the params cut at the first '#'.
-// `source` names the table in "Invalid format on line N of table SOURCE."
-// ("" for --table text, "on stdin", or the file name). Appends to `table`;
-// on error returns false with libdm's message in `error`.
-bool ParseTableLines(absl::string_view text, absl::string_view source,
-                     dmioctl::Table* table, std::string* error);
-
-// One device of `create --concise` input.
-struct ConciseDevice {
-  std::string name;
-  std::string uuid;
-  std::string minor;  // as written; atoi() applies
-  std::string flags;  // "", "ro" or "rw" (checked by the caller, as dmsetup)
-  std::string table;  // table lines separated by '\n'
-};
-
-// ParseConciseInput()
-//
-// dmsetup's _create_concise scanner: backslash quotes the next character,
-// ',' separates the five fields (further commas separate table lines),
-// ';' ends a device, blanks after separators are skipped. Devices are
-// returned in order; on malformed input `errors` gets libdm's lines and the
-// devices parsed before the bad one are still returned (dmsetup creates
-// them as it goes).
-std::vector<ConciseDevice> ParseConciseInput(absl::string_view text,
-                                             std::vector<std::string>* errors);
 
 // Backslash before ',', ';' and '\' (concise output).
 std::string QuoteConcise(absl::string_view s);

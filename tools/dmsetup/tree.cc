@@ -1,6 +1,8 @@
 // The device dependency tree of dmsetup: libdm's dm_tree (libdm-deptree.c)
 // as far as `ls --tree` and the tree report fields use it, and dmsetup's
 // pstree-style drawing of it.
+#include "tools/dmsetup/tree.h"
+
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/ioctl.h>
@@ -12,7 +14,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
-#include "tools/dmsetup/internal.h"
 
 namespace dmkit::dmsetup {
 
@@ -80,8 +81,8 @@ int DepTree::AddNode(Session& s, int parent, dmioctl::DevNum dev) {
       }
       node.exists = true;
       node.info = reply->info;
-      node.name = s.Unmangled(reply->info.name, "name").value_or(
-          reply->info.name);
+      node.name =
+          s.Unmangled(reply->info.name, "name").value_or(reply->info.name);
       node.uuid = reply->info.uuid;
       deps = reply->devices;
     }
@@ -344,17 +345,12 @@ std::string RenderTree(Session& s, const DepTree& tree,
   return TreePrinter(s, tree, style).Render();
 }
 
-namespace {
-bool AddToTree(Session& s, const CmdArgs& a) {
-  return s.report_tree->AddDevice(s, a.listed_dev);
-}
-}  // namespace
-
 bool CmdTree(Session& s, const CmdArgs& a) {
-  s.report_tree = std::make_unique<DepTree>();
-  s.report_tree_built = true;
-  bool r = ProcessAll(s, a, false, AddToTree);
-  s.Out(RenderTree(s, *s.report_tree, s.tree_style));
+  DepTree tree;
+  bool r = ProcessAll(s, a, false, [&](Session& s, const CmdArgs& listed) {
+    return tree.AddDevice(s, listed.listed_dev);
+  });
+  s.Out(RenderTree(s, tree, s.opt().tree_style));
   return r;
 }
 

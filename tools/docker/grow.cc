@@ -22,7 +22,7 @@
 namespace dmkit::docker {
 namespace {
 
-using dmioctl::ErrnoError;
+using dmkit::ErrnoError;
 
 // One file to grow, and how far that got (for the undo).
 struct FileGrow {
@@ -169,7 +169,7 @@ absl::StatusOr<std::string> GrowLoopPool(dmioctl::DeviceMapper& dm,
 
   absl::StatusOr<PoolState> before = GetPoolState(dm, pool_name);
   const bool active = before.ok();
-  if (!active && dmioctl::ErrnoOf(before.status()) != ENXIO) {
+  if (!active && dmkit::ErrnoOf(before.status()) != ENXIO) {
     return Failed(before.status(), pool_name, grows, 0);
   }
   dmioctl::Table table;

@@ -48,14 +48,7 @@ absl::Status KernelError(const IoctlErrorInfo& info);
 // status (including OK).
 std::optional<IoctlErrorInfo> GetIoctlErrorInfo(const absl::Status& status);
 
-// Old names of dmkit/status.h's functions and macros, kept only until
-// tools/dmsetup moves to the dmkit:: names; nothing else may use them.
-using ::dmkit::ErrnoError;
-using ::dmkit::ErrnoOf;
-
 }  // namespace dmioctl
 
-#define DMIOCTL_RETURN_IF_ERROR DMKIT_RETURN_IF_ERROR
-#define DMIOCTL_ASSIGN_OR_RETURN DMKIT_ASSIGN_OR_RETURN
 
 #endif  // DMIOCTL_ERROR_H_

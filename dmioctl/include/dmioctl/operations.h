@@ -17,11 +17,11 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/nodes.h"
 #include "dmioctl/table.h"
@@ -37,6 +37,19 @@ struct CreateOptions {
   // freeze, and 6.1 freezes anyway without it (fixed upstream in 6.4,
   // 38d11da522aa).
   bool skip_lockfs = true;
+
+  // For callers that must follow libdevmapper's order and wording (dmsetup):
+  //
+  // Check the table before the create (the default). When false, the
+  // kernel judges it, as libdevmapper leaves it to: a table the kernel
+  // would refuse fails the load after the create with the kernel's EINVAL
+  // (operation "reload"), and the device is rolled back.
+  bool check_table_first = true;
+  // Called once the device exists, before its table is loaded.
+  std::function<void(const DeviceInfo& created)> on_created;
+  // Called when the rollback after a failed step could not remove the
+  // device; the step's error is still what CreateDevice returns.
+  std::function<void(const absl::Status& remove_error)> on_rollback_failure;
 };
 
 // CreateDevice()
@@ -67,8 +80,12 @@ struct RemoveOptions {
   // holders fail fast), resuming with noflush + skip-lockfs, then remove.
   bool force = false;
   DeviceNodes* nodes = nullptr;
-  // Test hook: called before each retry sleep with the attempt number.
-  std::function<void(int)> on_retry;
+  // Called after each failed attempt that will be retried, with its number
+  // (1-based) and error, before the sleep (dmsetup prints each one).
+  std::function<void(int attempt, const absl::Status& error)> on_retry;
+  // Called with the last attempt's error when the remove fails (before
+  // RemoveDevice returns it).
+  std::function<void(const absl::Status& error)> on_failure;
 };
 
 // RemoveDevice()
@@ -162,8 +179,7 @@ class ScopedDevice {
   // Create()
   //
   // CreateDevice() whose result is removed again when the handle goes away.
-  static absl::StatusOr<ScopedDevice> Create(DeviceMapper& dm,
-                                             std::string name,
+  static absl::StatusOr<ScopedDevice> Create(DeviceMapper& dm, std::string name,
                                              const Table& table,
                                              const CreateOptions& options = {});
 

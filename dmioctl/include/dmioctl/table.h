@@ -12,19 +12,20 @@
 //  * the kernel's `dm-mod.create=` boot parameter (dm-init), which has the
 //    same shape but no escapes.
 //
-// Every parser is bounded and total: malformed text is an InvalidArgument
-// error naming the line or field, never a crash.
+// The table text and concise parsers are the ones dmkit dmsetup uses, with
+// its exact error lines. Every parser is bounded and total: malformed text
+// is an InvalidArgument error naming the line or field, never a crash.
 #ifndef DMIOCTL_TABLE_H_
 #define DMIOCTL_TABLE_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace dmioctl {
 
@@ -63,12 +64,17 @@ struct Table {
 
 // ParseTable()
 //
-// Parses dmsetup's table text: one `start length type params` per line;
-// leading and trailing blanks trimmed, blank lines and lines starting with
-// '#' skipped, and (as dmsetup does) everything from a '#' inside a line
-// dropped. Does not call Validate(): the kernel is the judge of gaps when the
-// caller wants it to be.
-absl::StatusOr<Table> ParseTable(absl::string_view text);
+// dmsetup's table reader (_parse_line), which is what dmkit dmsetup uses:
+// each line trimmed, blank lines and lines starting with '#' skipped,
+// `start length type params` read as sscanf("%llu %llu %s %n") reads them
+// (so "-1" is 2^64-1, and a number past 2^64 is 2^64-1), and the params cut
+// at the first '#' (blanks before it are kept, as dmsetup sends them).
+// Errors are dmsetup's lines: "Invalid format on line N of table SOURCE."
+// (`source`: "" for --table text, "on stdin", or the file's name) and
+// "Target type name TYPE is too long.". Does not call Validate(): the
+// kernel is the judge of gaps when the caller wants it to be.
+absl::StatusOr<Table> ParseTable(absl::string_view text,
+                                 absl::string_view source = "");
 
 // FormatTable()
 //
@@ -77,34 +83,69 @@ std::string FormatTable(const Table& table);
 
 // ParseTargetLine()
 //
-// Parses one `start length type [params]` line.
+// One `start length type [params]` line, read as ParseTable reads a line
+// (without its trimming and '#' handling); the error for a line that does
+// not scan is "invalid format".
 absl::StatusOr<Target> ParseTargetLine(absl::string_view line);
 
 // One device of the concise or dm-init form.
 struct DeviceSpec {
   std::string name;
-  std::string uuid;                // empty: none
-  std::optional<uint32_t> minor;   // empty: any
-  Table table;                     // table.read_only carries the ro/rw flag
+  std::string uuid;               // empty: none
+  std::optional<uint32_t> minor;  // empty: any
+  Table table;                    // table.read_only carries the ro/rw flag
 
   friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
 };
 
+// One device of the concise form as written, unescaped: the table field's
+// lines (the commas after the fifth field) joined by '\n'.
+struct ConciseFields {
+  std::string name;
+  std::string uuid;
+  std::string minor;
+  std::string flags;
+  std::string table;
+};
+
+// ScanConcise()
+//
+// dmsetup's _create_concise scanner: a backslash takes the next character
+// as it is, ',' separates the five fields (further commas separate table
+// lines), ';' ends a device, and blanks after a separator are skipped.
+// Returns the devices before the first malformed one (dmsetup creates them
+// as it goes); `error` gets dmsetup's lines about that one, '\n'-separated,
+// or is cleared when the text is well formed.
+std::vector<ConciseFields> ScanConcise(absl::string_view text,
+                                       std::string* error);
+
+// ParseConciseFlags()
+//
+// The flags field: "" or "rw" (false), "ro" (true); else dmsetup's
+// "Invalid flags parameter 'F' must be 'ro' or 'rw' or empty.".
+absl::StatusOr<bool> ParseConciseFlags(absl::string_view flags);
+
 // ParseConcise() / FormatConcise()
 //
-// dmsetup's concise form (see the file comment). FormatConcise escapes `,`,
-// `;` and `\` with a backslash as dmsetup does.
+// dmsetup's concise form: ScanConcise, then each device's fields as dmsetup
+// reads them (flags, the minor by atoi() with a negative one meaning any
+// and the number wrapped to the kernel's 20 bits, the table by ParseTable).
+// The first error, as dmsetup words it. Names and uuids are not checked
+// here (CreateDevices does). FormatConcise escapes `,`, `;`, `\` and a
+// field's leading blank with a backslash.
 absl::StatusOr<std::vector<DeviceSpec>> ParseConcise(absl::string_view text);
 std::string FormatConcise(const std::vector<DeviceSpec>& devices);
 
 // ParseDmInit() / FormatDmInit()
 //
 // The `dm-mod.create=` form. The kernel's parser has no escapes, so
-// FormatDmInit fails on a value containing `,` or `;`, and ParseDmInit
+// FormatDmInit fails on a value containing `,` or `;` and on a device
+// without a table, and ParseDmInit
 // treats a backslash as an ordinary character. The kernel also caps it at
 // 256 devices and 256 targets per device; both are enforced.
 absl::StatusOr<std::vector<DeviceSpec>> ParseDmInit(absl::string_view text);
-absl::StatusOr<std::string> FormatDmInit(const std::vector<DeviceSpec>& devices);
+absl::StatusOr<std::string> FormatDmInit(
+    const std::vector<DeviceSpec>& devices);
 
 }  // namespace dmioctl
 

@@ -1,11 +1,12 @@
-// File: tools/dmsetup/internal.h
+// File: tools/dmsetup/session.h
 //
-// What the dmsetup applet's command files share: the Session (options,
-// the lazily opened DeviceMapper, node management, output) and the way
-// libdevmapper addresses a device and words its errors. Internal to
-// tools/dmsetup*.cc.
-#ifndef DMKIT_TOOLS_DMSETUP_INTERNAL_H_
-#define DMKIT_TOOLS_DMSETUP_INTERNAL_H_
+// The base of the dmsetup applet: one run's Session (options, the kernel
+// given by the caller, node management, output streams) and the way
+// libdevmapper addresses a device, words its errors and walks all devices.
+// The command files (commands.h, show.h, tree.h, batch.h) build on this and
+// not on each other's internals; dmsetup.cc holds the command table.
+#ifndef DMKIT_TOOLS_DMSETUP_SESSION_H_
+#define DMKIT_TOOLS_DMSETUP_SESSION_H_
 
 #include <stdio.h>
 
@@ -15,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/nodes.h"
@@ -49,40 +52,37 @@ struct DeviceSel {
 };
 
 class Session;
-class DepTree;
+class DepTree;  // tree.h
 struct Command;
 
 // One invocation of a command function: dmsetup's CMD_ARGS.
 struct CmdArgs {
   const Command* cmd = nullptr;
-  std::vector<std::string> args;      // argv from this device on
+  std::vector<std::string> args;        // argv from this device on
   const std::string* listed = nullptr;  // a name from the device list
   dmioctl::DevNum listed_dev;           // and its number
-  bool multiple = false;              // several devices: prefix "NAME: "
+  bool multiple = false;                // several devices: prefix "NAME: "
 };
 
 using CommandFn = bool (*)(Session& s, const CmdArgs& a);
+// What ProcessAll runs for each device.
+using PerDeviceFn = absl::FunctionRef<bool(Session& s, const CmdArgs& a)>;
 
 struct Command {
   const char* name;
   const char* help;
   int min_args;
-  int max_args;       // -1: any
-  int repeatable;     // 1: once per argument; 2: and -S would apply
+  int max_args;    // -1: any
+  int repeatable;  // 1: once per argument; 2: and -S would apply
   CommandFn fn;
 };
 
-// How `ls --tree` draws (dmsetup's pstree-style options).
-struct TreeStyle {
-  bool device = true, blkdevname = false, active = false, rw = false,
-       open = false, uuid = false, compact = false, truncate = true,
-       bottom_up = false;
-  int symbols = 0;  // 0 ascii, 1 utf, 2 vt100
-  int width = 80;
-};
 class Session {
  public:
-  Session(Options options, std::string dev_dir);
+  // `dm`: the kernel, or why it could not be opened (printed, as dmsetup
+  // words it, by the first command that needs it).
+  Session(Options options, std::string dev_dir,
+          absl::StatusOr<dmioctl::DeviceMapper*> dm, FILE* out, FILE* err);
   ~Session();
 
   Options& opt() { return options_; }
@@ -90,12 +90,14 @@ class Session {
   // <dev_dir>/mapper, libdm's dm_dir().
   std::string MapperDir() const;
 
-  // Output. Err() writes one line to stderr.
+  // Output. Err() writes one line to the error stream.
+  FILE* out() const { return out_; }
+  FILE* err() const { return err_; }
   void Out(absl::string_view text);
   void Err(absl::string_view line);
 
-  // The kernel, opened on first use. On failure prints dmsetup's lines and
-  // returns nullptr (and keeps failing).
+  // The kernel. When it could not be opened, prints dmsetup's lines (once)
+  // and returns nullptr.
   dmioctl::DeviceMapper* Dm();
   dmioctl::DeviceNodes& Nodes() { return nodes_; }
 
@@ -159,22 +161,26 @@ class Session {
 
   // concise table output: whether a device was printed (then a final
   // newline is due).
-  bool concise_output = false;
-  // A remove failed with EBUSY: say what holds it once dmsetup's lines are out.
-  std::string busy_hint;
-  // Devices counted by remove_all --force.
-  int device_count = 0;
-  // The dependency tree of all devices, built once for the tree fields.
-  std::unique_ptr<DepTree> report_tree;
-  bool report_tree_built = false;
-  TreeStyle tree_style;
+  bool concise_output() const { return concise_output_; }
+  void set_concise_output() { concise_output_ = true; }
+  // A remove failed with EBUSY: what holds it, said once dmsetup's lines
+  // are out.
+  const std::string& busy_hint() const { return busy_hint_; }
+  void set_busy_hint(std::string hint) { busy_hint_ = std::move(hint); }
+  // The dependency tree of all devices, built once (by the report's tree
+  // fields) and kept for the rest of the run; nullptr until then.
+  DepTree* report_tree() const { return report_tree_.get(); }
+  bool report_tree_built() const { return report_tree_built_; }
+  void set_report_tree(std::unique_ptr<DepTree> tree);
 
  private:
   Options options_;
   std::string dev_dir_;
   dmioctl::DeviceNodes nodes_;
-  std::unique_ptr<dmioctl::DeviceMapper> dm_;
-  bool dm_failed_ = false;
+  absl::StatusOr<dmioctl::DeviceMapper*> dm_;
+  bool dm_failure_printed_ = false;
+  FILE* out_;
+  FILE* err_;
   Mangling mangling_ = Mangling::kAuto;
   DevNameType dev_name_type_ = DevNameType::kDevNo;
   json::Writer json_;
@@ -182,80 +188,18 @@ class Session {
   std::unique_ptr<Report> report_;
   int dm_majors_loaded_ = 0;
   std::vector<uint32_t> dm_majors_;
+  bool concise_output_ = false;
+  std::string busy_hint_;
+  std::unique_ptr<DepTree> report_tree_;
+  bool report_tree_built_ = false;
 };
-
-// Command functions (dmsetup_commands.cc: changes; dmsetup_show.cc: reads).
-bool CmdCreate(Session& s, const CmdArgs& a);
-bool CmdLoad(Session& s, const CmdArgs& a);
-bool CmdRemove(Session& s, const CmdArgs& a);
-bool CmdRemoveAll(Session& s, const CmdArgs& a);
-bool CmdSuspend(Session& s, const CmdArgs& a);
-bool CmdResume(Session& s, const CmdArgs& a);
-bool CmdClear(Session& s, const CmdArgs& a);
-bool CmdWipeTable(Session& s, const CmdArgs& a);
-bool CmdRename(Session& s, const CmdArgs& a);
-bool CmdMessage(Session& s, const CmdArgs& a);
-bool CmdSetGeometry(Session& s, const CmdArgs& a);
-bool CmdWait(Session& s, const CmdArgs& a);
-bool CmdMknodes(Session& s, const CmdArgs& a);
-bool CmdMangle(Session& s, const CmdArgs& a);
-bool CmdLs(Session& s, const CmdArgs& a);
-bool CmdInfo(Session& s, const CmdArgs& a);
-bool CmdDeps(Session& s, const CmdArgs& a);
-bool CmdStatus(Session& s, const CmdArgs& a);  // status, table, ls --target
-bool CmdTargets(Session& s, const CmdArgs& a);
-bool CmdTargetVersion(Session& s, const CmdArgs& a);
-bool CmdVersion(Session& s, const CmdArgs& a);
-bool CmdSplitname(Session& s, const CmdArgs& a);
-bool CmdTree(Session& s, const CmdArgs& a);
 
 // dmsetup _process_all(): runs `fn` for every device the kernel lists.
 // Prints "No devices found" (unless `silent`) when there are none.
-bool ProcessAll(Session& s, const CmdArgs& a, bool silent, CommandFn fn);
+bool ProcessAll(Session& s, const CmdArgs& a, bool silent, PerDeviceFn fn);
 
-// RunBatch()
-//
-// dmkit's --jobs N (tools/dmsetup/batch.cc): `create --concise`, `remove`
-// and `remove_all` with N devices at a time. Sets `*handled` to false (and
-// fails) for any other command.
-bool RunBatch(Session& s, const Command* cmd,
-              const std::vector<std::string>& args, bool* handled);
 // libdm dm_mknodes(): one device's node, or the whole directory.
 bool Mknodes(Session& s, const std::string* name);
-
-// The dependency tree (dmsetup_tree.cc), for ls --tree and the tree fields.
-struct TreeNode {
-  std::string name;  // "" for devices that are not device-mapper's
-  std::string uuid;
-  dmioctl::DevNum dev;
-  bool exists = false;
-  dmioctl::DeviceInfo info;
-  std::vector<int> uses;     // children: the devices this one maps onto
-  std::vector<int> used_by;  // parents
-};
-class DepTree {
- public:
-  static constexpr int kRoot = 0;
-  DepTree();
-  // dm_tree_add_dev(): the device and, recursively, what it uses.
-  bool AddDevice(Session& s, dmioctl::DevNum dev);
-  const TreeNode& node(int i) const { return nodes_[i]; }
-  int Find(dmioctl::DevNum dev) const;
-  // dm_tree_node_num_children(): 0 for bottom (inverted: top) nodes.
-  int NumChildren(int i, bool inverted) const;
-  const std::vector<TreeNode>& nodes() const { return nodes_; }
-
- private:
-  int AddNode(Session& s, int parent, dmioctl::DevNum dev);
-  bool Linked(int parent, int child) const;
-  void Link(int parent, int child);
-  void Unlink(int parent, int child);
-  std::vector<TreeNode> nodes_;
-};
-
-// Parses --tree -o options; prints "Tree options not recognised" on error.
-bool ParseTreeOptions(Session& s, absl::string_view options, TreeStyle* style);
-std::string RenderTree(Session& s, const DepTree& tree, const TreeStyle& style);
 
 // The info long form as text (dmsetup _display_info_long).
 std::string FormatInfoLong(const dmioctl::DeviceInfo& info,
@@ -264,4 +208,4 @@ std::string FormatInfoLong(const dmioctl::DeviceInfo& info,
 
 }  // namespace dmkit::dmsetup
 
-#endif  // DMKIT_TOOLS_DMSETUP_INTERNAL_H_
+#endif  // DMKIT_TOOLS_DMSETUP_SESSION_H_
