@@ -92,7 +92,7 @@ absl::StatusOr<Source> Source::Open(const std::string& path, bool writable,
   int flags =
       (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (exclusive ? O_EXCL : 0);
   int fd = open(path.c_str(), flags);
-  if (fd < 0) return dmioctl::ErrnoError(errno, path);
+  if (fd < 0) return dmioctl::ErrnoError(errno, absl::StrCat("open ", path));
   Source s;
   s.fd_.reset(fd);
   s.name_ = path;
