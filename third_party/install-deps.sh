@@ -11,6 +11,8 @@ packages=(
   qemu-system-x86 busybox-static cpio kmod xz-utils
   # side-by-side comparison and filesystems used in the guest
   dmsetup libdevmapper-dev xfsprogs e2fsprogs util-linux
+  # thin_ls/thin_dump/thin_check/thin_restore 0.9.0 beside dmkit thin
+  thin-provisioning-tools
   # benchmarks: the latency plot of bench/run.sh
   gnuplot-nox
   # fuzzers and sanitizers
