@@ -261,6 +261,33 @@ TEST_F(ThinCompatTest, LsIsByteForByteThinLs) {
   }
 }
 
+// --json carries the same numbers as thin_ls's columns, in the same order
+// (MAPPED, EXCLUSIVE and SHARED in bytes).
+TEST_F(ThinCompatTest, LsJsonHasThinLsNumbers) {
+  const char* fields =
+      "DEV,MAPPED_BLOCKS,EXCLUSIVE_BYTES,SHARED_SECTORS,SNAP_TIME";
+  Result ours = Shell(dir_->path(), absl::StrCat(Dmkit(), " thin ls --json -o ",
+                                                 fields, " ", snap_));
+  Result theirs = Shell(dir_->path(), absl::StrCat("thin_ls --no-headers -o ",
+                                                   fields, " ", snap_));
+  ASSERT_EQ(ours.status, 0) << ours.err;
+  ASSERT_EQ(ours.out.rfind("{\"devices\":[{\"dev\":", 0), 0u) << ours.out;
+  std::string numbers;
+  for (size_t i = 0; i < ours.out.size(); ++i) {
+    char c = ours.out[i];
+    if (isdigit(static_cast<unsigned char>(c))) {
+      numbers += c;
+    } else if (!numbers.empty() && numbers.back() != ' ') {
+      numbers += ' ';
+    }
+  }
+  std::istringstream expected(theirs.out);
+  std::string word, want;
+  while (expected >> word) want += word + " ";
+  EXPECT_TRUE(numbers == want) << "numbers differ";
+  EXPECT_GT(want.size(), 1000u);
+}
+
 TEST_F(ThinCompatTest, SharedSubtreeCountsAsShared) {
   // Device 4 now maps device 1's blocks: nothing of either is exclusive.
   Result r = Shell(dir_->path(), absl::StrCat(Dmkit(),

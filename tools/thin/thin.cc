@@ -343,15 +343,14 @@ std::string FormatDiskUnit(uint64_t sectors) {
 }
 
 // Two bits per data block: referenced once, referenced more than once.
+// Grows with the highest block seen, so its size follows the mappings,
+// not what a (possibly corrupt) superblock claims.
 class MappingSet {
  public:
-  // `nr_blocks` is the pool's data block count (0 if unknown): a mapping
-  // beyond it is corrupt, and without it the set grows up to 2^32 blocks.
-  explicit MappingSet(uint64_t nr_blocks) : limit_(nr_blocks) {
-    if (nr_blocks > 0 && nr_blocks <= (uint64_t{1} << 32)) {
-      bits_.assign((nr_blocks + 31) / 32, 0);
-    }
-  }
+  // `nr_blocks` is the pool's data block count (0 if unknown, as for a
+  // metadata snapshot): a mapping beyond it is corrupt, and without it the
+  // set stops at 2^32 blocks (1 GiB).
+  explicit MappingSet(uint64_t nr_blocks) : limit_(nr_blocks) {}
 
   absl::Status Inc(uint64_t b) {
     if (b / 32 >= bits_.size()) {
