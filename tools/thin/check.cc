@@ -240,7 +240,7 @@ int CheckMain(int argc, char** argv) {
   optind = 0;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+hq", kLong, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "hq", kLong, nullptr)) != -1) {
     switch (c) {
       case 'h':
         fputs(kCheckUsage, stdout);

@@ -166,7 +166,7 @@ int Dump(int argc, char** argv) {
   optind = 0;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+hmf:", kLong, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "hmf:", kLong, nullptr)) != -1) {
     switch (c) {
       case 'h':
         fputs(kDumpUsage, stdout);
@@ -189,7 +189,10 @@ int Dump(int argc, char** argv) {
     return UsageError("dump", argc == optind ? "no metadata device given"
                                              : "more than one device given");
   }
-  absl::StatusOr<Source> source = Source::Open(argv[optind]);
+  // Like thin-provisioning-tools: O_EXCL unless reading the metadata
+  // snapshot, so a pool's live metadata device is refused (EBUSY).
+  absl::StatusOr<Source> source =
+      Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
   if (!source.ok()) return Fail("dump", source.status());
   absl::StatusOr<Superblock> sb = OpenMetadata(*source, snap, nullptr);
   if (!sb.ok()) return Fail("dump", sb.status());
@@ -391,7 +394,7 @@ int Ls(int argc, char** argv) {
   optind = 0;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+hmo:", kLong, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "hmo:", kLong, nullptr)) != -1) {
     switch (c) {
       case 'h':
         fputs(kLsUsage, stdout);
@@ -433,7 +436,10 @@ int Ls(int argc, char** argv) {
     return UsageError("ls", argc == optind ? "no metadata device given"
                                            : "more than one device given");
   }
-  absl::StatusOr<Source> source = Source::Open(argv[optind]);
+  // Like thin-provisioning-tools: O_EXCL unless reading the metadata
+  // snapshot, so a pool's live metadata device is refused (EBUSY).
+  absl::StatusOr<Source> source =
+      Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
   if (!source.ok()) return Fail("ls", source.status());
   uint64_t data_blocks = 0;
   absl::StatusOr<Superblock> sb = OpenMetadata(*source, snap, &data_blocks);
