@@ -54,6 +54,12 @@ Result Shell(const std::string& dir, const std::string& command) {
   return r;
 }
 
+// THIN_COMPAT_SEED picks other generated metadata (default 13).
+uint32_t Seed() {
+  const char* s = getenv("THIN_COMPAT_SEED");
+  return s ? static_cast<uint32_t>(strtoul(s, nullptr, 10)) : 13;
+}
+
 std::string Dmkit() {
   const char* d = getenv("DMKIT");
   return d ? d : "dmkit";
@@ -196,7 +202,7 @@ class ThinCompatTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir;
-    std::string xml = dir_->Write("gen.xml", MakeXml(13, 300, 100000));
+    std::string xml = dir_->Write("gen.xml", MakeXml(Seed(), 300, 100000));
     base_ = dir_->path() + "/base.md";
     Result r = Shell(dir_->path(),
                      absl::StrCat("truncate -s 24M ", base_,
@@ -298,17 +304,18 @@ TEST_F(ThinCompatTest, SharedSubtreeCountsAsShared) {
   std::istringstream lines(r.out);
   uint64_t dev, exclusive;
   int seen = 0;
+  uint64_t others = 0;
   while (lines >> dev >> exclusive) {
     if (dev == 1 || dev == 4) {
       EXPECT_EQ(exclusive, 0u) << dev;
       ++seen;
-    }
-    // A device of its own has blocks only it maps.
-    if (dev == 10) {
-      EXPECT_GT(exclusive, 0u);
+    } else {
+      others += exclusive;
     }
   }
   EXPECT_EQ(seen, 2);
+  // The other devices' blocks are mostly their own.
+  EXPECT_GT(others, 1000u);
 }
 
 TEST_F(ThinCompatTest, MetadataSnapshot) {

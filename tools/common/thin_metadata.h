@@ -10,8 +10,9 @@
 // for b-tree nodes their shape (flags, value size, max_entries, nr_entries,
 // key order, the parent's key, leaf keys ascending across leaves). A walk
 // visits each node once (shared subtrees and cycles are reached at most
-// once), streams leaves to a callback, and holds at most a few blocks plus
-// one batch of leaves (1 MiB) in memory, whatever the metadata's size.
+// once), streams leaves to a callback, and holds at most a few blocks, a
+// batch of leaves (1 MiB) per nesting level and one bit per metadata block
+// (visited) in memory, whatever the number of mappings.
 // Nothing here writes unless WriteBlock() is called.
 //
 // Layout (kernel drivers/md/dm-thin-metadata.c, persistent-data/):
