@@ -450,6 +450,19 @@ TEST_F(ThinCompatTest, CheckCorruptMetadata) {
     EXPECT_EQ(ours.out, theirs.out);
     printf("  %-45s thin_check exit %d, dmkit thin check exit %d\n", c.name,
            theirs.status, ours.status);
+    // dump and ls (walking every mapping) fail or succeed with them.
+    for (const char* cmd : {"dump", "ls -o DEV,EXCLUSIVE"}) {
+      Result a =
+          Shell(dir_->path(), absl::StrCat(Dmkit(), " thin ", cmd, " ", file));
+      Result b = Shell(dir_->path(), absl::StrCat("thin_", cmd, " ", file));
+      EXPECT_EQ(a.status, b.status)
+          << cmd << "\nours: " << a.err << "\ntheirs: " << b.err;
+      if (b.status == 0) {
+        EXPECT_TRUE(a.out == b.out) << cmd << ": outputs differ";
+      }
+      printf("  %-45s thin_%s exit %d, dmkit thin %s exit %d\n", "", cmd,
+             b.status, cmd, a.status);
+    }
     Result q =
         Shell(dir_->path(), absl::StrCat(Dmkit(), " thin check -q ", file));
     EXPECT_EQ(q.status, theirs.status);

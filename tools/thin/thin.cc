@@ -197,7 +197,10 @@ int Dump(int argc, char** argv) {
   absl::StatusOr<Superblock> sb = OpenMetadata(*source, snap, nullptr);
   if (!sb.ok()) return Fail("dump", sb.status());
 
+  // thin_dump 0.9.0 walks with ignore_non_fatal: underfull nodes pass
+  // (thin_ls does not ignore them).
   Walker details_walker(*source);
+  details_walker.set_ignore_non_fatal(true);
   std::vector<std::pair<uint64_t, DeviceDetails>> details;
   if (absl::Status s =
           ReadDetails(details_walker, sb->device_details_root, &details);
@@ -220,6 +223,8 @@ int Dump(int argc, char** argv) {
 
   Walker top(*source);
   Walker device(*source);
+  top.set_ignore_non_fatal(true);
+  device.set_ignore_non_fatal(true);
   MappingEmitter emitter(out);
   uint64_t current_dev = 0;
   absl::Status s = top.Walk(sb->data_mapping_root, 8, [&](const Leaf& leaf) {
