@@ -18,6 +18,8 @@ packages=(
   # man page lint (tests/unit/man_pages.sh); the completion's loader
   # (tests/unit/install_docs.sh)
   mandoc groff man-db bash-completion
+  # thin_ls/thin_dump/thin_check/thin_restore 0.9.0 beside dmkit thin
+  thin-provisioning-tools
   # benchmarks: the latency plot of bench/run.sh
   gnuplot-nox
   # fuzzers and sanitizers

@@ -27,6 +27,7 @@ int DmsetupMain(int argc, char** argv);
 int DockerMain(int argc, char** argv);
 int HoldersMain(int argc, char** argv);
 int NsenterMain(int argc, char** argv);
+int ThinMain(int argc, char** argv);
 
 }  // namespace dmkit
 

@@ -28,6 +28,8 @@ constexpr Applet kApplets[] = {
     {"docker", DockerMain, "inspect and recover Docker devicemapper devices"},
     {"holders", HoldersMain, "show and release what keeps a device busy"},
     {"nsenter", NsenterMain, "run a program in other namespaces"},
+    {"thin", ThinMain,
+     "read and check thin-pool metadata (thin_ls/dump/check)"},
 };
 
 constexpr bool AppletsSorted() {
@@ -131,8 +133,7 @@ int Main(int argc, char** argv) {
   if (const Applet* applet = FindApplet(first)) {
     return applet->main(argc - 1, argv + 1);
   }
-  fprintf(stderr, "dmkit: unknown applet '%s'; try 'dmkit --list'\n",
-          argv[1]);
+  fprintf(stderr, "dmkit: unknown applet '%s'; try 'dmkit --list'\n", argv[1]);
   return 1;
 }
 

@@ -1,4 +1,4 @@
-// The thin-pool metadata superblock (tools/docker/thin_superblock.h), read
+// The thin-pool metadata superblock (tools/common/thin_metadata.h), read
 // by `docker pool --activate` from Docker's loop-lvm metadata file. Each
 // input is tried as it is, then with the magic and the checksum made right
 // so the fields behind them are reached:
@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "tests/fuzz/script_kernel.h"
-#include "tools/docker/thin_superblock.h"
+#include "tools/common/thin_metadata.h"
 
-namespace docker = dmkit::docker;
+namespace thin = dmkit::thin;
 
 namespace {
 
@@ -33,33 +33,39 @@ void PutLe(std::string& b, size_t off, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) b[off + i] = static_cast<char>(v >> (8 * i));
 }
 
+uint32_t Checksum(absl::string_view b) {
+  return thin::BlockChecksum(reinterpret_cast<const uint8_t*>(b.data()),
+                             thin::kSuperblockXor);
+}
+
 void Check(absl::string_view block) {
-  auto sb = docker::ParseThinSuperblock(block);
-  if (block.size() < docker::kThinMetadataBlockBytes) {
+  auto sb = thin::ParseSuperblock(block);
+  if (block.size() < thin::kBlockBytes) {
     FUZZ_CHECK(!sb.ok());
     return;
   }
-  absl::string_view b = block.substr(0, docker::kThinMetadataBlockBytes);
+  absl::string_view b = block.substr(0, thin::kBlockBytes);
   if (b.find_first_not_of('\0') == absl::string_view::npos) {
     FUZZ_CHECK(sb.status().code() == absl::StatusCode::kNotFound);
     return;
   }
   if (!sb.ok()) return;
-  FUZZ_CHECK(Le(b, 32, 8) == docker::kThinSuperblockMagic);
-  FUZZ_CHECK(Le(b, 0, 4) == docker::ThinMetadataChecksum(b));
+  FUZZ_CHECK(Le(b, 32, 8) == thin::kSuperblockMagic);
+  FUZZ_CHECK(Le(b, 0, 4) == Checksum(b));
   FUZZ_CHECK(sb->flags == Le(b, 4, 4) && sb->version == Le(b, 40, 4));
   FUZZ_CHECK(sb->transaction_id == Le(b, 48, 8) &&
              sb->held_root == Le(b, 56, 8));
-  FUZZ_CHECK(sb->data_blocks == Le(b, 64, 8) &&
-             sb->data_blocks_allocated == Le(b, 72, 8));
-  FUZZ_CHECK(sb->metadata_blocks_allocated == Le(b, 200, 8));
-  FUZZ_CHECK(sb->data_block_sectors == Le(b, 336, 4) &&
-             sb->metadata_block_sectors == Le(b, 340, 4) &&
-             sb->metadata_blocks == Le(b, 344, 8));
+  FUZZ_CHECK(sb->data_space_map.nr_blocks == Le(b, 64, 8) &&
+             sb->data_space_map.nr_allocated == Le(b, 72, 8));
+  FUZZ_CHECK(sb->metadata_space_map.nr_allocated == Le(b, 200, 8));
+  FUZZ_CHECK(sb->data_block_size == Le(b, 336, 4) &&
+             sb->metadata_block_size == Le(b, 340, 4) &&
+             sb->metadata_nr_blocks == Le(b, 344, 8));
   FUZZ_CHECK(sb->needs_check() == ((sb->flags & 1) != 0));
-  uint32_t bs = sb->data_block_sectors;
+  if (!thin::CheckPoolGeometry(*sb).ok()) return;
+  uint32_t bs = sb->data_block_size;
   FUZZ_CHECK(bs >= 128 && bs <= 2097152 && bs % 128 == 0);
-  FUZZ_CHECK(sb->data_blocks <= UINT64_MAX / bs);
+  FUZZ_CHECK(sb->data_space_map.nr_blocks <= UINT64_MAX / bs);
 }
 
 }  // namespace
@@ -67,10 +73,10 @@ void Check(absl::string_view block) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view input(reinterpret_cast<const char*>(data), size);
   Check(input);
-  if (size < docker::kThinMetadataBlockBytes) return 0;
-  std::string block(input.substr(0, docker::kThinMetadataBlockBytes));
-  PutLe(block, 32, docker::kThinSuperblockMagic, 8);
-  PutLe(block, 0, docker::ThinMetadataChecksum(block), 4);
+  if (size < thin::kBlockBytes) return 0;
+  std::string block(input.substr(0, thin::kBlockBytes));
+  PutLe(block, 32, thin::kSuperblockMagic, 8);
+  PutLe(block, 0, Checksum(block), 4);
   Check(block);
   return 0;
 }

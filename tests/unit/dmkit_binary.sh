@@ -17,7 +17,7 @@ budget=$((5 * 1024 * 1024 / 2))
 echo "stripped size: $size bytes (budget $budget)"
 [ "$size" -le "$budget" ] || fail "stripped binary is $size bytes, over 2.5 MiB"
 
-[ "$("$dmkit" --list | tr '\n' ' ')" = "bench dmsetup docker holders nsenter " ] || fail "--list"
+[ "$("$dmkit" --list | tr '\n' ' ')" = "bench dmsetup docker holders nsenter thin " ] || fail "--list"
 "$dmkit" --version >"$work/out" && grep -q '^dmkit [0-9]' "$work/out" || fail "--version"
 "$dmkit" --help >"$work/out" && grep -q '^Usage: dmkit APPLET' "$work/out" || fail "--help"
 if "$dmkit" frobnicate 2>"$work/err"; then fail "unknown applet accepted"; fi
@@ -27,7 +27,7 @@ if "$dmkit" 2>/dev/null; then fail "no arguments accepted"; fi
 mkdir "$work/hard" "$work/soft"
 "$dmkit" --install "$work/hard"
 "$dmkit" --install -s "$work/soft"
-for applet in bench dmsetup docker holders nsenter; do
+for applet in bench dmsetup docker holders nsenter thin; do
   [ -f "$work/hard/$applet" ] && [ ! -L "$work/hard/$applet" ] || fail "hard link $applet"
   [ -L "$work/soft/$applet" ] || fail "symlink $applet"
 done

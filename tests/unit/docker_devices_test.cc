@@ -9,7 +9,6 @@
 #include "tests/unit/docker_test_util.h"
 #include "tests/unit/test_util.h"
 #include "tools/docker/devices.h"
-#include "tools/docker/thin_superblock.h"
 
 namespace dmkit::docker {
 namespace {
@@ -93,97 +92,6 @@ TEST(DockerHumanBytesTest, Units) {
   Usage u{512, 1024};
   EXPECT_DOUBLE_EQ(u.percent(), 50.0);
   EXPECT_DOUBLE_EQ(Usage{}.percent(), 0.0);
-}
-
-void Put32(std::string& b, size_t off, uint32_t v) {
-  for (int i = 0; i < 4; ++i) b[off + i] = static_cast<char>(v >> (8 * i));
-}
-void Put64(std::string& b, size_t off, uint64_t v) {
-  Put32(b, off, static_cast<uint32_t>(v));
-  Put32(b, off + 4, static_cast<uint32_t>(v >> 32));
-}
-
-// A superblock laid out as dm-thin-metadata.c writes it.
-std::string Superblock(uint32_t block_sectors) {
-  std::string b(4096, '\0');
-  Put32(b, 4, 0);                     // flags
-  Put64(b, 32, kThinSuperblockMagic);
-  Put32(b, 40, 2);                    // version
-  Put64(b, 48, 844170);               // trans_id
-  Put64(b, 64, 32768);                // data sm: nr_blocks
-  Put64(b, 72, 4970);                 // data sm: nr_allocated
-  Put64(b, 192, 16384);               // metadata sm: nr_blocks
-  Put64(b, 200, 2560);                // metadata sm: nr_allocated
-  Put32(b, 336, block_sectors);
-  Put32(b, 340, 8);
-  Put64(b, 344, 16384);
-  Put32(b, 0, ThinMetadataChecksum(b));
-  return b;
-}
-
-TEST(ThinSuperblockTest, ChecksumIsKernelCrc32c) {
-  // crc32c("123456789") is 0xe3069283; the kernel stores it without the
-  // final inversion, xor SUPERBLOCK_CSUM_XOR (160774).
-  std::string block = absl::StrCat("csum", "123456789");
-  EXPECT_EQ(ThinMetadataChecksum(block), ~0xe3069283u ^ 160774u);
-}
-
-TEST(ThinSuperblockTest, Parses) {
-  auto sb = ParseThinSuperblock(Superblock(1024));
-  ASSERT_TRUE(sb.ok()) << sb.status();
-  EXPECT_EQ(sb->data_block_sectors, 1024u);
-  EXPECT_EQ(sb->metadata_block_sectors, 8u);
-  EXPECT_EQ(sb->transaction_id, 844170u);
-  EXPECT_EQ(sb->data_blocks, 32768u);
-  EXPECT_EQ(sb->data_blocks_allocated, 4970u);
-  EXPECT_EQ(sb->metadata_blocks_allocated, 2560u);
-  EXPECT_FALSE(sb->needs_check());
-}
-
-TEST(ThinSuperblockTest, Rejects) {
-  EXPECT_EQ(ParseThinSuperblock(std::string(4096, '\0')).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_FALSE(ParseThinSuperblock(std::string(100, 'x')).ok());
-  std::string bad_magic = Superblock(128);
-  Put64(bad_magic, 32, 1);
-  Put32(bad_magic, 0, ThinMetadataChecksum(bad_magic));
-  EXPECT_THAT(ParseThinSuperblock(bad_magic).status().message(),
-              HasSubstr("magic"));
-  std::string corrupt = Superblock(128);
-  corrupt[1000] ^= 1;
-  EXPECT_THAT(ParseThinSuperblock(corrupt).status().message(),
-              HasSubstr("checksum"));
-  EXPECT_THAT(ParseThinSuperblock(Superblock(100)).status().message(),
-              HasSubstr("multiple of 128"));
-  std::string check = Superblock(128);
-  Put32(check, 4, 1);
-  Put32(check, 0, ThinMetadataChecksum(check));
-  EXPECT_TRUE(ParseThinSuperblock(check)->needs_check());
-}
-
-// Found by fuzz_thin_superblock: a (checksummed) superblock with 2^57 data
-// blocks of 128 sectors parsed, and pool --activate's size check computed
-// blocks x sectors, which wrapped to 0 and passed for any data file.
-TEST(ThinSuperblockTest, RejectsMoreDataThanADeviceHolds) {
-  std::string huge = Superblock(128);
-  Put64(huge, 64, uint64_t{1} << 57);
-  Put32(huge, 0, ThinMetadataChecksum(huge));
-  EXPECT_THAT(ParseThinSuperblock(huge).status().message(),
-              HasSubstr("more than a device can have"));
-  std::string largest = Superblock(128);
-  Put64(largest, 64, UINT64_MAX / 128);
-  Put32(largest, 0, ThinMetadataChecksum(largest));
-  EXPECT_TRUE(ParseThinSuperblock(largest).ok());
-}
-
-TEST(ThinSuperblockTest, ReadsAFile) {
-  testing::TempDir dir;
-  std::string path = dir.Write("metadata", Superblock(256) + std::string(4096, 'x'));
-  auto sb = ReadThinSuperblock(path);
-  ASSERT_TRUE(sb.ok()) << sb.status();
-  EXPECT_EQ(sb->data_block_sectors, 256u);
-  auto missing = ReadThinSuperblock(dir.path() + "/none");
-  EXPECT_THAT(missing.status().message(), HasSubstr("No such file"));
 }
 
 }  // namespace

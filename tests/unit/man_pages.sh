@@ -70,12 +70,21 @@ page_options() {
 help_options() {
   local -a cmd=("$dmkit" "$@")
   "${cmd[@]}" --help >"$work/help" 2>&1 || return 1
+  # An applet whose commands have their own usage ("dmkit thin ls --help"):
+  # the options are the union of theirs.
+  local sub short=
+  if "${cmd[@]}" -h >"$work/help-h" 2>&1 && cmp -s "$work/help" "$work/help-h"; then
+    short=-h
+  fi
+  if grep -q "COMMAND --help" "$work/help"; then
+    for sub in $(sed -n -E 's/^  ([a-z]+) {2,}.*/\1/p' "$work/help"); do
+      "${cmd[@]}" "$sub" --help >>"$work/help" 2>&1 || return 1
+    done
+  fi
   {
     option_words <"$work/help"
     echo --help
-    if "${cmd[@]}" -h >"$work/help-h" 2>&1 && cmp -s "$work/help" "$work/help-h"; then
-      echo -h
-    fi
+    [ -z "$short" ] || echo "$short"
   } | sort -u
 }
 

@@ -16,7 +16,7 @@
 #include "tools/docker/fault.h"
 #include "tools/docker/grow.h"
 #include "tools/docker/text_table.h"
-#include "tools/docker/thin_superblock.h"
+#include "tools/common/thin_metadata.h"
 
 namespace dmkit::docker {
 namespace {
@@ -549,16 +549,22 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
         errno, absl::StrCat("stat ", data_path,
                             " (only loop-lvm pools can be activated here)"));
   }
-  absl::StatusOr<ThinSuperblock> sb = ReadThinSuperblock(meta_path);
+  absl::StatusOr<thin::Source> meta_source = thin::Source::Open(meta_path);
+  if (!meta_source.ok()) return meta_source.status();
+  absl::StatusOr<thin::Superblock> sb = thin::ReadSuperblock(*meta_source);
   if (!sb.ok()) return sb.status();
+  if (absl::Status g = thin::CheckPoolGeometry(*sb); !g.ok()) {
+    return absl::Status(g.code(), absl::StrCat(meta_path, ": ", g.message()));
+  }
   uint64_t sectors = static_cast<uint64_t>(data_st.st_size) / 512;
-  uint64_t needed = sb->data_blocks * sb->data_block_sectors;
+  uint64_t data_blocks = sb->data_space_map.nr_blocks;
+  uint64_t needed = data_blocks * sb->data_block_size;
   if (sectors < needed) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(data_path, " holds ", sectors,
-                     " sectors but the pool metadata describes ",
-                     sb->data_blocks, " blocks of ", sb->data_block_sectors,
-                     " sectors (", needed, "); refusing to shrink the pool"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        data_path, " holds ", sectors,
+        " sectors but the pool metadata describes ", data_blocks,
+        " blocks of ", sb->data_block_size, " sectors (", needed,
+        "); refusing to shrink the pool"));
   }
   if (sb->needs_check()) {
     return absl::FailedPreconditionError(
@@ -577,7 +583,7 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
   dmioctl::Table table;
   table.targets.push_back(dmioctl::targets::ThinPool(
       0, sectors, meta->dev().ToString(), data->dev().ToString(),
-      {.data_block_sectors = sb->data_block_sectors,
+      {.data_block_sectors = sb->data_block_size,
        .low_water_blocks = 32768,
        .features = {"skip_block_zeroing"}}));
   absl::StatusOr<dmioctl::ScopedDevice> created =
@@ -594,7 +600,7 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
   }
   absl::StrAppend(&report, "created ", name, " (", pool->info.dev.ToString(),
                   "): ", dmioctl::FormatTable(table), "data block size ",
-                  sb->data_block_sectors, " sectors, from the superblock of ",
+                  sb->data_block_size, " sectors, from the superblock of ",
                   meta_path, "\n");
   return pool;
 }

@@ -1,0 +1,40 @@
+// File: tools/thin/thin.h
+//
+// What the commands of `dmkit thin` share (thin.cc) and the check command
+// (check.cc).
+#ifndef DMKIT_TOOLS_THIN_THIN_H_
+#define DMKIT_TOOLS_THIN_THIN_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tools/common/thin_metadata.h"
+
+namespace dmkit::thin {
+
+// "dmkit thin COMMAND: MESSAGE" on stderr; returns 1.
+int Fail(const char* command, const absl::Status& status);
+// A usage error on stderr; returns 1.
+int UsageError(const char* command, const std::string& what);
+
+// The superblock to read: block 0, or with `metadata_snap` the metadata
+// snapshot it holds. `live_data_blocks` (if not null) gets block 0's data
+// block count (a snapshot's space map roots are zero).
+absl::StatusOr<Superblock> OpenMetadata(const Source& source,
+                                        bool metadata_snap,
+                                        uint64_t* live_data_blocks);
+
+// The device details tree at `root`, in device id order.
+absl::Status ReadDetails(Walker& walker, uint64_t root,
+                         std::vector<std::pair<uint64_t, DeviceDetails>>* out);
+
+// dmkit thin check ARGS (argv[0] is "check").
+int CheckMain(int argc, char** argv);
+
+}  // namespace dmkit::thin
+
+#endif  // DMKIT_TOOLS_THIN_THIN_H_
