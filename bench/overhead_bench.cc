@@ -258,9 +258,9 @@ void BM_List_Dmioctl(benchmark::State& state) {
     auto list = dm.ListDevices();
     benchmark::DoNotOptimize(list);
   }
-  state.counters["ioctls_per_op"] = benchmark::Counter(
-      static_cast<double>(dm.counters().ioctls.load()) /
-      static_cast<double>(state.iterations()));
+  state.counters["ioctls_per_op"] =
+      benchmark::Counter(static_cast<double>(dm.counters().ioctls.load()) /
+                         static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_List_Dmioctl)->Arg(10)->Arg(1000)->Arg(10000);
 

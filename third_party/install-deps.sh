@@ -24,6 +24,8 @@ packages=(
   gnuplot-nox
   # fuzzers and sanitizers
   clang libclang-rt-14-dev
+  # the style check of .ci/run
+  clang-format
   # the Debian package (cpack -G DEB, checked with lintian) and the rescue
   # images: initramfs-tools and dracut-core (not dracut, which conflicts with
   # initramfs-tools) build an initramfs from Debian's kernel modules

@@ -46,7 +46,8 @@ absl::Status RemoveCreatedDevice(DeviceMapper& dm, DevNum dev,
 // The error for a create whose device another process removed before the
 // create was done.
 absl::Status RemovedMeanwhile(absl::string_view name) {
-  return dmkit::ErrnoError(ENXIO, absl::StrCat("device ", name,
+  return dmkit::ErrnoError(ENXIO,
+                           absl::StrCat("device ", name,
                                         " was removed by another process "
                                         "while it was being created"));
 }
@@ -98,9 +99,9 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
     DMKIT_RETURN_IF_ERROR(table.Validate());
   }
   DMKIT_ASSIGN_OR_RETURN(DeviceInfo created,
-                           dm.CreateDevice({.name = std::string(name),
-                                            .uuid = options.uuid,
-                                            .minor = options.minor}));
+                         dm.CreateDevice({.name = std::string(name),
+                                          .uuid = options.uuid,
+                                          .minor = options.minor}));
   if (options.on_created) options.on_created(created);
   if (table.empty()) return created;
 
@@ -120,13 +121,13 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
   });
   // The kernel's answer to a table it refuses (the device exists).
   DMKIT_ASSIGN_OR_RETURN(DeviceInfo loaded,
-                           table.Validate().ok()
-                               ? dm.LoadTable(by_name, table)
-                               : absl::StatusOr<DeviceInfo>(
-                                     KernelError({.error_number = EINVAL,
-                                                  .operation = "reload",
-                                                  .ioctl_name = "DM_TABLE_LOAD",
-                                                  .name = std::string(name)})));
+                         table.Validate().ok()
+                             ? dm.LoadTable(by_name, table)
+                             : absl::StatusOr<DeviceInfo>(
+                                   KernelError({.error_number = EINVAL,
+                                                .operation = "reload",
+                                                .ioctl_name = "DM_TABLE_LOAD",
+                                                .name = std::string(name)})));
   if (loaded.dev != created.dev) {
     if (loaded.live_table()) dm.ClearTable(by_name).IgnoreError();
     return RemovedMeanwhile(name);
@@ -384,7 +385,7 @@ absl::StatusOr<ScopedDevice> ScopedDevice::Create(
     DeviceMapper& dm, std::string name, const Table& table,
     const CreateOptions& options) {
   DMKIT_ASSIGN_OR_RETURN(DeviceInfo info,
-                           CreateDevice(dm, name, table, options));
+                         CreateDevice(dm, name, table, options));
   ScopedDevice device(&dm, std::move(name), options.nodes);
   device.dev_ = info.dev;
   return device;

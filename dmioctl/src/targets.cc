@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -12,7 +12,8 @@ namespace {
 
 bool ParseU64(absl::string_view text, uint64_t& value) {
   if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc() && end == text.data() + text.size();
 }
 
@@ -60,7 +61,8 @@ Target Error(uint64_t start, uint64_t length) {
 Target Striped(uint64_t start, uint64_t length, uint64_t chunk_sectors,
                const std::vector<Stripe>& stripes) {
   std::string params = absl::StrCat(stripes.size(), " ", chunk_sectors);
-  for (const Stripe& s : stripes) absl::StrAppend(&params, " ", s.device, " ", s.offset);
+  for (const Stripe& s : stripes)
+    absl::StrAppend(&params, " ", s.device, " ", s.offset);
   return {start, length, "striped", std::move(params)};
 }
 
@@ -70,12 +72,14 @@ Target ThinPool(uint64_t start, uint64_t length, absl::string_view metadata_dev,
   std::string params =
       absl::StrCat(metadata_dev, " ", data_dev, " ", options.data_block_sectors,
                    " ", options.low_water_blocks, " ", options.features.size());
-  for (const std::string& f : options.features) absl::StrAppend(&params, " ", f);
+  for (const std::string& f : options.features)
+    absl::StrAppend(&params, " ", f);
   return {start, length, "thin-pool", std::move(params)};
 }
 
 Target Thin(uint64_t start, uint64_t length, absl::string_view pool_dev,
-            uint32_t thin_id, std::optional<absl::string_view> external_origin) {
+            uint32_t thin_id,
+            std::optional<absl::string_view> external_origin) {
   std::string params = absl::StrCat(pool_dev, " ", thin_id);
   if (external_origin) absl::StrAppend(&params, " ", *external_origin);
   return {start, length, "thin", std::move(params)};
@@ -111,10 +115,10 @@ Target Delay(uint64_t start, uint64_t length, absl::string_view device,
 Target Crypt(uint64_t start, uint64_t length, absl::string_view device,
              const CryptOptions& options) {
   return {start, length, "crypt",
-          WithFeatures(absl::StrCat(options.cipher, " ", options.key, " ",
-                                    options.iv_offset, " ", device, " ",
-                                    options.offset),
-                       options.features)};
+          WithFeatures(
+              absl::StrCat(options.cipher, " ", options.key, " ",
+                           options.iv_offset, " ", device, " ", options.offset),
+              options.features)};
 }
 
 namespace {
@@ -220,7 +224,8 @@ absl::StatusOr<SnapshotStatus> ParseSnapshotStatus(absl::string_view status) {
     s.merge_failed = true;
     return s;
   }
-  if (w.size() != 2 || !ParseRatio(w[0], s.allocated_sectors, s.total_sectors) ||
+  if (w.size() != 2 ||
+      !ParseRatio(w[0], s.allocated_sectors, s.total_sectors) ||
       !ParseU64(w[1], s.metadata_sectors)) {
     return BadStatus("snapshot", status);
   }

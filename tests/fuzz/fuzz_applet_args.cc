@@ -132,18 +132,12 @@ void CheckBench(const Words& words) {
   FUZZ_CHECK(o->jobs >= 1 && o->jobs <= o->count);
   FUZZ_CHECK(o->size >= 8);
   FUZZ_CHECK(!(o->thin && o->backing));
-  Words canonical = {"bench",
-                     "cycle",
-                     "--target",
-                     o->thin ? "thin" : "linear",
-                     "--count",
-                     absl::StrCat(o->count),
-                     "--jobs",
-                     absl::StrCat(o->jobs),
-                     "--size",
-                     absl::StrCat(o->size),
-                     "--tmpdir",
-                     o->tmpdir};
+  Words canonical = {"bench",    "cycle",
+                     "--target", o->thin ? "thin" : "linear",
+                     "--count",  absl::StrCat(o->count),
+                     "--jobs",   absl::StrCat(o->jobs),
+                     "--size",   absl::StrCat(o->size),
+                     "--tmpdir", o->tmpdir};
   if (o->backing) {
     canonical.push_back("--backing");
     canonical.push_back(o->backing->ToString());
@@ -284,12 +278,11 @@ void CheckDmsetup(const Words& words) {
   Argv b(words);
   FUZZ_CHECK(
       dmsetup::ParseOptions(b.argc(), b.argv(), &again, &again_errors, true));
-  FUZZ_CHECK(again_errors == errors &&
-             again.command_given == o.command_given &&
-             again.command == o.command &&
-             again.args == o.args && again.table == o.table &&
-             again.uuid == o.uuid && again.major == o.major &&
-             again.minor == o.minor && again.readahead == o.readahead &&
+  FUZZ_CHECK(again_errors == errors && again.command_given == o.command_given &&
+             again.command == o.command && again.args == o.args &&
+             again.table == o.table && again.uuid == o.uuid &&
+             again.major == o.major && again.minor == o.minor &&
+             again.readahead == o.readahead &&
              again.udev_cookie == o.udev_cookie && again.jobs == o.jobs &&
              again.verbose == o.verbose && again.force == o.force);
 }

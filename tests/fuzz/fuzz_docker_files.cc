@@ -22,9 +22,9 @@
 #include "absl/strings/string_view.h"
 #include "dmioctl/types.h"
 #include "tests/fuzz/script_kernel.h"
+#include "tools/common/json_writer.h"
 #include "tools/docker/discovery.h"
 #include "tools/docker/store.h"
-#include "tools/common/json_writer.h"
 
 namespace docker = dmkit::docker;
 namespace json = dmkit::json;
@@ -119,8 +119,8 @@ void CheckMountId(absl::string_view text) {
   FUZZ_CHECK(*id == absl::StripAsciiWhitespace(text));
   FUZZ_CHECK(!id->empty() && id->size() <= 96 && *id != "." && *id != "..");
   for (char c : *id) {
-    FUZZ_CHECK(absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-               c == '-' || c == '_' || c == '.');
+    FUZZ_CHECK(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_' || c == '.');
   }
   auto again = docker::ParseMountId(*id);
   FUZZ_CHECK(again.ok() && *again == *id);

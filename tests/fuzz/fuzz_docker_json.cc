@@ -15,8 +15,8 @@
 
 #include "absl/strings/string_view.h"
 #include "tests/fuzz/script_kernel.h"
-#include "tools/docker/json.h"
 #include "tools/common/json_writer.h"
+#include "tools/docker/json.h"
 
 namespace json = dmkit::json;
 

@@ -38,10 +38,10 @@ class RecordingTransport final : public dmioctl::Transport {
     int r = fake_.Ioctl(request, buffer);
     // A failed ioctl gets only the kernel's version back (check_version());
     // a successful one the header and the payload up to data_size.
-    size_t length = r != 0 ? sizeof(h->version)
-                           : std::min<size_t>(size, std::max<size_t>(
-                                                        sizeof(dm_ioctl),
-                                                        h->data_size));
+    size_t length =
+        r != 0 ? sizeof(h->version)
+               : std::min<size_t>(
+                     size, std::max<size_t>(sizeof(dm_ioctl), h->data_size));
     dmkit::fuzz::AppendRecord(*out_, r, buffer, length);
     return r;
   }
@@ -54,7 +54,8 @@ class RecordingTransport final : public dmioctl::Transport {
 struct Recorder {
   std::shared_ptr<FakeKernelState> kernel = std::make_shared<FakeKernelState>();
   std::string bytes;
-  dmioctl::DeviceMapper dm{std::make_unique<RecordingTransport>(kernel, &bytes)};
+  dmioctl::DeviceMapper dm{
+      std::make_unique<RecordingTransport>(kernel, &bytes)};
 
   explicit Recorder(uint8_t option) { bytes.push_back(char(option)); }
   void Add(const std::string& name, const std::string& uuid,
@@ -92,10 +93,10 @@ std::string BufferFullRecord(uint32_t minor_version) {
 
 dmioctl::Table IncidentPool() {
   dmioctl::Table t;
-  t.targets.push_back(targets::ThinPool(
-      0, 167772160, "7:1", "7:0",
-      {.data_block_sectors = 128, .low_water_blocks = 32768,
-       .features = {"skip_block_zeroing"}}));
+  t.targets.push_back(targets::ThinPool(0, 167772160, "7:1", "7:0",
+                                        {.data_block_sectors = 128,
+                                         .low_water_blocks = 32768,
+                                         .features = {"skip_block_zeroing"}}));
   return t;
 }
 
@@ -199,7 +200,8 @@ void StatusSeeds() {
        Lines({{0, 167772160, "thin-pool",
                "1 4172/4161600 171776/1310720 - rw discard_passdown "
                "queue_if_no_space - 1024"}})},
-      {"status-thin-pool-fail", 0, Lines({{0, 167772160, "thin-pool", "Fail"}})},
+      {"status-thin-pool-fail", 0,
+       Lines({{0, 167772160, "thin-pool", "Fail"}})},
       {"status-thin", 0, Lines({{0, 20971520, "thin", "1843200 20971519"}})},
       {"status-snapshot", 0,
        Lines({{0, 2097152, "snapshot", "16/2097152 16"}})},

@@ -63,8 +63,7 @@ std::unique_ptr<dmioctl::Transport> ScriptTransport(Script* script) {
   return std::make_unique<ScriptedTransport>(script);
 }
 
-void AppendRecord(std::string& out, int ret, const void* bytes,
-                  size_t length) {
+void AppendRecord(std::string& out, int ret, const void* bytes, size_t length) {
   length = std::min<size_t>(length, 0xffff);
   out.push_back(static_cast<char>(static_cast<int8_t>(ret)));
   out.push_back(static_cast<char>(length & 0xff));

@@ -45,8 +45,8 @@
 #include "dmioctl/transport.h"
 
 // A property violation: stops the fuzzer with a crash report and the input.
-#define FUZZ_CHECK(condition)          \
-  do {                                 \
+#define FUZZ_CHECK(condition)           \
+  do {                                  \
     if (!(condition)) __builtin_trap(); \
   } while (0)
 

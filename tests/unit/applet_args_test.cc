@@ -32,9 +32,8 @@ TEST(NsenterArgs, TargetNamespacesAndProgram) {
 }
 
 TEST(NsenterArgs, FilesInCommandLineOrder) {
-  nsenter::Args args =
-      Nsenter({"nsenter", "--net=/run/netns/a", "-r/srv", "--mount=/m", "-w",
-               "sh"});
+  nsenter::Args args = Nsenter(
+      {"nsenter", "--net=/run/netns/a", "-r/srv", "--mount=/m", "-w", "sh"});
   ASSERT_FALSE(args.error);
   ASSERT_EQ(args.files.size(), 3u);
   EXPECT_EQ(args.files[0].type, mountns::NamespaceType::kNet);
@@ -139,12 +138,12 @@ TEST(BenchArgs, Options) {
 
 // A later --target linear did not undo an earlier --target thin.
 TEST(BenchArgs, LastTargetWins) {
-  EXPECT_FALSE(Bench({"bench", "cycle", "--target", "thin", "--target",
-                      "linear"})
-                   ->thin);
-  EXPECT_TRUE(Bench({"bench", "cycle", "--target", "linear", "--target",
-                     "thin"})
-                  ->thin);
+  EXPECT_FALSE(
+      Bench({"bench", "cycle", "--target", "thin", "--target", "linear"})
+          ->thin);
+  EXPECT_TRUE(
+      Bench({"bench", "cycle", "--target", "linear", "--target", "thin"})
+          ->thin);
 }
 
 }  // namespace

@@ -101,12 +101,13 @@ TEST(DeviceMapperTest, DuplicateNameIsEbusyWithDmsetupDetails) {
 
 TEST(DeviceMapperTest, InvalidNamesRejectedBeforeAnyIoctl) {
   FakeDm f;
-  for (std::string bad : {std::string(""), std::string("a/b"), std::string("."),
-                          std::string(".."), std::string("control"),
-                          std::string(128, 'x')}) {
+  for (std::string bad :
+       {std::string(""), std::string("a/b"), std::string("."),
+        std::string(".."), std::string("control"), std::string(128, 'x')}) {
     EXPECT_FALSE(f.dm.CreateDevice({.name = bad}).ok()) << bad;
   }
-  EXPECT_FALSE(f.dm.CreateDevice({.name = "ok", .uuid = std::string(129, 'u')}).ok());
+  EXPECT_FALSE(
+      f.dm.CreateDevice({.name = "ok", .uuid = std::string(129, 'u')}).ok());
   EXPECT_FALSE(f.dm.GetInfo(DeviceRef::ByName("a/b")).ok());
   EXPECT_TRUE(f.kernel->sent.empty());
   EXPECT_TRUE(f.dm.CreateDevice({.name = std::string(127, 'x')}).ok());
@@ -142,8 +143,9 @@ TEST(DeviceMapperTest, LoadSerialisesSpecsRelativeToEachSpec) {
   FakeDm f;
   ASSERT_TRUE(f.dm.CreateDevice({.name = "vol"}).ok());
   dmioctl::Table table;
-  table.Append(100, "linear", "7:0 0").Append(50, "zero", "").Append(
-      8, "crypt", "aes a\\b 0 7:1 0");
+  table.Append(100, "linear", "7:0 0")
+      .Append(50, "zero", "")
+      .Append(8, "crypt", "aes a\\b 0 7:1 0");
   table.read_only = true;
   auto info = f.dm.LoadTable(DeviceRef::ByName("vol"), table);
   ASSERT_TRUE(info.ok()) << info.status();
@@ -419,7 +421,8 @@ TEST(DeviceMapperTest, TableAndStatusAndInactive) {
   auto inactive = f.dm.GetTable(ref, /*inactive=*/true);
   ASSERT_TRUE(inactive.ok()) << inactive.status();
   EXPECT_EQ(inactive->targets, two.targets);
-  EXPECT_TRUE(f.kernel->sent.back().header.flags & DM_QUERY_INACTIVE_TABLE_FLAG);
+  EXPECT_TRUE(f.kernel->sent.back().header.flags &
+              DM_QUERY_INACTIVE_TABLE_FLAG);
   EXPECT_TRUE(f.kernel->sent.back().header.flags & DM_STATUS_TABLE_FLAG);
   auto live = f.dm.GetTable(ref);
   ASSERT_TRUE(live.ok());
@@ -662,13 +665,15 @@ TEST(DeviceMapperTest, UnterminatedNameOrUuidInReplyIsRejected) {
     h->data_size = offsetof(dm_ioctl, data);
     return 0;
   };
-  EXPECT_THAT(f.dm.GetInfo(DeviceRef::ByName("vol")).status(), HasErrno(EPROTO));
+  EXPECT_THAT(f.dm.GetInfo(DeviceRef::ByName("vol")).status(),
+              HasErrno(EPROTO));
   f.kernel->overrides[DM_TABLE_DEPS_CMD] = [](dm_ioctl* h, size_t) {
     memset(h->uuid, 'u', sizeof(h->uuid));
     h->data_size = offsetof(dm_ioctl, data);
     return 0;
   };
-  EXPECT_THAT(f.dm.GetDeps(DeviceRef::ByName("vol")).status(), HasErrno(EPROTO));
+  EXPECT_THAT(f.dm.GetDeps(DeviceRef::ByName("vol")).status(),
+              HasErrno(EPROTO));
   // Full-length values that are terminated are fine.
   f.kernel->overrides[DM_DEV_STATUS_CMD] = [](dm_ioctl* h, size_t) {
     memset(h->name, 'n', sizeof(h->name) - 1);
@@ -746,7 +751,8 @@ TEST(DeviceMapperTest, ReusingFormsOverwriteStaleResults) {
   dmioctl::TableReply reply;
   reply.info.name = "something else entirely, and long";
   reply.info.uuid = "STALE";
-  reply.targets.resize(3, {.start = 1, .length = 2, .type = "x", .params = "y"});
+  reply.targets.resize(3,
+                       {.start = 1, .length = 2, .type = "x", .params = "y"});
   dmioctl::Table one;
   one.Append(10, "linear", "7:0 0");
   ASSERT_TRUE(f.dm.LoadTable(ref, one).ok());

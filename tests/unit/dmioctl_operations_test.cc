@@ -110,8 +110,8 @@ TEST_F(OperationsTest, CreateFailedAtEveryStepLeavesNothing) {
     FakeDm f;
     f.kernel->fail_at = step;
     f.kernel->fail_errno = ENOMEM;
-    auto info = dmioctl::CreateDevice(f.dm, "vol", LinearTable(),
-                                      {.nodes = &nodes_});
+    auto info =
+        dmioctl::CreateDevice(f.dm, "vol", LinearTable(), {.nodes = &nodes_});
     ASSERT_FALSE(info.ok());
     auto details = dmioctl::GetIoctlErrorInfo(info.status());
     ASSERT_TRUE(details.has_value());
@@ -137,8 +137,8 @@ TEST_F(OperationsTest, CreateFailedAtTheNodeLeavesNothing) {
     nodes.set_fault_hook_for_testing(&FailNodeStep);
     node_fault_step = step;
     node_fault_errno = EIO;
-    auto info = dmioctl::CreateDevice(f.dm, "vol", LinearTable(),
-                                      {.nodes = &nodes});
+    auto info =
+        dmioctl::CreateDevice(f.dm, "vol", LinearTable(), {.nodes = &nodes});
     ASSERT_FALSE(info.ok());
     EXPECT_THAT(info.status(), HasErrno(EIO));
     EXPECT_NE(info.status().message().find(std::string(step) + " " +
@@ -154,16 +154,16 @@ TEST_F(OperationsTest, CreateReportsOriginalErrorWhenRollbackFails) {
   f_.kernel->fail_at = 2;  // load
   f_.kernel->fail_errno = EINVAL;
   f_.kernel->more_failures[4] = EIO;  // the rollback's remove (after a look)
-  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_});
   EXPECT_THAT(info.status(), HasErrno(EINVAL));
 }
 
 TEST_F(OperationsTest, CreateRollsBackWhenNodeCannotBeMade) {
   ASSERT_EQ(mkdir(nodes_.MapperDir().c_str(), 0755), 0);
   ASSERT_EQ(mkdir(nodes_.PathFor("vol").c_str(), 0755), 0);  // in the way
-  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_});
   EXPECT_THAT(info.status(), HasErrno(EEXIST));
   EXPECT_TRUE(f_.kernel->devices.empty());
   struct stat st;
@@ -211,11 +211,12 @@ TEST_F(OperationsTest, CreateRacedByRemoveAndACreateOfAnotherName) {
     k->devices.erase("vol");
     k->devices["other"] = FakeDevice{.name = "other", .minor = minor};
   });
-  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_});
   EXPECT_THAT(info.status(), HasErrno(ENXIO));
   ASSERT_NE(k->Find("other"), nullptr);
-  EXPECT_FALSE(k->Find("other")->inactive.has_value()) << "our table landed in it";
+  EXPECT_FALSE(k->Find("other")->inactive.has_value())
+      << "our table landed in it";
   EXPECT_FALSE(k->Find("other")->live.has_value());
   EXPECT_EQ(k->devices.size(), 1u);
   EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
@@ -233,8 +234,8 @@ TEST_F(OperationsTest, CreateRacedByRemoveAndCreateOfTheSameNameBeforeTheLoad) {
         FakeDevice{.name = "vol", .minor = 5, .live = LinearTable(8)};
     ASSERT_TRUE(nodes->Add("vol", DevNum{FakeKernelState::kMajor, 5}).ok());
   });
-  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_});
   EXPECT_THAT(info.status(), HasErrno(ENXIO));
   EXPECT_NE(info.status().message().find("removed by another process"),
             std::string::npos)
@@ -243,7 +244,8 @@ TEST_F(OperationsTest, CreateRacedByRemoveAndCreateOfTheSameNameBeforeTheLoad) {
   EXPECT_EQ(k->Find("vol")->minor, 5u);
   EXPECT_EQ(k->Find("vol")->live, LinearTable(8));
   EXPECT_FALSE(k->Find("vol")->inactive.has_value());
-  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), DevNum{FakeKernelState::kMajor, 5}));
+  EXPECT_TRUE(
+      IsBlockNode(nodes_.PathFor("vol"), DevNum{FakeKernelState::kMajor, 5}));
 }
 
 TEST_F(OperationsTest, CreateRacedBeforeTheResumeLeavesTheNewerDevice) {
@@ -254,8 +256,8 @@ TEST_F(OperationsTest, CreateRacedBeforeTheResumeLeavesTheNewerDevice) {
     k->devices.erase("vol");
     k->devices["vol"] = FakeDevice{.name = "vol", .minor = 5};
   });
-  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_});
   EXPECT_THAT(info.status(), HasErrno(ENXIO));
   ASSERT_NE(k->Find("vol"), nullptr);
   EXPECT_EQ(k->Find("vol")->minor, 5u);
@@ -283,8 +285,8 @@ TEST_F(OperationsTest, CreateRacedByRemoveAfterTheResumeLeavesNoNode) {
   // and our node: the create happened; its node must not outlive it.
   FakeKernelState* k = f_.kernel.get();
   BeforeNext(k, DM_DEV_STATUS_CMD, [k] { k->devices.erase("vol"); });
-  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_});
   EXPECT_TRUE(info.ok()) << info.status();
   EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
 }
@@ -297,10 +299,11 @@ TEST_F(OperationsTest, CreateRacedAfterTheResumeByANewerDeviceLeavesItsNode) {
     k->devices.erase("vol");
     k->devices["vol"] = FakeDevice{.name = "vol", .minor = 5};
   });
-  auto info = dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_});
   EXPECT_TRUE(info.ok()) << info.status();
-  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("vol"), DevNum{FakeKernelState::kMajor, 5}));
+  EXPECT_TRUE(
+      IsBlockNode(nodes_.PathFor("vol"), DevNum{FakeKernelState::kMajor, 5}));
 }
 
 TEST_F(OperationsTest, NodesRemoveIfForKeepsAnotherDevicesNode) {
@@ -315,9 +318,9 @@ TEST_F(OperationsTest, NodesRemoveIfForKeepsAnotherDevicesNode) {
 }
 
 TEST_F(OperationsTest, RemoveDeletesNode) {
-  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_})
-                  .ok());
+  ASSERT_TRUE(
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_})
+          .ok());
   auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
                                        {.nodes = &nodes_});
   ASSERT_TRUE(removed.ok()) << removed.status();
@@ -329,9 +332,9 @@ TEST_F(OperationsTest, RemoveByUuidFindsNameForNode) {
   ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
                                     {.uuid = "U", .nodes = &nodes_})
                   .ok());
-  ASSERT_TRUE(dmioctl::RemoveDevice(f_.dm, DeviceRef::ByUuid("U"),
-                                    {.nodes = &nodes_})
-                  .ok());
+  ASSERT_TRUE(
+      dmioctl::RemoveDevice(f_.dm, DeviceRef::ByUuid("U"), {.nodes = &nodes_})
+          .ok());
   EXPECT_FALSE(Exists(nodes_.PathFor("vol")));
 }
 
@@ -339,22 +342,23 @@ TEST_F(OperationsTest, RemoveRetriesOnBusyUntilClosed) {
   ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable()).ok());
   f_.kernel->Find("vol")->open_count = 1;
   int retries = 0;
-  auto removed = dmioctl::RemoveDevice(
-      f_.dm, DeviceRef::ByName("vol"),
-      {.retries = 5,
-       .retry_delay = std::chrono::milliseconds(1),
-       .on_retry = [&](int attempt, const absl::Status&) {
-         retries = attempt;
-         if (attempt == 2) f_.kernel->Find("vol")->open_count = 0;
-       }});
+  auto removed =
+      dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
+                            {.retries = 5,
+                             .retry_delay = std::chrono::milliseconds(1),
+                             .on_retry = [&](int attempt, const absl::Status&) {
+                               retries = attempt;
+                               if (attempt == 2)
+                                 f_.kernel->Find("vol")->open_count = 0;
+                             }});
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_EQ(retries, 2);
 }
 
 TEST_F(OperationsTest, RemoveWithoutRetryFailsBusyOnce) {
-  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_})
-                  .ok());
+  ASSERT_TRUE(
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_})
+          .ok());
   f_.kernel->Find("vol")->open_count = 1;
   size_t before = f_.kernel->sent.size();
   auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
@@ -366,9 +370,9 @@ TEST_F(OperationsTest, RemoveWithoutRetryFailsBusyOnce) {
 }
 
 TEST_F(OperationsTest, DeferredRemoveKeepsNodeWhilePending) {
-  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", LinearTable(),
-                                    {.nodes = &nodes_})
-                  .ok());
+  ASSERT_TRUE(
+      dmioctl::CreateDevice(f_.dm, "vol", LinearTable(), {.nodes = &nodes_})
+          .ok());
   f_.kernel->Find("vol")->open_count = 1;
   auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
                                        {.deferred = true, .nodes = &nodes_});
@@ -383,8 +387,8 @@ TEST_F(OperationsTest, ForceRemoveSwapsInErrorTableOfSameLength) {
   ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "vol", two).ok());
   f_.kernel->Find("vol")->open_count = 1;  // busy: the remove will fail
   const size_t created = f_.kernel->sent.size();
-  auto removed = dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"),
-                                       {.force = true});
+  auto removed =
+      dmioctl::RemoveDevice(f_.dm, DeviceRef::ByName("vol"), {.force = true});
   EXPECT_THAT(removed.status(), HasErrno(EBUSY));
   const FakeDevice* d = f_.kernel->Find("vol");
   ASSERT_NE(d, nullptr);
@@ -395,7 +399,8 @@ TEST_F(OperationsTest, ForceRemoveSwapsInErrorTableOfSameLength) {
   // The resume was noflush + skip-lockfs.
   for (size_t i = created; i < f_.kernel->sent.size(); ++i) {
     const SentIoctl& s = f_.kernel->sent[i];
-    if (s.command == DM_DEV_SUSPEND_CMD && !(s.header.flags & DM_SUSPEND_FLAG)) {
+    if (s.command == DM_DEV_SUSPEND_CMD &&
+        !(s.header.flags & DM_SUSPEND_FLAG)) {
       EXPECT_TRUE(s.header.flags & DM_NOFLUSH_FLAG);
       EXPECT_TRUE(s.header.flags & DM_SKIP_LOCKFS_FLAG);
     }
@@ -408,9 +413,9 @@ TEST_F(OperationsTest, ForceRemoveFailedAtEveryStep) {
   for (int step = 5; step <= 8; ++step) {
     SCOPED_TRACE(step);
     FakeDm f;
-    ASSERT_TRUE(dmioctl::CreateDevice(f.dm, "vol", LinearTable(),
-                                      {.nodes = &nodes_})
-                    .ok());
+    ASSERT_TRUE(
+        dmioctl::CreateDevice(f.dm, "vol", LinearTable(), {.nodes = &nodes_})
+            .ok());
     f.kernel->fail_at = step;
     f.kernel->fail_errno = EIO;
     auto removed = dmioctl::RemoveDevice(f.dm, DeviceRef::ByName("vol"),
@@ -432,8 +437,8 @@ TEST_F(OperationsTest, ForceRemoveFailedAtEveryStep) {
 }
 
 TEST_F(OperationsTest, RenameMovesNode) {
-  auto info = dmioctl::CreateDevice(f_.dm, "old", LinearTable(),
-                                    {.nodes = &nodes_});
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "old", LinearTable(), {.nodes = &nodes_});
   ASSERT_TRUE(info.ok());
   auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", &nodes_);
   ASSERT_TRUE(renamed.ok()) << renamed.status();
@@ -443,9 +448,9 @@ TEST_F(OperationsTest, RenameMovesNode) {
 }
 
 TEST_F(OperationsTest, RenameUndoneWhenNodeCannotMove) {
-  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "old", LinearTable(),
-                                    {.nodes = &nodes_})
-                  .ok());
+  ASSERT_TRUE(
+      dmioctl::CreateDevice(f_.dm, "old", LinearTable(), {.nodes = &nodes_})
+          .ok());
   ASSERT_EQ(mkdir(nodes_.PathFor("new").c_str(), 0755), 0);
   auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", &nodes_);
   EXPECT_THAT(renamed.status(), HasErrno(EEXIST));
@@ -455,12 +460,12 @@ TEST_F(OperationsTest, RenameUndoneWhenNodeCannotMove) {
 }
 
 TEST_F(OperationsTest, RenameFailureChangesNothing) {
-  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "old", LinearTable(),
-                                    {.nodes = &nodes_})
-                  .ok());
-  ASSERT_TRUE(dmioctl::CreateDevice(f_.dm, "taken", LinearTable(),
-                                    {.nodes = &nodes_})
-                  .ok());
+  ASSERT_TRUE(
+      dmioctl::CreateDevice(f_.dm, "old", LinearTable(), {.nodes = &nodes_})
+          .ok());
+  ASSERT_TRUE(
+      dmioctl::CreateDevice(f_.dm, "taken", LinearTable(), {.nodes = &nodes_})
+          .ok());
   auto renamed = dmioctl::RenameDevice(f_.dm, "old", "taken", &nodes_);
   EXPECT_THAT(renamed.status(), HasErrno(EBUSY));
   EXPECT_TRUE(Exists(nodes_.PathFor("old")));

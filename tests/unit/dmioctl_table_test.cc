@@ -1,9 +1,7 @@
 // Table text, concise and dm-init forms; target builders and status parsers.
-#include "dmioctl/table.h"
-
 #include "absl/strings/str_cat.h"
-
 #include "dmioctl/device_mapper.h"
+#include "dmioctl/table.h"
 #include "dmioctl/targets.h"
 #include "dmioctl/types.h"
 #include "gtest/gtest.h"
@@ -26,8 +24,7 @@ TEST(TableTest, ParsesDmsetupTextWithCommentsAndBlanks) {
   ASSERT_TRUE(table.ok()) << table.status();
   ASSERT_EQ(table->targets.size(), 3u);
   // The comment is cut, the blanks before it stay (dmsetup sends them).
-  EXPECT_EQ(table->targets[0],
-            (Target{0, 20971520, "thin", "253:3 34709   "}));
+  EXPECT_EQ(table->targets[0], (Target{0, 20971520, "thin", "253:3 34709   "}));
   EXPECT_EQ(table->targets[1], (Target{20971520, 8, "zero", ""}));
   EXPECT_EQ(table->targets[2], (Target{20971528, 8, "error", ""}));
   EXPECT_TRUE(table->Validate().ok());
@@ -285,7 +282,8 @@ TEST(TargetsTest, ThinAndSnapshotStatus) {
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->allocated_sectors, 16u);
   EXPECT_TRUE(dmioctl::targets::ParseSnapshotStatus("Invalid")->invalid);
-  EXPECT_TRUE(dmioctl::targets::ParseSnapshotStatus("Merge failed")->merge_failed);
+  EXPECT_TRUE(
+      dmioctl::targets::ParseSnapshotStatus("Merge failed")->merge_failed);
 }
 
 TEST(TargetsTest, ThinParams) {

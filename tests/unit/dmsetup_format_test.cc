@@ -7,9 +7,9 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tools/common/json_writer.h"
 #include "tools/dmsetup/holders.h"
 #include "tools/dmsetup/session.h"
-#include "tools/common/json_writer.h"
 
 namespace dmkit::dmsetup {
 namespace {
@@ -42,8 +42,8 @@ TEST(InfoLong, ActiveDeviceWithUuid) {
 
 TEST(InfoLong, SuspendedReadOnlyBothTablesNoReadAhead) {
   dmioctl::DeviceInfo info =
-      Info(DM_ACTIVE_PRESENT_FLAG | DM_INACTIVE_PRESENT_FLAG |
-           DM_SUSPEND_FLAG | DM_READONLY_FLAG | DM_DEFERRED_REMOVE);
+      Info(DM_ACTIVE_PRESENT_FLAG | DM_INACTIVE_PRESENT_FLAG | DM_SUSPEND_FLAG |
+           DM_READONLY_FLAG | DM_DEFERRED_REMOVE);
   info.uuid.clear();
   EXPECT_EQ(FormatInfoLong(info, "x", std::nullopt),
             "Name:              x\n"
@@ -110,8 +110,8 @@ class FakeSysfs : public ::testing::Test {
     Mkdir("/devices");
     Mkdir("/devices/dm-0");
     Mkdir("/block");
-    ASSERT_EQ(symlink("../../devices/dm-0", (root_ + "/dev/block/253:0").c_str()),
-              0);
+    ASSERT_EQ(
+        symlink("../../devices/dm-0", (root_ + "/dev/block/253:0").c_str()), 0);
     Mkdir("/block/dm-0");
     Mkdir("/block/dm-0/holders");
     for (const char* h : {"dm-2", "dm-1"}) {

@@ -1,11 +1,10 @@
 // dmsetup's command line as dmkit parses it.
-#include "tools/dmsetup/options.h"
-
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
+#include "tools/dmsetup/options.h"
 
 namespace dmkit::dmsetup {
 namespace {
@@ -21,9 +20,9 @@ bool Parse(std::vector<std::string> words, Options* o,
 TEST(Options, CommandAndPermutedOptions) {
   Options o;
   std::vector<std::string> errors;
-  ASSERT_TRUE(Parse({"dmsetup", "create", "vol", "--table", "0 8 zero", "-u",
-                     "UUID-1", "-r"},
-                    &o, &errors));
+  ASSERT_TRUE(Parse(
+      {"dmsetup", "create", "vol", "--table", "0 8 zero", "-u", "UUID-1", "-r"},
+      &o, &errors));
   EXPECT_EQ(o.command, "create");
   EXPECT_EQ(o.args, std::vector<std::string>{"vol"});
   EXPECT_TRUE(o.table_set);
@@ -35,9 +34,9 @@ TEST(Options, CommandAndPermutedOptions) {
 TEST(Options, AbbreviatedLongOptions) {
   Options o;
   std::vector<std::string> errors;
-  ASSERT_TRUE(Parse({"dmsetup", "info", "--noheadi", "-c", "--nameprefix",
-                     "--sep", ":"},
-                    &o, &errors));
+  ASSERT_TRUE(Parse(
+      {"dmsetup", "info", "--noheadi", "-c", "--nameprefix", "--sep", ":"}, &o,
+      &errors));
   EXPECT_EQ(o.noheadings, 1);
   EXPECT_EQ(o.nameprefixes, 1);
   EXPECT_EQ(o.columns, 1);
@@ -47,9 +46,8 @@ TEST(Options, AbbreviatedLongOptions) {
 TEST(Options, UdevOptionsAreAcceptedNoOps) {
   Options o;
   std::vector<std::string> errors;
-  ASSERT_TRUE(Parse({"dmsetup", "--noudevsync", "--noudevrules",
-                     "--verifyudev", "--udevcookie", "0x0d4d1234", "remove",
-                     "x"},
+  ASSERT_TRUE(Parse({"dmsetup", "--noudevsync", "--noudevrules", "--verifyudev",
+                     "--udevcookie", "0x0d4d1234", "remove", "x"},
                     &o, &errors));
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(o.udev_cookie, 0x0d4d1234u);
@@ -60,17 +58,15 @@ TEST(Options, MajorNeedsMinor) {
   Options o;
   std::vector<std::string> errors;
   EXPECT_FALSE(Parse({"dmsetup", "info", "-j", "253"}, &o, &errors));
-  EXPECT_EQ(errors,
-            std::vector<std::string>{
-                "Please specify both major number and minor number."});
+  EXPECT_EQ(errors, std::vector<std::string>{
+                        "Please specify both major number and minor number."});
 }
 
 TEST(Options, TableAndNotable) {
   Options o;
   std::vector<std::string> errors;
-  EXPECT_FALSE(
-      Parse({"dmsetup", "create", "x", "-n", "--table", "0 1 zero"}, &o,
-            &errors));
+  EXPECT_FALSE(Parse({"dmsetup", "create", "x", "-n", "--table", "0 1 zero"},
+                     &o, &errors));
   EXPECT_EQ(errors.back(), "--table and --notable are incompatible.");
 }
 
@@ -86,15 +82,15 @@ TEST(Options, ModeIsOctalAndNonZero) {
 TEST(Options, ReadAhead) {
   Options o;
   std::vector<std::string> errors;
-  ASSERT_TRUE(Parse({"dmsetup", "--readahead", "+256", "resume", "x"}, &o,
-                    &errors));
+  ASSERT_TRUE(
+      Parse({"dmsetup", "--readahead", "+256", "resume", "x"}, &o, &errors));
   EXPECT_TRUE(o.readahead_minimum);
   EXPECT_EQ(o.readahead, 256u);
-  ASSERT_TRUE(Parse({"dmsetup", "--readahead", "none", "resume", "x"}, &o,
-                    &errors));
+  ASSERT_TRUE(
+      Parse({"dmsetup", "--readahead", "none", "resume", "x"}, &o, &errors));
   EXPECT_EQ(o.readahead, kReadAheadNone);
-  EXPECT_FALSE(Parse({"dmsetup", "--readahead", "-5", "resume", "x"}, &o,
-                     &errors));
+  EXPECT_FALSE(
+      Parse({"dmsetup", "--readahead", "-5", "resume", "x"}, &o, &errors));
   EXPECT_EQ(errors.back(), "Negative read ahead value (-5) is not understood.");
 }
 

@@ -1,7 +1,6 @@
 // The info -c / splitname report: fields, widths, padding, separators.
-#include "tools/dmsetup/report.h"
-
 #include "gtest/gtest.h"
+#include "tools/dmsetup/report.h"
 
 namespace dmkit::dmsetup {
 namespace {
@@ -25,13 +24,14 @@ TEST(Report, DefaultColumnsPadEveryColumnIncludingTheLast) {
   ASSERT_TRUE(r);
   r->AddRow(Row("lin1", "0", "L--w", "LVM-linuuid1"));
   r->AddRow(Row("pool", "12", "L--w", ""));
-  EXPECT_EQ(r->Output(),
-            "Name             Maj Min Stat Open Targ Event  UUID                "
-            "            \n"
-            "lin1             253   0 L--w    0    1      0 LVM-linuuid1        "
-            "            \n"
-            "pool             253  12 L--w    0    1      0                     "
-            "            \n");
+  EXPECT_EQ(
+      r->Output(),
+      "Name             Maj Min Stat Open Targ Event  UUID                "
+      "            \n"
+      "lin1             253   0 L--w    0    1      0 LVM-linuuid1        "
+      "            \n"
+      "pool             253  12 L--w    0    1      0                     "
+      "            \n");
 }
 
 TEST(Report, ColumnsGrowToTheLongestValue) {

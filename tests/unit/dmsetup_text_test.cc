@@ -1,17 +1,17 @@
 // dmsetup's text rules: mangling, the ioctl error line, table and concise
 // input, the LVM name split.
-#include "tools/dmsetup/text.h"
-
 #include <errno.h>
 
 #include "dmioctl/error.h"
 #include "gtest/gtest.h"
+#include "tools/dmsetup/text.h"
 
 namespace dmkit::dmsetup {
 namespace {
 
 TEST(Mangle, WhitelistedNameIsLeftAlone) {
-  MangleResult r = MangleString("vg0-lv_1:a.b@c=d+e#f", "name", Mangling::kAuto);
+  MangleResult r =
+      MangleString("vg0-lv_1:a.b@c=d+e#f", "name", Mangling::kAuto);
   EXPECT_EQ(r.changed, 0);
 }
 
@@ -100,19 +100,21 @@ TEST(IoctlError, FromKernelStatus) {
             "device-mapper: remove ioctl on pool  failed: Device or resource "
             "busy");
   // The addressing printed is the caller's (libdm prints what it sent).
-  absl::Status missing = dmioctl::KernelError(
-      {.error_number = ENXIO, .operation = "info", .ioctl_name = "DM_DEV_STATUS",
-       .dev = dmioctl::DevNum{253, 7}});
+  absl::Status missing = dmioctl::KernelError({.error_number = ENXIO,
+                                               .operation = "info",
+                                               .ioctl_name = "DM_DEV_STATUS",
+                                               .dev = dmioctl::DevNum{253, 7}});
   EXPECT_EQ(FormatStatusError("info", {"", "", 253, 7}, missing),
             "device-mapper: info ioctl on  (253:7) failed: No such device or "
             "address");
 }
 
 TEST(IoctlError, LibraryCheckPrintsItsMessage) {
-  EXPECT_EQ(FormatStatusError("create", {"x", ""},
-                              absl::InvalidArgumentError("device name 'control' "
-                                                         "is reserved")),
-            "device name 'control' is reserved");
+  EXPECT_EQ(
+      FormatStatusError("create", {"x", ""},
+                        absl::InvalidArgumentError("device name 'control' "
+                                                   "is reserved")),
+      "device name 'control' is reserved");
   // An errno without ioctl details (a failed open) is not an ioctl line.
   EXPECT_EQ(FormatStatusError("create", {"x", ""},
                               dmkit::ErrnoError(ENOENT, "open /dev/x")),

@@ -1,10 +1,9 @@
 // The `dmkit docker` command line.
-#include "tools/docker/cli.h"
-
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/docker/cli.h"
 
 namespace dmkit::docker {
 namespace {

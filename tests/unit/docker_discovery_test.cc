@@ -1,6 +1,4 @@
 // Root and pool discovery against a fake /proc, /etc and pid file.
-#include "tools/docker/discovery.h"
-
 #include <string>
 #include <vector>
 
@@ -8,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/docker_test_util.h"
+#include "tools/docker/discovery.h"
 
 namespace dmkit::docker {
 namespace {
@@ -47,10 +46,10 @@ TEST(DaemonArgsTest, FlagForms) {
   EXPECT_FALSE(ParseDaemonArgs({"dockerd", "-g"}).root.has_value());
   EXPECT_FALSE(ParseDaemonArgs({"dockerd", "--graphx=/f"}).root.has_value());
 
-  DaemonOptions o = ParseDaemonArgs(
-      {"/usr/bin/docker", "daemon", "--storage-driver", "devicemapper",
-       "--storage-opt", "dm.loopdatasize=80G", "--storage-opt=dm.basesize=20G",
-       "-g", "/home/docker"});
+  DaemonOptions o =
+      ParseDaemonArgs({"/usr/bin/docker", "daemon", "--storage-driver",
+                       "devicemapper", "--storage-opt", "dm.loopdatasize=80G",
+                       "--storage-opt=dm.basesize=20G", "-g", "/home/docker"});
   EXPECT_EQ(*o.storage_driver, "devicemapper");
   EXPECT_THAT(o.storage_opts,
               ElementsAre("dm.loopdatasize=80G", "dm.basesize=20G"));
@@ -89,9 +88,10 @@ TEST(SysconfigTest, DockerStorageSetup) {
       "dm.fs=xfs --storage-opt dm.thinpooldev=/dev/mapper/rhel-docker--pool "
       "--storage-opt dm.use_deferred_removal=true \"\n");
   EXPECT_EQ(*o.storage_driver, "devicemapper");
-  EXPECT_THAT(o.storage_opts,
-              ElementsAre("dm.fs=xfs", "dm.thinpooldev=/dev/mapper/rhel-docker--pool",
-                          "dm.use_deferred_removal=true"));
+  EXPECT_THAT(
+      o.storage_opts,
+      ElementsAre("dm.fs=xfs", "dm.thinpooldev=/dev/mapper/rhel-docker--pool",
+                  "dm.use_deferred_removal=true"));
 }
 
 TEST_F(DiscoveryTest, DefaultWhenNothingIsThere) {
@@ -116,10 +116,9 @@ TEST_F(DiscoveryTest, FlagBeatsEverything) {
 TEST_F(DiscoveryTest, DaemonFromPidFile) {
   Process(1, {"/sbin/init"});
   Process(23121, {"/usr/bin/dockerd-current", "--add-runtime",
-                  "docker-runc=/usr/libexec/docker/docker-runc-current",
-                  "-g", "/home/docker", "--storage-opt",
-                  "dm.loopdatasize=80G", "--storage-opt",
-                  "dm.loopmetadatasize=4G"});
+                  "docker-runc=/usr/libexec/docker/docker-runc-current", "-g",
+                  "/home/docker", "--storage-opt", "dm.loopdatasize=80G",
+                  "--storage-opt", "dm.loopmetadatasize=4G"});
   dir_.Write("run/docker.pid", "23121\n");
   dir_.Write("etc/docker/daemon.json", R"({"data-root":"/from-json"})");
   Discovery d = Discover(std::nullopt, Paths());
@@ -143,7 +142,7 @@ TEST_F(DiscoveryTest, StalePidFileFallsBackToScan) {
 TEST_F(DiscoveryTest, GarbagePidFileAndProcEntries) {
   dir_.Write("run/docker.pid", "not-a-pid");
   dir_.Mkdir("proc/self");
-  dir_.Mkdir("proc/99");  // no cmdline (exited)
+  dir_.Mkdir("proc/99");               // no cmdline (exited)
   dir_.Write("proc/100/cmdline", "");  // kernel thread
   Discovery d = Discover(std::nullopt, Paths());
   EXPECT_FALSE(d.daemon.has_value());

@@ -205,15 +205,14 @@ TEST_F(DockerFaultTest, MountFailedAtEveryStepLeavesNothing) {
   EXPECT_EQ(o.out, "");
   EXPECT_TRUE(absl::StrContains(o.err, dev_.path() + "/mapper/" + name_))
       << o.err;
-  const std::vector<std::string>
-      forward = {"DM_TABLE_STATUS", "DM_TABLE_STATUS", "DM_LIST_DEVICES",
-                 "DM_TABLE_STATUS",  // each device: is it a thin mapping on the
-                                     // pool?
-                 "DM_TABLE_STATUS",  // Docker's name: taken by something else?
-                 "DM_DEV_CREATE",   "DM_TABLE_LOAD",   "DM_DEV_SUSPEND",
-                 "mkdir",           "mknod",           "chown",
-                 "DM_DEV_STATUS"};  // still there? (not removed by another
-                                    // process)
+  const std::vector<std::string> forward = {
+      "DM_TABLE_STATUS", "DM_TABLE_STATUS", "DM_LIST_DEVICES",
+      "DM_TABLE_STATUS",  // each device: is it a thin mapping on the
+                          // pool?
+      "DM_TABLE_STATUS",  // Docker's name: taken by something else?
+      "DM_DEV_CREATE", "DM_TABLE_LOAD", "DM_DEV_SUSPEND", "mkdir", "mknod",
+      "chown", "DM_DEV_STATUS"};  // still there? (not removed by another
+                                  // process)
   std::vector<std::string> expected = forward;
   expected.push_back("DM_DEV_REMOVE");  // the rollback
   expected.push_back("unlink");

@@ -1,11 +1,10 @@
 // The bounded JSON reader and writer used for Docker's files.
-#include "tools/docker/json.h"
-
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/common/json_writer.h"
+#include "tools/docker/json.h"
 
 namespace dmkit::json {
 namespace {
@@ -13,9 +12,9 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(JsonTest, ParsesDockerDeviceMetadata) {
-  auto doc = Parse(
-      R"({"device_id":34709,"size":10737418240,"transaction_id":844170,)"
-      R"("initialized":false,"deleted":false})");
+  auto doc =
+      Parse(R"({"device_id":34709,"size":10737418240,"transaction_id":844170,)"
+            R"("initialized":false,"deleted":false})");
   ASSERT_TRUE(doc.ok()) << doc.status();
   ASSERT_TRUE(doc->is_object());
   EXPECT_EQ(*GetUint64(*doc, "device_id"), 34709u);

@@ -1,7 +1,5 @@
 // Docker's on-disk layout: metadata, layerdb and config.v2.json parsing on
 // files shaped like the incident's, container resolution, device names.
-#include "tools/docker/store.h"
-
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -11,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/docker_test_util.h"
+#include "tools/docker/store.h"
 
 namespace dmkit::docker {
 namespace {
@@ -35,16 +34,19 @@ std::string ConfigV2(const std::string& id, const std::string& name,
   return absl::StrCat(
       R"({"State":{"Running":)", running ? "true" : "false",
       R"(,"Paused":false,"Restarting":false,"OOMKilled":false,)"
-      R"("Dead":false,"Pid":)", running ? "4242" : "0",
+      R"("Dead":false,"Pid":)",
+      running ? "4242" : "0",
       R"(,"ExitCode":128,"Error":"can't create pivot_root dir , error mkdir )"
       R"(/export/docker/devicemapper/mnt/7a35b08c/rootfs/.pivot_root492082001: )"
       R"(no space left on device","StartedAt":"2019-04-01T08:12:33.1Z",)"
-      R"("FinishedAt":"0001-01-01T00:00:00Z"},"ID":")", id,
+      R"("FinishedAt":"0001-01-01T00:00:00Z"},"ID":")",
+      id,
       R"(","Created":"2019-03-30T02:10:11.5Z","Path":"/entrypoint.sh",)"
       R"("Args":[],"Config":{"Hostname":"f34cee76e36a","Env":["PATH=/usr/bin"],)"
       R"("Cmd":null,"Image":"kubesql:1.2","Labels":{}},"Image":"sha256:)"
       R"(4b1c2e0a","NetworkSettings":{"Bridge":"","Ports":null},)"
-      R"("LogPath":"","Name":")", name,
+      R"("LogPath":"","Name":")",
+      name,
       R"(","Driver":"devicemapper","MountLabel":"","ProcessLabel":"",)"
       R"("RestartCount":0,"HasBeenStartedBefore":true,)"
       R"("HasBeenManuallyStopped":false,"MountPoints":{},"AppArmorProfile":"",)"
@@ -66,7 +68,8 @@ TEST(DockerMetadataTest, IncidentMetadataFile) {
 }
 
 TEST(DockerMetadataTest, DeletedAndMissingOptionalFields) {
-  auto m = ParseDeviceMetadata(R"({"device_id":7,"size":1048576,"deleted":true})");
+  auto m =
+      ParseDeviceMetadata(R"({"device_id":7,"size":1048576,"deleted":true})");
   ASSERT_TRUE(m.ok());
   EXPECT_TRUE(m->deleted);
   EXPECT_EQ(m->transaction_id, 0u);
@@ -143,7 +146,8 @@ TEST(DockerNamesTest, IncidentPrefix) {
   EXPECT_EQ(DevicePrefix(dev, 3693860), "docker-253:2-3693860");
   EXPECT_EQ(DeviceName("docker-253:2-3693860", kMid),
             absl::StrCat("docker-253:2-3693860-", kMid));
-  EXPECT_EQ(DeviceName("docker-253:2-3693860", ""), "docker-253:2-3693860-base");
+  EXPECT_EQ(DeviceName("docker-253:2-3693860", ""),
+            "docker-253:2-3693860-base");
   EXPECT_EQ(PoolName("docker-253:2-3693860"), "docker-253:2-3693860-pool");
   // Minors above 255 use the split encoding, as glibc's minor() does.
   EXPECT_EQ(DevicePrefix(makedev(259, 70000), 1), "docker-259:70000-1");
@@ -169,24 +173,26 @@ class DockerRootTest : public ::testing::Test {
     // The stuck container of the incident.
     root_.Write(absl::StrCat("containers/", kCid, "/config.v2.json"),
                 ConfigV2(kCid, "/kubesql-server", false));
-    root_.Write(absl::StrCat("image/devicemapper/layerdb/mounts/", kCid,
-                             "/mount-id"),
-                kMid);
-    root_.Write(absl::StrCat("image/devicemapper/layerdb/mounts/", kCid,
-                             "/init-id"),
-                absl::StrCat(kMid, "-init"));
-    root_.Write(absl::StrCat("devicemapper/metadata/", kMid),
-                R"({"device_id":34709,"size":10737418240,)"
-                R"("transaction_id":844170,"initialized":false,"deleted":false})");
+    root_.Write(
+        absl::StrCat("image/devicemapper/layerdb/mounts/", kCid, "/mount-id"),
+        kMid);
+    root_.Write(
+        absl::StrCat("image/devicemapper/layerdb/mounts/", kCid, "/init-id"),
+        absl::StrCat(kMid, "-init"));
+    root_.Write(
+        absl::StrCat("devicemapper/metadata/", kMid),
+        R"({"device_id":34709,"size":10737418240,)"
+        R"("transaction_id":844170,"initialized":false,"deleted":false})");
     // A running one whose id shares the prefix "f3".
     root_.Write(absl::StrCat("containers/", kCid2, "/config.v2.json"),
                 ConfigV2(kCid2, "/web", true));
-    root_.Write(absl::StrCat("image/devicemapper/layerdb/mounts/", kCid2,
-                             "/mount-id"),
-                kMid2);
-    root_.Write(absl::StrCat("devicemapper/metadata/", kMid2),
-                R"({"device_id":34719,"size":10737418240,)"
-                R"("transaction_id":844180,"initialized":false,"deleted":true})");
+    root_.Write(
+        absl::StrCat("image/devicemapper/layerdb/mounts/", kCid2, "/mount-id"),
+        kMid2);
+    root_.Write(
+        absl::StrCat("devicemapper/metadata/", kMid2),
+        R"({"device_id":34719,"size":10737418240,)"
+        R"("transaction_id":844180,"initialized":false,"deleted":true})");
     // One with a broken config and no layerdb entry.
     root_.Write(absl::StrCat("containers/", kCid3, "/config.v2.json"), "{");
     root_.Write("devicemapper/metadata/base",
@@ -256,7 +262,8 @@ TEST_F(DockerRootTest, ResolvesLikeDocker) {
 
 TEST_F(DockerRootTest, NameBeatsPrefix) {
   // A container named like another's id prefix resolves to the named one.
-  root_.Write("containers/aaaa/config.v2.json", ConfigV2("aaaa", "/f34", false));
+  root_.Write("containers/aaaa/config.v2.json",
+              ConfigV2("aaaa", "/f34", false));
   auto containers = LoadContainers(Store(root_.path()));
   ASSERT_TRUE(containers.ok());
   auto c = ResolveContainer(*containers, "f34");

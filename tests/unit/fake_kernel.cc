@@ -39,9 +39,9 @@ bool ParseLoad(dm_ioctl* h, size_t size, dmioctl::Table* table) {
       if (params[k] == '\\' && k + 1 < n) ++k;
       text.push_back(params[k]);
     }
-    table->targets.push_back(
-        {spec.sector_start, spec.length,
-         Field(spec.target_type, sizeof(spec.target_type)), text});
+    table->targets.push_back({spec.sector_start, spec.length,
+                              Field(spec.target_type, sizeof(spec.target_type)),
+                              text});
     if (spec.next < sizeof(spec)) return false;
     offset += spec.next;
   }
@@ -142,8 +142,7 @@ void FakeKernelState::Status(const FakeDevice& d, dm_ioctl* h) {
   h->data_size = offsetof(dm_ioctl, data);
 }
 
-int FakeKernelState::Dispatch(unsigned int command, dm_ioctl* h,
-                              size_t size) {
+int FakeKernelState::Dispatch(unsigned int command, dm_ioctl* h, size_t size) {
   char* base = reinterpret_cast<char*>(h);
   size_t room = size > kDataStart ? size - kDataStart : 0;
   h->flags &= ~(DM_BUFFER_FULL_FLAG | DM_DATA_OUT_FLAG);
@@ -420,7 +419,7 @@ int FakeKernelState::Dispatch(unsigned int command, dm_ioctl* h,
         return -EINVAL;
       }
       if (!d->live) return 2;  // 6.1: falls through with r = 2
-      ++d->event_nr;  // lets tests see how often a message ran
+      ++d->event_nr;           // lets tests see how often a message ran
       Status(*d, h);
       if (message.rfind("echo ", 0) == 0) {
         std::string out = message.substr(5);

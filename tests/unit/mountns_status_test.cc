@@ -32,7 +32,8 @@ TEST(StatusTest, ErrnoErrorKeepsContextCodeAndErrno) {
 TEST(StatusTest, ErrnoOfOtherStatusesIsZero) {
   EXPECT_EQ(dmkit::ErrnoOf(absl::OkStatus()), 0);
   EXPECT_EQ(dmkit::ErrnoOf(absl::InternalError("x")), 0);
-  EXPECT_EQ(dmkit::ErrnoOf(dmkit::WithErrno(absl::InternalError("x"), EIO)), EIO);
+  EXPECT_EQ(dmkit::ErrnoOf(dmkit::WithErrno(absl::InternalError("x"), EIO)),
+            EIO);
   // OK stays OK, without payload.
   EXPECT_TRUE(dmkit::WithErrno(absl::OkStatus(), EIO).ok());
 }

@@ -48,7 +48,8 @@ uint32_t DeviceMapperMajor() {
 
 class Ioctl : public DmVmTest {};
 
-// --- DM_VERSION ---------------------------------------------------------------
+// --- DM_VERSION
+// ---------------------------------------------------------------
 
 TEST_F(Ioctl, VersionReportsInterfaceFourAndIsCachedEvenFromFailedReplies) {
   ASSERT_OK_AND_ASSIGN(dmioctl::InterfaceVersion v, dm().Version());
@@ -65,11 +66,13 @@ TEST_F(Ioctl, VersionReportsInterfaceFourAndIsCachedEvenFromFailedReplies) {
   EXPECT_EQ(fresh->kernel_version(), v);
 }
 
-// --- DM_DEV_CREATE ------------------------------------------------------------
+// --- DM_DEV_CREATE
+// ------------------------------------------------------------
 
 TEST_F(Ioctl, CreateMakesNoDiskUntilTheFirstTableLoad) {
-  ASSERT_OK_AND_ASSIGN(DeviceInfo created,
-                       dm().CreateDevice({.name = Name("a"), .uuid = Uuid("a")}));
+  ASSERT_OK_AND_ASSIGN(
+      DeviceInfo created,
+      dm().CreateDevice({.name = Name("a"), .uuid = Uuid("a")}));
   ScopedDevice guard(&dm(), Name("a"), nullptr);
   EXPECT_EQ(created.name, Name("a"));
   EXPECT_EQ(created.uuid, Uuid("a"));
@@ -115,14 +118,17 @@ TEST_F(Ioctl, CreateWithPersistentMinorUsesItAndACollisionIsEnxio) {
 }
 
 TEST_F(Ioctl, MinorsAreReusedImmediatelyAfterRemove) {
-  ASSERT_OK_AND_ASSIGN(DeviceInfo first, dm().CreateDevice({.name = Name("a")}));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo first,
+                       dm().CreateDevice({.name = Name("a")}));
   ASSERT_OK(dm().RemoveDevice(DeviceRef::ByName(Name("a"))));
-  ASSERT_OK_AND_ASSIGN(DeviceInfo second, dm().CreateDevice({.name = Name("b")}));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo second,
+                       dm().CreateDevice({.name = Name("b")}));
   ScopedDevice guard(&dm(), Name("b"), nullptr);
   EXPECT_EQ(second.dev, first.dev);
 }
 
-// --- DM_DEV_REMOVE ------------------------------------------------------------
+// --- DM_DEV_REMOVE
+// ------------------------------------------------------------
 
 TEST_F(Ioctl, RemoveTakesDiskNodeAndSysfsAway) {
   ASSERT_OK_AND_ASSIGN(
@@ -147,13 +153,14 @@ TEST_F(Ioctl, RemoveTakesDiskNodeAndSysfsAway) {
   EXPECT_TRUE(list.empty());
 }
 
-// --- DM_LIST_DEVICES ----------------------------------------------------------
+// --- DM_LIST_DEVICES
+// ----------------------------------------------------------
 
 TEST_F(Ioctl, ListDevicesGivesSortedNamesUuidsAndEventNumbers) {
   // Created out of order; the kernel keeps an rb-tree sorted by name.
-  ASSERT_OK_AND_ASSIGN(ScopedDevice c,
-                       MakeDevice("c", OneTarget(targets::Zero(0, 8)),
-                                  {.uuid = Uuid("c")}));
+  ASSERT_OK_AND_ASSIGN(
+      ScopedDevice c,
+      MakeDevice("c", OneTarget(targets::Zero(0, 8)), {.uuid = Uuid("c")}));
   ASSERT_OK_AND_ASSIGN(ScopedDevice a,
                        MakeDevice("a", Table(), {.uuid = Uuid("a")}));
   ASSERT_OK_AND_ASSIGN(ScopedDevice b, MakeDevice("b", Table()));
@@ -171,7 +178,8 @@ TEST_F(Ioctl, ListDevicesGivesSortedNamesUuidsAndEventNumbers) {
   EXPECT_EQ(list[1].uuid, std::string());  // asked for, has none
   EXPECT_EQ(list[2].uuid, Uuid("c"));
   for (const DeviceListEntry& e : list) {
-    ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(DeviceRef::ByName(e.name)));
+    ASSERT_OK_AND_ASSIGN(DeviceInfo info,
+                         dm().GetInfo(DeviceRef::ByName(e.name)));
     EXPECT_EQ(e.dev, info.dev) << e.name;
     ASSERT_TRUE(e.event_nr.has_value()) << e.name;
     EXPECT_EQ(*e.event_nr, info.event_nr) << e.name;
@@ -186,25 +194,30 @@ TEST_F(Ioctl, ListDevicesGivesSortedNamesUuidsAndEventNumbers) {
   for (const DeviceListEntry& e : plain) EXPECT_FALSE(e.uuid.has_value());
 
   // Prefix filters (4.45): by uuid and by name.
-  ASSERT_OK_AND_ASSIGN(auto by_uuid, dm().ListDevices({.uuid_prefix = Uuid("")}));
+  ASSERT_OK_AND_ASSIGN(auto by_uuid,
+                       dm().ListDevices({.uuid_prefix = Uuid("")}));
   ASSERT_EQ(by_uuid.size(), 2u);
   EXPECT_EQ(by_uuid[0].name, Name("a"));
   EXPECT_EQ(by_uuid[1].name, Name("c"));
-  ASSERT_OK_AND_ASSIGN(auto by_name, dm().ListDevices({.name_prefix = Name("b")}));
+  ASSERT_OK_AND_ASSIGN(auto by_name,
+                       dm().ListDevices({.name_prefix = Name("b")}));
   ASSERT_EQ(by_name.size(), 1u);
   EXPECT_EQ(by_name[0].dev, b.dev());
 }
 
-// --- DM_DEV_RENAME ------------------------------------------------------------
+// --- DM_DEV_RENAME
+// ------------------------------------------------------------
 
 TEST_F(Ioctl, RenameMovesSysfsNameBumpsEventNrAndRepliesWithOldName) {
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
                        MakeDevice("old", OneTarget(targets::Zero(0, 64))));
   dev.Release();
   ScopedDevice guard(&dm(), Name("new"), nullptr);
-  ASSERT_OK_AND_ASSIGN(DeviceInfo before, dm().GetInfo(DeviceRef::ByName(Name("old"))));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo before,
+                       dm().GetInfo(DeviceRef::ByName(Name("old"))));
 
-  ASSERT_OK_AND_ASSIGN(DeviceInfo renamed, dm().Rename(Name("old"), Name("new")));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo renamed,
+                       dm().Rename(Name("old"), Name("new")));
   // The header keeps the old name (the lookup wrote it) ...
   EXPECT_EQ(renamed.name, Name("old"));
   EXPECT_EQ(renamed.dev, before.dev);
@@ -213,7 +226,8 @@ TEST_F(Ioctl, RenameMovesSysfsNameBumpsEventNrAndRepliesWithOldName) {
   EXPECT_EQ(renamed.event_nr, before.event_nr + 1);
   EXPECT_EQ(SysBlock(before.dev, "dm/name"), Name("new"));
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("old"))), ENXIO);
-  ASSERT_OK_AND_ASSIGN(DeviceInfo after, dm().GetInfo(DeviceRef::ByName(Name("new"))));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo after,
+                       dm().GetInfo(DeviceRef::ByName(Name("new"))));
   EXPECT_EQ(after.dev, before.dev);
   EXPECT_EQ(after.event_nr, before.event_nr + 1);
 }
@@ -225,14 +239,16 @@ TEST_F(Ioctl, SetUuidOnceShowsInSysfsAndLookups) {
   ASSERT_OK_AND_ASSIGN(DeviceInfo set, dm().SetUuid(Name("a"), Uuid("a")));
   EXPECT_EQ(set.dev, dev.dev());
   EXPECT_EQ(SysBlock(dev.dev(), "dm/uuid"), Uuid("a"));
-  ASSERT_OK_AND_ASSIGN(DeviceInfo by_uuid, dm().GetInfo(DeviceRef::ByUuid(Uuid("a"))));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo by_uuid,
+                       dm().GetInfo(DeviceRef::ByUuid(Uuid("a"))));
   EXPECT_EQ(by_uuid.name, Name("a"));
   // A uuid can be set only once.
   EXPECT_ERRNO(dm().SetUuid(Name("a"), Uuid("other")), EINVAL);
   EXPECT_EQ(SysBlock(dev.dev(), "dm/uuid"), Uuid("a"));
 }
 
-// --- DM_DEV_SUSPEND -----------------------------------------------------------
+// --- DM_DEV_SUSPEND
+// -----------------------------------------------------------
 
 TEST_F(Ioctl, SuspendAndResumeShowInSysfs) {
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
@@ -268,7 +284,8 @@ TEST_F(Ioctl, ResumeOfASuspendedDeviceWithoutAnyTableIsEinval) {
   EXPECT_TRUE(resumed.live_table());
 }
 
-// --- DM_DEV_STATUS ------------------------------------------------------------
+// --- DM_DEV_STATUS
+// ------------------------------------------------------------
 
 TEST_F(Ioctl, StatusCountsOpensAndTargets) {
   Table table;
@@ -294,10 +311,12 @@ TEST_F(Ioctl, StatusCountsOpensAndTargets) {
 
 TEST_F(Ioctl, ReadOnlyTableMakesTheDiskReadOnly) {
   ASSERT_OK_AND_ASSIGN(TempLoop loop, TempLoop::Create(1 << 20));
-  Table table = OneTarget(targets::Linear(0, loop.sectors(), loop.dev_string(), 0));
+  Table table =
+      OneTarget(targets::Linear(0, loop.sectors(), loop.dev_string(), 0));
   table.read_only = true;
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev, MakeDevice("ro", table));
-  ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(DeviceRef::ByName(dev.name())));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo info,
+                       dm().GetInfo(DeviceRef::ByName(dev.name())));
   EXPECT_TRUE(info.read_only());
   EXPECT_EQ(SysBlock(dev.dev(), "ro"), "1");
   // dm does not refuse a writable open; the block layer refuses the write.
@@ -305,7 +324,8 @@ TEST_F(Ioctl, ReadOnlyTableMakesTheDiskReadOnly) {
   EXPECT_ERRNO(WriteDirectFd(fd.get(), 0, Pattern(4096, 9)), EPERM);
   fd.Close();
   ASSERT_OK(loop.WriteBacking(0, Pattern(4096, 1)));
-  ASSERT_OK_AND_ASSIGN(std::string data, ReadDirect(DmNode(dev.dev()), 0, 4096));
+  ASSERT_OK_AND_ASSIGN(std::string data,
+                       ReadDirect(DmNode(dev.dev()), 0, 4096));
   EXPECT_EQ(data, Pattern(4096, 1));
 }
 
@@ -320,7 +340,8 @@ TEST_F(Ioctl, LoadFillsTheInactiveSlotAndResumeSwapsIt) {
   DeviceRef ref = DeviceRef::ByName(dev.name());
   std::string node = DmNode(dev.dev());
 
-  Table next = OneTarget(targets::Linear(0, second.sectors(), second.path(), 0));
+  Table next =
+      OneTarget(targets::Linear(0, second.sectors(), second.path(), 0));
   next.Append(8, "zero", "");
   ASSERT_OK_AND_ASSIGN(DeviceInfo loaded, dm().LoadTable(ref, next));
   EXPECT_TRUE(loaded.inactive_table());
@@ -334,12 +355,15 @@ TEST_F(Ioctl, LoadFillsTheInactiveSlotAndResumeSwapsIt) {
 
   // Inactive queries describe the loaded table; the kernel turned the path
   // into MAJ:MIN.
-  ASSERT_OK_AND_ASSIGN(DeviceInfo inactive_info, dm().GetInfo(ref, /*inactive=*/true));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo inactive_info,
+                       dm().GetInfo(ref, /*inactive=*/true));
   EXPECT_EQ(inactive_info.target_count, 2u);
-  ASSERT_OK_AND_ASSIGN(TableReply inactive, dm().GetTable(ref, /*inactive=*/true));
+  ASSERT_OK_AND_ASSIGN(TableReply inactive,
+                       dm().GetTable(ref, /*inactive=*/true));
   ASSERT_EQ(inactive.targets.size(), 2u);
   EXPECT_EQ(inactive.targets[0].type, "linear");
-  EXPECT_EQ(inactive.targets[0].params, absl::StrCat(second.dev_string(), " 0"));
+  EXPECT_EQ(inactive.targets[0].params,
+            absl::StrCat(second.dev_string(), " 0"));
   EXPECT_EQ(inactive.targets[1].type, "zero");
   EXPECT_EQ(inactive.targets[1].start, second.sectors());
   ASSERT_OK_AND_ASSIGN(TableReply live, dm().GetTable(ref));
@@ -384,10 +408,12 @@ TEST_F(Ioctl, StatusAndTableTextOfLinear) {
   DeviceRef ref = DeviceRef::ByName(dev.name());
   ASSERT_OK_AND_ASSIGN(TableReply t, dm().GetTable(ref));
   ASSERT_EQ(t.targets.size(), 2u);
-  EXPECT_EQ(t.targets[0], (dmioctl::Target{0, 512, "linear",
-                                           absl::StrCat(loop.dev_string(), " 1024")}));
-  EXPECT_EQ(t.targets[1], (dmioctl::Target{512, 512, "linear",
-                                           absl::StrCat(loop.dev_string(), " 0")}));
+  EXPECT_EQ(t.targets[0],
+            (dmioctl::Target{0, 512, "linear",
+                             absl::StrCat(loop.dev_string(), " 1024")}));
+  EXPECT_EQ(t.targets[1],
+            (dmioctl::Target{512, 512, "linear",
+                             absl::StrCat(loop.dev_string(), " 0")}));
   // INFO status of linear is empty.
   ASSERT_OK_AND_ASSIGN(TableReply s, dm().GetStatus(ref));
   ASSERT_EQ(s.targets.size(), 2u);
@@ -395,7 +421,8 @@ TEST_F(Ioctl, StatusAndTableTextOfLinear) {
   EXPECT_EQ(s.targets[1].type, "linear");
 }
 
-// --- DM_TABLE_DEPS ------------------------------------------------------------
+// --- DM_TABLE_DEPS
+// ------------------------------------------------------------
 
 TEST_F(Ioctl, DepsMatchSysfsSlavesAndHolders) {
   ASSERT_OK_AND_ASSIGN(TempLoop a, TempLoop::Create(1 << 20));
@@ -412,21 +439,24 @@ TEST_F(Ioctl, DepsMatchSysfsSlavesAndHolders) {
   EXPECT_EQ(deps.devices.size(), 2u);  // each device once
   EXPECT_EQ(got, (std::set<std::string>{a.dev_string(), b.dev_string()}));
   // The kernel's own view of the same relation.
-  std::string slaves = absl::StrCat("/sys/block/dm-", dev.dev().minor, "/slaves/");
+  std::string slaves =
+      absl::StrCat("/sys/block/dm-", dev.dev().minor, "/slaves/");
   std::string loop_a = a.path().substr(strlen("/dev/"));
   std::string loop_b = b.path().substr(strlen("/dev/"));
   EXPECT_TRUE(PathExists(slaves + loop_a));
   EXPECT_TRUE(PathExists(slaves + loop_b));
-  EXPECT_TRUE(PathExists(absl::StrCat("/sys/block/", loop_a, "/holders/dm-",
-                                      dev.dev().minor)));
+  EXPECT_TRUE(PathExists(
+      absl::StrCat("/sys/block/", loop_a, "/holders/dm-", dev.dev().minor)));
 
   // A device without a table has no deps; the inactive table has its own.
   ASSERT_OK_AND_ASSIGN(ScopedDevice bare, MakeDevice("bare", Table()));
   ASSERT_OK_AND_ASSIGN(auto none, dm().GetDeps(DeviceRef::ByName(bare.name())));
   EXPECT_TRUE(none.devices.empty());
-  ASSERT_OK(dm().LoadTable(DeviceRef::ByName(bare.name()),
-                           OneTarget(targets::Linear(0, 8, b.dev_string(), 0))));
-  ASSERT_OK_AND_ASSIGN(auto live_deps, dm().GetDeps(DeviceRef::ByName(bare.name())));
+  ASSERT_OK(
+      dm().LoadTable(DeviceRef::ByName(bare.name()),
+                     OneTarget(targets::Linear(0, 8, b.dev_string(), 0))));
+  ASSERT_OK_AND_ASSIGN(auto live_deps,
+                       dm().GetDeps(DeviceRef::ByName(bare.name())));
   EXPECT_TRUE(live_deps.devices.empty());
   ASSERT_OK_AND_ASSIGN(auto inactive_deps,
                        dm().GetDeps(DeviceRef::ByName(bare.name()), true));
@@ -434,7 +464,8 @@ TEST_F(Ioctl, DepsMatchSysfsSlavesAndHolders) {
   EXPECT_EQ(inactive_deps.devices[0], b.dev());
 }
 
-// --- DM_LIST_VERSIONS, DM_GET_TARGET_VERSION ----------------------------------
+// --- DM_LIST_VERSIONS, DM_GET_TARGET_VERSION
+// ----------------------------------
 
 TEST_F(Ioctl, ListVersionsHasTheLoadedTargetsAndAgreesWithGetTargetVersion) {
   ASSERT_OK_AND_ASSIGN(std::vector<TargetVersion> versions,
@@ -445,9 +476,9 @@ TEST_F(Ioctl, ListVersionsHasTheLoadedTargetsAndAgreesWithGetTargetVersion) {
     EXPECT_TRUE(v.version[0] > 0 || v.version[1] > 0) << v.name;
   }
   // Built into dm-mod, and from the modules the harness loaded.
-  for (const char* type : {"linear", "striped", "error", "zero", "thin-pool",
-                           "thin", "snapshot", "snapshot-origin",
-                           "snapshot-merge", "flakey", "delay"}) {
+  for (const char* type :
+       {"linear", "striped", "error", "zero", "thin-pool", "thin", "snapshot",
+        "snapshot-origin", "snapshot-merge", "flakey", "delay"}) {
     EXPECT_TRUE(names.contains(type)) << type;
   }
   for (const TargetVersion& v : versions) {
@@ -469,7 +500,8 @@ TEST_F(Ioctl, GetTargetVersionAutoloadsTheTargetModule) {
     GTEST_SKIP() << "dm_unstripe is already loaded; cannot test autoload";
   }
   if (!PathExists("/sbin/modprobe")) {
-    GTEST_SKIP() << "no /sbin/modprobe in this guest; the kernel cannot autoload";
+    GTEST_SKIP()
+        << "no /sbin/modprobe in this guest; the kernel cannot autoload";
   }
   ASSERT_OK_AND_ASSIGN(std::vector<TargetVersion> before,
                        dm().ListTargetVersions());
@@ -480,14 +512,15 @@ TEST_F(Ioctl, GetTargetVersionAutoloadsTheTargetModule) {
   EXPECT_TRUE(PathExists("/sys/module/dm_unstripe"));
   ASSERT_OK_AND_ASSIGN(std::vector<TargetVersion> after,
                        dm().ListTargetVersions());
-  auto listed = std::find_if(after.begin(), after.end(), [](const TargetVersion& t) {
-    return t.name == "unstriped";
-  });
+  auto listed = std::find_if(
+      after.begin(), after.end(),
+      [](const TargetVersion& t) { return t.name == "unstriped"; });
   ASSERT_NE(listed, after.end());
   EXPECT_EQ(listed->version, v.version);
 }
 
-// --- DM_DEV_SET_GEOMETRY ------------------------------------------------------
+// --- DM_DEV_SET_GEOMETRY
+// ------------------------------------------------------
 
 TEST_F(Ioctl, SetGeometryIsWhatHdioGetgeoReports) {
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
@@ -526,12 +559,14 @@ TEST_F(Ioctl, MessageToATargetWithoutAHandlerOrOutsideTheDeviceIsEinval) {
   // '@' messages go to dm core; an unknown one is EINVAL too.
   EXPECT_ERRNO(dm().SendMessage(ref, 0, "@dmkvm_unknown"), EINVAL);
   // @stats_list answers with text (DM_DATA_OUT_FLAG): empty list of regions.
-  ASSERT_OK_AND_ASSIGN(std::string out, dm().SendMessage(ref, 0, "@stats_list"));
+  ASSERT_OK_AND_ASSIGN(std::string out,
+                       dm().SendMessage(ref, 0, "@stats_list"));
   EXPECT_EQ(out, "");
   ASSERT_OK_AND_ASSIGN(std::string id,
                        dm().SendMessage(ref, 0, "@stats_create - /1"));
   EXPECT_EQ(id, "0");
-  ASSERT_OK_AND_ASSIGN(std::string listed, dm().SendMessage(ref, 0, "@stats_list"));
+  ASSERT_OK_AND_ASSIGN(std::string listed,
+                       dm().SendMessage(ref, 0, "@stats_list"));
   EXPECT_EQ(listed, "0: 0+64 64 - -\n");
 }
 

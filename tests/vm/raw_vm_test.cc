@@ -35,7 +35,8 @@ class RawBuffer {
   char* bytes() { return reinterpret_cast<char*>(storage_.data()); }
   size_t size() const { return size_; }
   void SetName(const std::string& name) {
-    memcpy(header()->name, name.data(), std::min(name.size(), sizeof(header()->name)));
+    memcpy(header()->name, name.data(),
+           std::min(name.size(), sizeof(header()->name)));
   }
 
  private:
@@ -73,13 +74,16 @@ TEST_F(Raw, MessageToADeviceWithoutALiveTableIsEinval) {
   EXPECT_EQ(buffer.header()->event_nr, marker);
   EXPECT_EQ(buffer.header()->data_size, 16u * 1024);
 
-  EXPECT_ERRNO(dm().SendMessage(DeviceRef::ByName(dev.name()), 0, "create_thin 0"),
-               EINVAL);
+  EXPECT_ERRNO(
+      dm().SendMessage(DeviceRef::ByName(dev.name()), 0, "create_thin 0"),
+      EINVAL);
   // A table loaded but not resumed is still no live table.
-  ASSERT_OK(dm().LoadTable(DeviceRef::ByName(dev.name()), OneTarget(targets::Zero(0, 8))));
+  ASSERT_OK(dm().LoadTable(DeviceRef::ByName(dev.name()),
+                           OneTarget(targets::Zero(0, 8))));
   EXPECT_EQ(Ioctl(DM_TARGET_MSG_CMD, buffer), -EINVAL);
   // '@' messages are for dm core and need no table.
-  EXPECT_OK(dm().SendMessage(DeviceRef::ByName(dev.name()), 0, "@cancel_deferred_remove"));
+  EXPECT_OK(dm().SendMessage(DeviceRef::ByName(dev.name()), 0,
+                             "@cancel_deferred_remove"));
 }
 
 TEST_F(Raw, VersionIsWrittenBackEvenWhenTheRequestIsRefused) {
@@ -105,7 +109,8 @@ TEST_F(Raw, VersionIsWrittenBackEvenWhenTheRequestIsRefused) {
 }
 
 TEST_F(Raw, LookupRulesForNameUuidAndDev) {
-  ASSERT_OK_AND_ASSIGN(ScopedDevice dev, MakeDevice("a", Table(), {.uuid = Uuid("a")}));
+  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
+                       MakeDevice("a", Table(), {.uuid = Uuid("a")}));
   // Name and dev: ENXIO (the pitfall of reusing a create reply's header).
   RawBuffer name_dev(sizeof(dm_ioctl));
   name_dev.SetName(dev.name());

@@ -12,10 +12,10 @@ namespace {
 
 using dmioctl::DeviceInfo;
 using dmioctl::DeviceRef;
-using dmkit::ErrnoOf;
 using dmioctl::ScopedDevice;
 using dmioctl::Table;
 using dmioctl::TableReply;
+using dmkit::ErrnoOf;
 namespace targets = dmioctl::targets;
 
 constexpr uint64_t kMiB = 1 << 20;
@@ -52,14 +52,14 @@ TEST_F(Remove, RetriesSucceedOnceTheOpenerCloses) {
   EXPECT_ERRNO(dmioctl::RemoveDevice(dm(), ref), EBUSY);
 
   std::vector<int> attempts;
-  auto removed = dmioctl::RemoveDevice(
-      dm(), ref,
-      {.retries = 5,
-       .retry_delay = std::chrono::milliseconds(20),
-       .on_retry = [&](int attempt, const absl::Status&) {
-         attempts.push_back(attempt);
-         fd.Close();
-       }});
+  auto removed =
+      dmioctl::RemoveDevice(dm(), ref,
+                            {.retries = 5,
+                             .retry_delay = std::chrono::milliseconds(20),
+                             .on_retry = [&](int attempt, const absl::Status&) {
+                               attempts.push_back(attempt);
+                               fd.Close();
+                             }});
   ASSERT_OK(removed);
   dev.Release();
   EXPECT_EQ(attempts, std::vector<int>{1});
@@ -72,13 +72,12 @@ TEST_F(Remove, RetriesGiveUpWithEbusy) {
                        MakeDevice("a", OneTarget(targets::Zero(0, 64))));
   ASSERT_OK_AND_ASSIGN(Fd fd, Open(DmNode(dev.dev()), O_RDONLY));
   int calls = 0;
-  EXPECT_ERRNO(
-      dmioctl::RemoveDevice(
-          dm(), DeviceRef::ByName(dev.name()),
-          {.retries = 3,
-           .retry_delay = std::chrono::milliseconds(10),
-           .on_retry = [&](int, const absl::Status&) { ++calls; }}),
-      EBUSY);
+  EXPECT_ERRNO(dmioctl::RemoveDevice(
+                   dm(), DeviceRef::ByName(dev.name()),
+                   {.retries = 3,
+                    .retry_delay = std::chrono::milliseconds(10),
+                    .on_retry = [&](int, const absl::Status&) { ++calls; }}),
+               EBUSY);
   EXPECT_EQ(calls, 3);
 }
 
@@ -88,7 +87,8 @@ TEST_F(Remove, DeferredRemoveHappensOnTheLastClose) {
   DeviceRef ref = DeviceRef::ByName(dev.name());
   ASSERT_OK_AND_ASSIGN(Fd one, Open(DmNode(dev.dev()), O_RDONLY));
   ASSERT_OK_AND_ASSIGN(Fd two, Open(DmNode(dev.dev()), O_RDONLY));
-  ASSERT_OK_AND_ASSIGN(DeviceInfo marked, dm().RemoveDevice(ref, /*deferred=*/true));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo marked,
+                       dm().RemoveDevice(ref, /*deferred=*/true));
   EXPECT_TRUE(marked.deferred_remove());
   ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(ref));
   EXPECT_TRUE(info.deferred_remove());
@@ -97,8 +97,9 @@ TEST_F(Remove, DeferredRemoveHappensOnTheLastClose) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ASSERT_OK(dm().GetInfo(ref)) << "removed before the last close";
   two.Close();
-  EXPECT_TRUE(WaitFor([&] { return ErrnoOf(dm().GetInfo(ref).status()) == ENXIO; },
-                      std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      WaitFor([&] { return ErrnoOf(dm().GetInfo(ref).status()) == ENXIO; },
+              std::chrono::seconds(5)));
   // The name goes first (__hash_remove on the kdmremove workqueue), the
   // disk a little later (dm_destroy -> del_gendisk).
   EXPECT_TRUE(WaitFor([&] { return !PathExists(DmNode(dev.dev())); },
@@ -134,7 +135,8 @@ TEST_F(Remove, ForceOnABusyDeviceLeavesAnErrorTableOfTheSameLength) {
   EXPECT_ERRNO(dmioctl::RemoveDevice(dm(), ref, {.force = true}), EBUSY);
   ASSERT_OK_AND_ASSIGN(TableReply table, dm().GetTable(ref));
   ASSERT_EQ(table.targets.size(), 1u);
-  EXPECT_EQ(table.targets[0], (dmioctl::Target{0, loop.sectors(), "error", ""}));
+  EXPECT_EQ(table.targets[0],
+            (dmioctl::Target{0, loop.sectors(), "error", ""}));
   EXPECT_FALSE(table.info.suspended());
   EXPECT_FALSE(table.info.inactive_table());
   // The holder's I/O now fails at once.
@@ -152,7 +154,8 @@ TEST_F(Remove, ADeviceUsedByAnotherTableIsBusy) {
                        MakeDevice("lower", OneTarget(targets::Zero(0, 64))));
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice upper,
-      MakeDevice("upper", OneTarget(targets::Linear(0, 64, lower.dev().ToString(), 0))));
+      MakeDevice("upper",
+                 OneTarget(targets::Linear(0, 64, lower.dev().ToString(), 0))));
   DeviceRef lower_ref = DeviceRef::ByName(lower.name());
   ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(lower_ref));
   EXPECT_EQ(info.open_count, 1);
@@ -173,7 +176,8 @@ TEST_F(Remove, RemoveAllTakesEveryUnopenedDeviceAndDefersTheRest) {
                        MakeDevice("lower", OneTarget(targets::Zero(0, 64))));
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice upper,
-      MakeDevice("upper", OneTarget(targets::Linear(0, 64, lower.dev().ToString(), 0))));
+      MakeDevice("upper",
+                 OneTarget(targets::Linear(0, 64, lower.dev().ToString(), 0))));
   ASSERT_OK_AND_ASSIGN(Fd fd, Open(DmNode(busy.dev()), O_RDONLY));
 
   ASSERT_OK(dm().RemoveAll());
@@ -184,12 +188,14 @@ TEST_F(Remove, RemoveAllTakesEveryUnopenedDeviceAndDefersTheRest) {
   for (ScopedDevice* d : {&idle, &bare, &lower, &upper}) d->Release();
 
   ASSERT_OK(dm().RemoveAll(/*deferred=*/true));
-  ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(DeviceRef::ByName(busy.name())));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo info,
+                       dm().GetInfo(DeviceRef::ByName(busy.name())));
   EXPECT_TRUE(info.deferred_remove());
   fd.Close();
   EXPECT_TRUE(WaitFor(
       [&] {
-        return ErrnoOf(dm().GetInfo(DeviceRef::ByName(busy.name())).status()) == ENXIO;
+        return ErrnoOf(dm().GetInfo(DeviceRef::ByName(busy.name())).status()) ==
+               ENXIO;
       },
       std::chrono::seconds(5)));
   busy.Release();

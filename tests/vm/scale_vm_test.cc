@@ -18,7 +18,6 @@ using dmioctl::DeviceRef;
 constexpr int kDevices = 2000;
 constexpr int kThreads = 4;
 
-
 class Scale : public DmVmTest {
  protected:
   std::string Nth(int i) const { return Name(absl::StrFormat("%04d", i)); }
@@ -26,7 +25,8 @@ class Scale : public DmVmTest {
 
   // Runs body(i) for i in [0, kDevices) on kThreads threads; returns the
   // failures.
-  std::vector<std::string> ForAll(const std::function<absl::Status(int)>& body) {
+  std::vector<std::string> ForAll(
+      const std::function<absl::Status(int)>& body) {
     std::atomic<int> next{0};
     std::mutex mu;
     std::vector<std::string> failures;
@@ -91,14 +91,17 @@ TEST_F(Scale, TwoThousandDevicesListedWithUuidsThroughAGrowingBuffer) {
   EXPECT_EQ(minors.size(), static_cast<size_t>(kDevices));
   // Spot checks against DM_DEV_STATUS.
   for (int i : {0, 1, 999, 1998, 1999}) {
-    ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(DeviceRef::ByName(Nth(i))));
+    ASSERT_OK_AND_ASSIGN(DeviceInfo info,
+                         dm().GetInfo(DeviceRef::ByName(Nth(i))));
     EXPECT_EQ(info.dev, list[i].dev);
   }
-  ASSERT_OK_AND_ASSIGN(DeviceInfo by_uuid, dm().GetInfo(DeviceRef::ByUuid(NthUuid(1234))));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo by_uuid,
+                       dm().GetInfo(DeviceRef::ByUuid(NthUuid(1234))));
   EXPECT_EQ(by_uuid.name, Nth(1234));
 
   // A uuid prefix filter: the 1000s that have a uuid.
-  ASSERT_OK_AND_ASSIGN(auto filtered, dm().ListDevices({.uuid_prefix = Uuid("1")}));
+  ASSERT_OK_AND_ASSIGN(auto filtered,
+                       dm().ListDevices({.uuid_prefix = Uuid("1")}));
   int expected_filtered = 0;
   for (int i = 1000; i < 2000; ++i) expected_filtered += i % 3 != 2;
   EXPECT_EQ(filtered.size(), static_cast<size_t>(expected_filtered));
@@ -111,10 +114,11 @@ TEST_F(Scale, TwoThousandDevicesListedWithUuidsThroughAGrowingBuffer) {
   EXPECT_TRUE(failed.empty()) << failed[0];
   ASSERT_OK_AND_ASSIGN(auto after, dm().ListDevices({.name_prefix = Name("")}));
   EXPECT_TRUE(after.empty());
-  printf("[dmkvm] %d devices without tables on %d threads: create %.0f ms, "
-         "list %.1f ms (%llu ioctls), remove %.0f ms\n",
-         kDevices, kThreads, create_ms, list_ms,
-         static_cast<unsigned long long>(list_ioctls), remove_ms);
+  printf(
+      "[dmkvm] %d devices without tables on %d threads: create %.0f ms, "
+      "list %.1f ms (%llu ioctls), remove %.0f ms\n",
+      kDevices, kThreads, create_ms, list_ms,
+      static_cast<unsigned long long>(list_ioctls), remove_ms);
 }
 
 }  // namespace

@@ -24,9 +24,9 @@ class Targets : public DmVmTest {};
 TEST_F(Targets, LinearWithOffsetMapsBothWays) {
   ASSERT_OK_AND_ASSIGN(TempLoop loop, TempLoop::Create(4 * kMiB));
   // 2048 sectors of the device map to loop sectors 1024..3071.
-  ASSERT_OK_AND_ASSIGN(
-      ScopedDevice dev,
-      MakeDevice("a", OneTarget(targets::Linear(0, 2048, loop.dev_string(), 1024))));
+  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
+                       MakeDevice("a", OneTarget(targets::Linear(
+                                           0, 2048, loop.dev_string(), 1024))));
   std::string node = DmNode(dev.dev());
   ASSERT_OK_AND_ASSIGN(uint64_t sectors, BlockDeviceSectors(node));
   EXPECT_EQ(sectors, 2048u);
@@ -41,7 +41,8 @@ TEST_F(Targets, LinearWithOffsetMapsBothWays) {
   EXPECT_EQ(read, Pattern(8192, 2));
   // Past the end of the device.
   ASSERT_OK_AND_ASSIGN(Fd fd, Open(node, O_RDONLY | O_DIRECT));
-  ASSERT_OK_AND_ASSIGN(std::string tail, ReadDirectFd(fd.get(), 2047 * 512, 512));
+  ASSERT_OK_AND_ASSIGN(std::string tail,
+                       ReadDirectFd(fd.get(), 2047 * 512, 512));
   EXPECT_EQ(tail.size(), 512u);
   auto beyond = ReadDirectFd(fd.get(), 2048 * 512, 512);
   EXPECT_FALSE(beyond.ok());
@@ -58,10 +59,12 @@ TEST_F(Targets, ManyLinearTargetsInterleaveTwoDevices) {
   for (int i = 0; i < kPieces; ++i) {
     const TempLoop& loop = i % 2 == 0 ? a : b;
     uint64_t offset = (kPieces / 2 - 1 - i / 2) * kPiece;
-    table.Append(kPiece, "linear", absl::StrCat(loop.dev_string(), " ", offset));
+    table.Append(kPiece, "linear",
+                 absl::StrCat(loop.dev_string(), " ", offset));
   }
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev, MakeDevice("many", table));
-  ASSERT_OK_AND_ASSIGN(DeviceInfo info, dm().GetInfo(DeviceRef::ByName(dev.name())));
+  ASSERT_OK_AND_ASSIGN(DeviceInfo info,
+                       dm().GetInfo(DeviceRef::ByName(dev.name())));
   EXPECT_EQ(info.target_count, static_cast<uint32_t>(kPieces));
   std::string node = DmNode(dev.dev());
   const size_t total = kPieces * kPiece * 512;
@@ -72,9 +75,11 @@ TEST_F(Targets, ManyLinearTargetsInterleaveTwoDevices) {
     uint64_t offset = (kPieces / 2 - 1 - i / 2) * kPiece;
     ASSERT_OK_AND_ASSIGN(std::string piece,
                          loop.ReadBacking(offset * 512, kPiece * 512));
-    EXPECT_EQ(piece, all.substr(i * kPiece * 512, kPiece * 512)) << "piece " << i;
+    EXPECT_EQ(piece, all.substr(i * kPiece * 512, kPiece * 512))
+        << "piece " << i;
   }
-  ASSERT_OK_AND_ASSIGN(TableReply t, dm().GetTable(DeviceRef::ByName(dev.name())));
+  ASSERT_OK_AND_ASSIGN(TableReply t,
+                       dm().GetTable(DeviceRef::ByName(dev.name())));
   EXPECT_EQ(t.targets, table.targets);
 }
 
@@ -85,11 +90,13 @@ TEST_F(Targets, LargeTableRoundTripsThroughGrowingStatusBuffers) {
   constexpr int kTargets = 2000;
   Table table;
   for (int i = 0; i < kTargets; ++i) {
-    table.Append(1, "linear", absl::StrCat(loop.dev_string(), " ", kTargets - 1 - i));
+    table.Append(1, "linear",
+                 absl::StrCat(loop.dev_string(), " ", kTargets - 1 - i));
   }
   ASSERT_OK_AND_ASSIGN(ScopedDevice dev, MakeDevice("big", table));
   uint64_t retries = dm().counters().buffer_full_retries.load();
-  ASSERT_OK_AND_ASSIGN(TableReply t, dm().GetTable(DeviceRef::ByName(dev.name())));
+  ASSERT_OK_AND_ASSIGN(TableReply t,
+                       dm().GetTable(DeviceRef::ByName(dev.name())));
   // 4 KiB is too small; the retry is 64 times bigger.
   EXPECT_EQ(dm().counters().buffer_full_retries.load() - retries, 1u);
   // The next table starts from the size this one needed.
@@ -102,7 +109,8 @@ TEST_F(Targets, LargeTableRoundTripsThroughGrowingStatusBuffers) {
   EXPECT_EQ(t.targets, table.targets);
   // Reversed sector order: device sector i is loop sector 1999 - i.
   ASSERT_OK(loop.WriteBacking(0, Pattern(512, 4)));
-  ASSERT_OK_AND_ASSIGN(std::string last, ReadDirect(DmNode(dev.dev()), 1999 * 512, 512));
+  ASSERT_OK_AND_ASSIGN(std::string last,
+                       ReadDirect(DmNode(dev.dev()), 1999 * 512, 512));
   EXPECT_EQ(last, Pattern(512, 4));
 }
 
@@ -113,9 +121,9 @@ TEST_F(Targets, StripedChunksAlternateBetweenStripes) {
   const uint64_t length = 2 * a.sectors();
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice dev,
-      MakeDevice("striped",
-                 OneTarget(targets::Striped(0, length, kChunk,
-                                            {{a.dev_string(), 0}, {b.dev_string(), 0}}))));
+      MakeDevice("striped", OneTarget(targets::Striped(
+                                0, length, kChunk,
+                                {{a.dev_string(), 0}, {b.dev_string(), 0}}))));
   std::string node = DmNode(dev.dev());
   std::string all = Pattern(length * 512, 5);
   ASSERT_OK(WriteDirect(node, 0, all));
@@ -129,8 +137,8 @@ TEST_F(Targets, StripedChunksAlternateBetweenStripes) {
   DeviceRef ref = DeviceRef::ByName(dev.name());
   ASSERT_OK_AND_ASSIGN(TableReply t, dm().GetTable(ref));
   ASSERT_EQ(t.targets.size(), 1u);
-  EXPECT_EQ(t.targets[0].params, absl::StrCat("2 16 ", a.dev_string(), " 0 ",
-                                              b.dev_string(), " 0"));
+  EXPECT_EQ(t.targets[0].params,
+            absl::StrCat("2 16 ", a.dev_string(), " 0 ", b.dev_string(), " 0"));
   // INFO: the stripes, then one group of health characters, 'A' (alive)
   // per stripe.
   ASSERT_OK_AND_ASSIGN(TableReply s, dm().GetStatus(ref));
@@ -144,8 +152,8 @@ TEST_F(Targets, StripedLengthNotDivisibleIsRejectedAndRolledBack) {
   ASSERT_OK_AND_ASSIGN(TempLoop b, TempLoop::Create(kMiB));
   // 100 sectors over 2 stripes is 50 each, not a multiple of 16.
   auto created = MakeDevice(
-      "bad", OneTarget(targets::Striped(0, 100, 16, {{a.dev_string(), 0},
-                                                     {b.dev_string(), 0}})));
+      "bad", OneTarget(targets::Striped(
+                 0, 100, 16, {{a.dev_string(), 0}, {b.dev_string(), 0}})));
   EXPECT_ERRNO(created, EINVAL);
   EXPECT_ERRNO(dm().GetInfo(DeviceRef::ByName(Name("bad"))), ENXIO);
 }
@@ -163,11 +171,13 @@ TEST_F(Targets, ErrorFailsReadsAndWritesWithEio) {
   // The error target ignores any arguments.
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice dev,
-      MakeDevice("err", OneTarget(dmioctl::Target{0, 2048, "error", "ignored args"})));
+      MakeDevice("err",
+                 OneTarget(dmioctl::Target{0, 2048, "error", "ignored args"})));
   std::string node = DmNode(dev.dev());
   EXPECT_ERRNO(ReadDirect(node, 0, 4096), EIO);
   EXPECT_ERRNO(WriteDirect(node, 0, Pattern(4096, 7)), EIO);
-  ASSERT_OK_AND_ASSIGN(TableReply t, dm().GetTable(DeviceRef::ByName(dev.name())));
+  ASSERT_OK_AND_ASSIGN(TableReply t,
+                       dm().GetTable(DeviceRef::ByName(dev.name())));
   ASSERT_EQ(t.targets.size(), 1u);
   EXPECT_EQ(t.targets[0].type, "error");
 }
@@ -176,13 +186,15 @@ TEST_F(Targets, FlakeyUpPassesIoAndReportsItsTable) {
   ASSERT_OK_AND_ASSIGN(TempLoop loop, TempLoop::Create(kMiB));
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice dev,
-      MakeDevice("flakey", OneTarget(targets::Flakey(0, loop.sectors(),
-                                                     loop.dev_string(), 0, 3600, 1))));
+      MakeDevice("flakey",
+                 OneTarget(targets::Flakey(0, loop.sectors(), loop.dev_string(),
+                                           0, 3600, 1))));
   std::string node = DmNode(dev.dev());
   ASSERT_OK(WriteDirect(node, 0, Pattern(4096, 8)));
   ASSERT_OK_AND_ASSIGN(std::string landed, loop.ReadBacking(0, 4096));
   EXPECT_EQ(landed, Pattern(4096, 8));
-  ASSERT_OK_AND_ASSIGN(TableReply t, dm().GetTable(DeviceRef::ByName(dev.name())));
+  ASSERT_OK_AND_ASSIGN(TableReply t,
+                       dm().GetTable(DeviceRef::ByName(dev.name())));
   ASSERT_EQ(t.targets.size(), 1u);
   EXPECT_TRUE(absl::StartsWith(t.targets[0].params,
                                absl::StrCat(loop.dev_string(), " 0 3600 1")))
@@ -193,10 +205,10 @@ TEST_F(Targets, FlakeyUpPassesIoAndReportsItsTable) {
 TEST_F(Targets, FlakeyDownWithoutFeaturesFailsAllIo) {
   ASSERT_OK_AND_ASSIGN(TempLoop loop, TempLoop::Create(kMiB));
   ASSERT_OK(loop.WriteBacking(0, Pattern(4096, 9)));
-  ASSERT_OK_AND_ASSIGN(
-      ScopedDevice dev,
-      MakeDevice("flakey", OneTarget(targets::Flakey(0, loop.sectors(),
-                                                     loop.dev_string(), 0, 0, 1))));
+  ASSERT_OK_AND_ASSIGN(ScopedDevice dev,
+                       MakeDevice("flakey", OneTarget(targets::Flakey(
+                                                0, loop.sectors(),
+                                                loop.dev_string(), 0, 0, 1))));
   std::string node = DmNode(dev.dev());
   EXPECT_ERRNO(ReadDirect(node, 0, 4096), EIO);
   EXPECT_ERRNO(WriteDirect(node, 0, Pattern(4096, 10)), EIO);
@@ -210,8 +222,8 @@ TEST_F(Targets, FlakeyDropWritesAcknowledgesButDropsWrites) {
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice dev,
       MakeDevice("flakey",
-                 OneTarget(targets::Flakey(0, loop.sectors(), loop.dev_string(), 0,
-                                           0, 1, {"drop_writes"}))));
+                 OneTarget(targets::Flakey(0, loop.sectors(), loop.dev_string(),
+                                           0, 0, 1, {"drop_writes"}))));
   std::string node = DmNode(dev.dev());
   EXPECT_OK(WriteDirect(node, 0, Pattern(4096, 12)));
   ASSERT_OK_AND_ASSIGN(std::string backing, loop.ReadBacking(0, 4096));
@@ -227,8 +239,8 @@ TEST_F(Targets, FlakeyErrorWritesFailsOnlyWrites) {
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice dev,
       MakeDevice("flakey",
-                 OneTarget(targets::Flakey(0, loop.sectors(), loop.dev_string(), 0,
-                                           0, 1, {"error_writes"}))));
+                 OneTarget(targets::Flakey(0, loop.sectors(), loop.dev_string(),
+                                           0, 0, 1, {"error_writes"}))));
   std::string node = DmNode(dev.dev());
   EXPECT_ERRNO(WriteDirect(node, 0, Pattern(4096, 14)), EIO);
   ASSERT_OK_AND_ASSIGN(std::string read, ReadDirect(node, 0, 4096));
@@ -241,8 +253,9 @@ TEST_F(Targets, DelayHoldsReadsAndWritesForTheDelay) {
   constexpr uint32_t kDelayMs = 300;
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice dev,
-      MakeDevice("delay", OneTarget(targets::Delay(0, loop.sectors(),
-                                                   loop.dev_string(), 0, kDelayMs))));
+      MakeDevice("delay",
+                 OneTarget(targets::Delay(0, loop.sectors(), loop.dev_string(),
+                                          0, kDelayMs))));
   std::string node = DmNode(dev.dev());
   ASSERT_OK_AND_ASSIGN(Fd fd, Open(node, O_RDWR | O_DIRECT));
   auto start = std::chrono::steady_clock::now();
@@ -256,7 +269,8 @@ TEST_F(Targets, DelayHoldsReadsAndWritesForTheDelay) {
   EXPECT_GE(write_ms, kDelayMs - 10);
   ASSERT_OK_AND_ASSIGN(std::string landed, loop.ReadBacking(8192, 4096));
   EXPECT_EQ(landed, Pattern(4096, 16));
-  ASSERT_OK_AND_ASSIGN(TableReply t, dm().GetTable(DeviceRef::ByName(dev.name())));
+  ASSERT_OK_AND_ASSIGN(TableReply t,
+                       dm().GetTable(DeviceRef::ByName(dev.name())));
   ASSERT_EQ(t.targets.size(), 1u);
   EXPECT_EQ(t.targets[0].params, absl::StrCat(loop.dev_string(), " 0 300"));
   printf("[dmkvm] delay %u ms: read took %.0f ms, write %.0f ms\n", kDelayMs,
@@ -274,16 +288,16 @@ TEST_F(Targets, SnapshotKeepsOldDataAndOriginIgnoresSnapshotWrites) {
 
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice origin,
-      MakeDevice("origin", OneTarget(targets::SnapshotOrigin(0, base.sectors(),
-                                                             base.dev_string()))));
+      MakeDevice("origin", OneTarget(targets::SnapshotOrigin(
+                               0, base.sectors(), base.dev_string()))));
   DeviceRef origin_ref = DeviceRef::ByName(origin.name());
   // Snapshots are added while the origin is suspended.
   ASSERT_OK(dm().Suspend(origin_ref));
   ASSERT_OK_AND_ASSIGN(
       ScopedDevice snap,
-      MakeDevice("snap", OneTarget(targets::Snapshot(0, base.sectors(),
-                                                     base.dev_string(),
-                                                     cow.dev_string(), "P", 16))));
+      MakeDevice("snap", OneTarget(targets::Snapshot(
+                             0, base.sectors(), base.dev_string(),
+                             cow.dev_string(), "P", 16))));
   ASSERT_OK(dm().Resume(origin_ref));
   DeviceRef snap_ref = DeviceRef::ByName(snap.name());
 
@@ -301,7 +315,8 @@ TEST_F(Targets, SnapshotKeepsOldDataAndOriginIgnoresSnapshotWrites) {
   ASSERT_OK(WriteDirect(origin_node, 0, Pattern(64 * 1024, 21)));
   ASSERT_OK_AND_ASSIGN(std::string base_now, base.ReadBacking(0, 64 * 1024));
   EXPECT_EQ(base_now, Pattern(64 * 1024, 21));
-  ASSERT_OK_AND_ASSIGN(std::string snap_old, ReadDirect(snap_node, 0, 64 * 1024));
+  ASSERT_OK_AND_ASSIGN(std::string snap_old,
+                       ReadDirect(snap_node, 0, 64 * 1024));
   EXPECT_EQ(snap_old, Pattern(kSize, 20).substr(0, 64 * 1024));
 
   // Snapshot write: visible in the snapshot only.

@@ -94,9 +94,8 @@ class SummaryListener : public ::testing::EmptyTestEventListener {
     double ms = std::chrono::duration<double, std::milli>(
                     std::chrono::steady_clock::now() - start_)
                     .count();
-    printf("[dmkvm] %s.%s %.0f ms%s\n", info.test_suite_name(), info.name(),
-           ms,
-           result->Skipped() ? " (skipped)"
+    printf("[dmkvm] %s.%s %.0f ms%s\n", info.test_suite_name(), info.name(), ms,
+           result->Skipped()  ? " (skipped)"
            : result->Failed() ? " FAILED"
                               : "");
     fflush(stdout);
@@ -125,7 +124,8 @@ int main(int argc, char** argv) {
   }
   if (access("/dev/mapper/control", F_OK) != 0 &&
       access("/sys/class/misc/device-mapper/dev", F_OK) != 0) {
-    fprintf(stderr, "%s: this kernel has no device-mapper (dm-mod not loaded)\n",
+    fprintf(stderr,
+            "%s: this kernel has no device-mapper (dm-mod not loaded)\n",
             argv[0]);
     printf("0 passed, 1 failed\n");
     return 1;

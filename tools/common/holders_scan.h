@@ -42,13 +42,13 @@ struct ProcessUse {
 
 struct Report {
   dmioctl::DevNum dev;
-  std::string kernel_name;             // "dm-4", "loop0" (sysfs name)
-  std::string dm_name;                 // for dm devices
-  std::optional<int32_t> open_count;   // for dm devices
+  std::string kernel_name;            // "dm-4", "loop0" (sysfs name)
+  std::string dm_name;                // for dm devices
+  std::optional<int32_t> open_count;  // for dm devices
   std::vector<StackedDevice> stacked;
   std::vector<mountns::MountOfDevice> mounts;
   std::vector<ProcessUse> processes;
-  mountns::ScanReport unreadable;      // what the scan could not look at
+  mountns::ScanReport unreadable;  // what the scan could not look at
 
   bool busy() const {
     return open_count.value_or(0) > 0 || !stacked.empty() || !mounts.empty() ||

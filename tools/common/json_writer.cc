@@ -41,14 +41,29 @@ void AppendEscaped(std::string& out, absl::string_view s) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     const char* named = nullptr;
     switch (c) {
-      case '"': named = "\\\""; break;
-      case '\\': named = "\\\\"; break;
-      case '\b': named = "\\b"; break;
-      case '\f': named = "\\f"; break;
-      case '\n': named = "\\n"; break;
-      case '\r': named = "\\r"; break;
-      case '\t': named = "\\t"; break;
-      default: break;
+      case '"':
+        named = "\\\"";
+        break;
+      case '\\':
+        named = "\\\\";
+        break;
+      case '\b':
+        named = "\\b";
+        break;
+      case '\f':
+        named = "\\f";
+        break;
+      case '\n':
+        named = "\\n";
+        break;
+      case '\r':
+        named = "\\r";
+        break;
+      case '\t':
+        named = "\\t";
+        break;
+      default:
+        break;
     }
     if (named != nullptr) {
       out += named;

@@ -133,8 +133,8 @@ absl::Status Source::Read(uint64_t first, uint64_t count, uint8_t* out) const {
                       static_cast<off_t>(first * kBlockBytes + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      return dmkit::ErrnoError(
-          errno, absl::StrCat(name_, ": read of block ", first));
+      return dmkit::ErrnoError(errno,
+                               absl::StrCat(name_, ": read of block ", first));
     }
     if (n == 0) {
       return absl::DataLossError(absl::StrCat(name_, ": short read at block ",
@@ -153,8 +153,8 @@ absl::Status Source::WriteBlock(uint64_t block, const uint8_t* data) {
                        static_cast<off_t>(block * kBlockBytes + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return dmkit::ErrnoError(
-          n < 0 ? errno : EIO, absl::StrCat(name_, ": write of block ", block));
+      return dmkit::ErrnoError(n < 0 ? errno : EIO,
+                               absl::StrCat(name_, ": write of block ", block));
     }
     done += static_cast<size_t>(n);
   }

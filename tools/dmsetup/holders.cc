@@ -16,8 +16,9 @@ std::string DescribeHolders(absl::string_view name, dmioctl::DevNum dev,
   if (report->stacked.empty() && report->mounts.empty() &&
       report->processes.empty()) {
     // Seen when a prober (blkid from udev) had it open for a moment.
-    absl::StrAppend(&line, "; no stacked device, mount or process holds it "
-                           "now (try --retry)");
+    absl::StrAppend(&line,
+                    "; no stacked device, mount or process holds it "
+                    "now (try --retry)");
   }
   return line;
 }

@@ -4,8 +4,8 @@
 // failed with EBUSY (only when stderr is a terminal, so scripts that parse
 // dmsetup's error lines see exactly dmsetup's).
 //
-// It is the `holders` applet's scan (tools/common/holders_scan.h) in one line: open
-// count, stacked devices, mounts in every mount namespace, processes.
+// It is the `holders` applet's scan (tools/common/holders_scan.h) in one line:
+// open count, stacked devices, mounts in every mount namespace, processes.
 #ifndef DMKIT_TOOLS_DMSETUP_HOLDERS_H_
 #define DMKIT_TOOLS_DMSETUP_HOLDERS_H_
 

@@ -13,18 +13,86 @@ namespace {
 
 // dmsetup's switch indices, for the long options that have no short form.
 enum LongOption {
-  kReadOnly = 1000, kAlias, kAllDevices, kAllPrograms, kAllRegions, kArea,
-  kAreas, kAreaSize, kBounds, kChecks, kClear, kColumns, kConcise, kCount,
-  kDeferred, kSelect, kExec, kFilemap, kFollow, kForce, kForeground, kGid,
-  kGroup, kGroupId, kHelp, kHistogram, kInactive, kInterval, kLength,
-  kManglename, kMajor, kMinor, kMode, kNameprefixes, kNogroup, kNoflush,
-  kNoheadings, kNolockfs, kNoopencount, kNosuffix, kNotable, kNotimesuffix,
-  kUdevcookie, kNomonitor, kNoudevrules, kNoudevsync, kOptions, kPrecise,
-  kProgramId, kRaw, kReadahead, kRegion, kRegions, kRegionId, kRelative,
-  kRetry, kRows, kSegments, kSeparator, kSetuuid, kShowkeys, kSort, kStart,
-  kTable, kTarget, kTree, kUid, kUnits, kUuid, kUnbuffered, kUnquoted,
-  kUserData, kVerbose, kVerifyudev, kVersion, kYes, kAddNodeOnResume,
-  kAddNodeOnCreate, kJson, kJobs,
+  kReadOnly = 1000,
+  kAlias,
+  kAllDevices,
+  kAllPrograms,
+  kAllRegions,
+  kArea,
+  kAreas,
+  kAreaSize,
+  kBounds,
+  kChecks,
+  kClear,
+  kColumns,
+  kConcise,
+  kCount,
+  kDeferred,
+  kSelect,
+  kExec,
+  kFilemap,
+  kFollow,
+  kForce,
+  kForeground,
+  kGid,
+  kGroup,
+  kGroupId,
+  kHelp,
+  kHistogram,
+  kInactive,
+  kInterval,
+  kLength,
+  kManglename,
+  kMajor,
+  kMinor,
+  kMode,
+  kNameprefixes,
+  kNogroup,
+  kNoflush,
+  kNoheadings,
+  kNolockfs,
+  kNoopencount,
+  kNosuffix,
+  kNotable,
+  kNotimesuffix,
+  kUdevcookie,
+  kNomonitor,
+  kNoudevrules,
+  kNoudevsync,
+  kOptions,
+  kPrecise,
+  kProgramId,
+  kRaw,
+  kReadahead,
+  kRegion,
+  kRegions,
+  kRegionId,
+  kRelative,
+  kRetry,
+  kRows,
+  kSegments,
+  kSeparator,
+  kSetuuid,
+  kShowkeys,
+  kSort,
+  kStart,
+  kTable,
+  kTarget,
+  kTree,
+  kUid,
+  kUnits,
+  kUuid,
+  kUnbuffered,
+  kUnquoted,
+  kUserData,
+  kVerbose,
+  kVerifyudev,
+  kVersion,
+  kYes,
+  kAddNodeOnResume,
+  kAddNodeOnCreate,
+  kJson,
+  kJobs,
 };
 
 // The table of dmsetup.c _process_switches, in its order (getopt's
@@ -142,22 +210,45 @@ bool ParseOptions(int argc, char** argv, Options* o,
           errors->push_back("Unrecognised option or missing argument.");
         }
         return false;
-      case 'h': case kHelp: ++o->help; break;
-      case kConcise: ++o->concise; break;
-      case 'c': case 'C': case kColumns: ++o->columns; break;
-      case 'f': case kForce: ++o->force; break;
-      case 'r': case kReadOnly: ++o->readonly; break;
-      case 'j': case kMajor:
+      case 'h':
+      case kHelp:
+        ++o->help;
+        break;
+      case kConcise:
+        ++o->concise;
+        break;
+      case 'c':
+      case 'C':
+      case kColumns:
+        ++o->columns;
+        break;
+      case 'f':
+      case kForce:
+        ++o->force;
+        break;
+      case 'r':
+      case kReadOnly:
+        ++o->readonly;
+        break;
+      case 'j':
+      case kMajor:
         o->major_set = true;
         o->major = Atoi(optarg);
         break;
-      case 'm': case kMinor:
+      case 'm':
+      case kMinor:
         o->minor_set = true;
         o->minor = Atoi(optarg);
         break;
-      case kNosuffix: ++o->nosuffix; break;
-      case 'n': case kNotable: ++o->notable; break;
-      case 'o': case kOptions:
+      case kNosuffix:
+        ++o->nosuffix;
+        break;
+      case 'n':
+      case kNotable:
+        ++o->notable;
+        break;
+      case 'o':
+      case kOptions:
         o->options_set = true;
         o->options = optarg;
         break;
@@ -169,23 +260,38 @@ bool ParseOptions(int argc, char** argv, Options* o,
         ++o->units_set;
         o->units = optarg;
         break;
-      case 'O': case kSort:
+      case 'O':
+      case kSort:
         o->sort_set = true;
         o->sort = optarg;
         break;
-      case 'S': case kSelect:
+      case 'S':
+      case kSelect:
         o->select_set = true;
         o->select = optarg;
         break;
-      case 'v': case kVerbose: ++o->verbose; break;
-      case 'u': case kUuid:
+      case 'v':
+      case kVerbose:
+        ++o->verbose;
+        break;
+      case 'u':
+      case kUuid:
         o->uuid_set = true;
         o->uuid = optarg;
         break;
-      case 'y': case kYes: ++o->yes; break;
-      case kAddNodeOnResume: ++o->addnodeonresume; break;
-      case kAddNodeOnCreate: ++o->addnodeoncreate; break;
-      case kChecks: ++o->checks; break;
+      case 'y':
+      case kYes:
+        ++o->yes;
+        break;
+      case kAddNodeOnResume:
+        ++o->addnodeonresume;
+        break;
+      case kAddNodeOnCreate:
+        ++o->addnodeoncreate;
+        break;
+      case kChecks:
+        ++o->checks;
+        break;
       case kCount:
         o->count_set = true;
         o->count = Atoi(optarg);
@@ -201,31 +307,42 @@ bool ParseOptions(int argc, char** argv, Options* o,
           o->udev_cookie = 0;
         }
         break;
-      case kNoudevrules: ++o->noudevrules; break;
-      case kNoudevsync: ++o->noudevsync; break;
-      case kVerifyudev: ++o->verifyudev; break;
-      case 'G': case kGid:
+      case kNoudevrules:
+        ++o->noudevrules;
+        break;
+      case kNoudevsync:
+        ++o->noudevsync;
+        break;
+      case kVerifyudev:
+        ++o->verifyudev;
+        break;
+      case 'G':
+      case kGid:
         o->gid_set = true;
         o->gid = Atoi(optarg);
         break;
-      case 'U': case kUid:
+      case 'U':
+      case kUid:
         o->uid_set = true;
         o->uid = Atoi(optarg);
         break;
-      case 'M': case kMode: {
+      case 'M':
+      case kMode: {
         o->mode_set = true;
         errno = 0;
         char* end = nullptr;
         o->mode = static_cast<int>(strtol(optarg, &end, 8));
         if (errno || !end || *end || !o->mode) {
-          errors->push_back(absl::StrCat("Invalid argument for --mode: ",
-                                         optarg, ". ",
-                                         errno ? strerror(errno) : ""));
+          errors->push_back(
+              absl::StrCat("Invalid argument for --mode: ", optarg, ". ",
+                           errno ? strerror(errno) : ""));
           return false;
         }
         break;
       }
-      case kDeferred: ++o->deferred; break;
+      case kDeferred:
+        ++o->deferred;
+        break;
       case kExec:
         o->exec_set = true;
         o->exec = optarg;
@@ -234,7 +351,9 @@ bool ParseOptions(int argc, char** argv, Options* o,
         o->target_set = true;
         o->target = optarg;
         break;
-      case kInactive: ++o->inactive; break;
+      case kInactive:
+        ++o->inactive;
+        break;
       case kInterval:
         o->interval_set = true;
         o->interval = Atoi(optarg);
@@ -256,11 +375,21 @@ bool ParseOptions(int argc, char** argv, Options* o,
           return false;
         }
         break;
-      case kNameprefixes: ++o->nameprefixes; break;
-      case kNoflush: ++o->noflush; break;
-      case kNoheadings: ++o->noheadings; break;
-      case kNolockfs: ++o->nolockfs; break;
-      case kNoopencount: ++o->noopencount; break;
+      case kNameprefixes:
+        ++o->nameprefixes;
+        break;
+      case kNoflush:
+        ++o->noflush;
+        break;
+      case kNoheadings:
+        ++o->noheadings;
+        break;
+      case kNolockfs:
+        ++o->nolockfs;
+        break;
+      case kNoopencount:
+        ++o->noopencount;
+        break;
       case kReadahead: {
         o->readahead_set = true;
         if (!strcasecmp(optarg, "auto")) {
@@ -273,34 +402,53 @@ bool ParseOptions(int argc, char** argv, Options* o,
           if (*s == '+') o->readahead_minimum = true;
           int value = Atoi(optarg);
           if (value < -1) {
-            errors->push_back(absl::StrCat("Negative read ahead value (",
-                                           value, ") is not understood."));
+            errors->push_back(absl::StrCat("Negative read ahead value (", value,
+                                           ") is not understood."));
             return false;
           }
           o->readahead = static_cast<uint32_t>(value);
         }
         break;
       }
-      case kRetry: ++o->retry; break;
-      case kRows: ++o->rows; break;
-      case kSetuuid: ++o->setuuid; break;
-      case kShowkeys: ++o->showkeys; break;
+      case kRetry:
+        ++o->retry;
+        break;
+      case kRows:
+        ++o->rows;
+        break;
+      case kSetuuid:
+        ++o->setuuid;
+        break;
+      case kShowkeys:
+        ++o->showkeys;
+        break;
       case kTable:
         o->table_set = true;
         o->table = optarg;
         break;
-      case kTree: ++o->tree; break;
-      case kUnquoted: ++o->unquoted; break;
-      case kUnbuffered: ++o->unbuffered; break;
-      case kVersion: ++o->version; break;
-      case kJson: ++o->json; break;
+      case kTree:
+        ++o->tree;
+        break;
+      case kUnquoted:
+        ++o->unquoted;
+        break;
+      case kUnbuffered:
+        ++o->unbuffered;
+        break;
+      case kVersion:
+        ++o->version;
+        break;
+      case kJson:
+        ++o->json;
+        break;
       case kJobs: {
         char* end = nullptr;
         errno = 0;
         long jobs = strtol(optarg, &end, 10);
         if (errno || end == optarg || *end || jobs < 1 || jobs > 1024) {
-          errors->push_back("--jobs takes a number of devices to work on at "
-                            "once (1-1024).");
+          errors->push_back(
+              "--jobs takes a number of devices to work on at "
+              "once (1-1024).");
           return false;
         }
         o->jobs = static_cast<int>(jobs);

@@ -131,9 +131,8 @@ struct TypePrefix {
   const char* prefix;
 };
 constexpr TypePrefix kTypePrefixes[] = {
-    {kObjTask, "name_"},      {kObjInfo, "info_"},
-    {kObjDeps, "deps_"},      {kObjTree, "tree_"},
-    {kObjName, "splitname_"}, {kObjStats, "stats_"},
+    {kObjTask, "name_"},        {kObjInfo, "info_"},      {kObjDeps, "deps_"},
+    {kObjTree, "tree_"},        {kObjName, "splitname_"}, {kObjStats, "stats_"},
     {kObjStatsMeta, "region_"},
 };
 
@@ -160,7 +159,8 @@ const FieldInfo* FindField(absl::string_view name) {
 uint32_t AllMatch(absl::string_view name, absl::string_view report_prefix) {
   std::string canon = Canonical(name);
   if (canon == "all") {
-    if (report_prefix.empty()) return kObjTask | kObjInfo | kObjDeps | kObjTree | kObjName;
+    if (report_prefix.empty())
+      return kObjTask | kObjInfo | kObjDeps | kObjTree | kObjName;
     canon = Canonical(report_prefix);
     for (const TypePrefix& t : kTypePrefixes) {
       if (Canonical(t.prefix) == canon) return t.type;
@@ -264,7 +264,8 @@ std::unique_ptr<Report> Report::Create(const ReportOptions& options,
       report->headings_ = false;
     }
     if (!options.fields.empty() && options.fields[0] == '+') {
-      list = absl::StrCat(options.default_fields, ",", options.fields.substr(1));
+      list =
+          absl::StrCat(options.default_fields, ",", options.fields.substr(1));
     } else {
       list = options.fields;
     }
@@ -329,8 +330,9 @@ std::unique_ptr<Report> Report::Create(const ReportOptions& options,
       found = &hidden.front();
     }
     if (found->sort_position >= 0) {
-      absl::StrAppend(stderr_text, "dm_report: Ignoring duplicate sort field: ",
-                      f->id, ".\n");
+      absl::StrAppend(stderr_text,
+                      "dm_report: Ignoring duplicate sort field: ", f->id,
+                      ".\n");
       continue;
     }
     found->sort_position = position++;
@@ -444,26 +446,27 @@ std::string Report::Output() {
     return columns_[a].sort_position < columns_[b].sort_position;
   });
   if (!keys.empty()) {
-    std::stable_sort(rows.begin(), rows.end(),
-                     [&](const std::vector<std::string>& a,
-                         const std::vector<std::string>& b) {
-                       for (int k : keys) {
-                         const Column& c = columns_[k];
-                         int cmp;
-                         if (c.info->number) {
-                           uint64_t x = static_cast<uint64_t>(
-                               strtoll(a[k].c_str(), nullptr, 10));
-                           uint64_t y = static_cast<uint64_t>(
-                               strtoll(b[k].c_str(), nullptr, 10));
-                           cmp = x == y ? 0 : (x < y ? -1 : 1);
-                         } else {
-                           cmp = a[k].compare(b[k]);
-                         }
-                         if (cmp == 0) continue;
-                         return c.descending ? cmp > 0 : cmp < 0;
-                       }
-                       return false;
-                     });
+    std::stable_sort(
+        rows.begin(), rows.end(),
+        [&](const std::vector<std::string>& a,
+            const std::vector<std::string>& b) {
+          for (int k : keys) {
+            const Column& c = columns_[k];
+            int cmp;
+            if (c.info->number) {
+              uint64_t x =
+                  static_cast<uint64_t>(strtoll(a[k].c_str(), nullptr, 10));
+              uint64_t y =
+                  static_cast<uint64_t>(strtoll(b[k].c_str(), nullptr, 10));
+              cmp = x == y ? 0 : (x < y ? -1 : 1);
+            } else {
+              cmp = a[k].compare(b[k]);
+            }
+            if (cmp == 0) continue;
+            return c.descending ? cmp > 0 : cmp < 0;
+          }
+          return false;
+        });
   }
   return options_.rows ? AsRows(rows) : Columns(rows, widths);
 }

@@ -37,11 +37,35 @@ enum ObjectType : uint32_t {
 
 // The fields dmkit reports (dmsetup's _report_fields without statistics).
 enum class Field {
-  kName, kMangledName, kUnmangledName, kUuid, kMangledUuid, kUnmangledUuid,
-  kReadAhead, kBlkDevName, kAttr, kTablesLoaded, kSuspended, kReadOnly,
-  kDevNo, kMajor, kMinor, kOpen, kSegments, kEvents, kDeviceCount, kDevsUsed,
-  kDevNosUsed, kBlkDevsUsed, kDeviceRefCount, kNamesUsingDev,
-  kDevNosUsingDev, kSubsystem, kVgName, kLvName, kLvLayer,
+  kName,
+  kMangledName,
+  kUnmangledName,
+  kUuid,
+  kMangledUuid,
+  kUnmangledUuid,
+  kReadAhead,
+  kBlkDevName,
+  kAttr,
+  kTablesLoaded,
+  kSuspended,
+  kReadOnly,
+  kDevNo,
+  kMajor,
+  kMinor,
+  kOpen,
+  kSegments,
+  kEvents,
+  kDeviceCount,
+  kDevsUsed,
+  kDevNosUsed,
+  kBlkDevsUsed,
+  kDeviceRefCount,
+  kNamesUsingDev,
+  kDevNosUsingDev,
+  kSubsystem,
+  kVgName,
+  kLvName,
+  kLvLayer,
 };
 
 struct FieldInfo {
@@ -58,7 +82,8 @@ struct ReportOptions {
   // -o: a comma list; "+a,b" appends to the default list.
   std::string fields;
   bool fields_set = false;
-  std::string default_fields = "name,major,minor,attr,open,segments,events,uuid";
+  std::string default_fields =
+      "name,major,minor,attr,open,segments,events,uuid";
   std::string sort_keys;  // -O: [+|-]field,...
   std::string separator = " ";
   bool separator_set = false;  // --separator given

@@ -12,8 +12,9 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"df", DfCommand},     {"inspect", InspectCommand}, {"ls", LsCommand},
-    {"mount", MountCommand}, {"pool", PoolCommand},     {"umount", UmountCommand},
+    {"df", DfCommand},     {"inspect", InspectCommand},
+    {"ls", LsCommand},     {"mount", MountCommand},
+    {"pool", PoolCommand}, {"umount", UmountCommand},
 };
 
 absl::Status BadUsage(absl::string_view message) {
@@ -29,8 +30,7 @@ CommandFn FindCommand(absl::string_view name) {
   return nullptr;
 }
 
-absl::StatusOr<Invocation> ParseCommandLine(int argc,
-                                            const char* const* argv) {
+absl::StatusOr<Invocation> ParseCommandLine(int argc, const char* const* argv) {
   Invocation inv;
   Options& o = inv.options;
   bool only_positionals = false;
@@ -54,10 +54,12 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc,
       bool grow = key == "--grow-data" || key == "--grow-metadata";
       if (key == "--root" || key == "--pool" || grow) {
         if (!value) {
-          if (i + 1 >= argc) return BadUsage(absl::StrCat(key, " needs a value"));
+          if (i + 1 >= argc)
+            return BadUsage(absl::StrCat(key, " needs a value"));
           value = argv[++i];
         }
-        if (value->empty()) return BadUsage(absl::StrCat(key, " needs a value"));
+        if (value->empty())
+          return BadUsage(absl::StrCat(key, " needs a value"));
         if (grow) {
           absl::StatusOr<uint64_t> bytes = ParseSize(*value);
           if (!bytes.ok()) {
@@ -69,7 +71,8 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc,
         (key == "--root" ? o.root : o.pool) = *value;
         continue;
       }
-      if (value) return BadUsage(absl::StrCat("option ", key, " takes no value"));
+      if (value)
+        return BadUsage(absl::StrCat("option ", key, " takes no value"));
       if (arg == "--json") {
         o.json = true;
       } else if (arg == "--rw") {
@@ -115,10 +118,10 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc,
     static constexpr const char* kShape[] = {"no arguments", "one argument",
                                              "two arguments"};
     return BadUsage(absl::StrCat(n, " takes ", kShape[want_max],
-                              n == "inspect"  ? " (CONTAINER)"
-                              : n == "mount"  ? " (CONTAINER MOUNTPOINT)"
-                              : n == "umount" ? " (CONTAINER or MOUNTPOINT)"
-                                              : ""));
+                                 n == "inspect"  ? " (CONTAINER)"
+                                 : n == "mount"  ? " (CONTAINER MOUNTPOINT)"
+                                 : n == "umount" ? " (CONTAINER or MOUNTPOINT)"
+                                                 : ""));
   }
   return inv;
 }

@@ -13,10 +13,10 @@
 #include "dmioctl/operations.h"
 #include "tools/common/json_writer.h"
 #include "tools/common/loop_device.h"
+#include "tools/common/thin_metadata.h"
 #include "tools/docker/fault.h"
 #include "tools/docker/grow.h"
 #include "tools/docker/text_table.h"
-#include "tools/common/thin_metadata.h"
 
 namespace dmkit::docker {
 namespace {
@@ -560,11 +560,11 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
   uint64_t data_blocks = sb->data_space_map.nr_blocks;
   uint64_t needed = data_blocks * sb->data_block_size;
   if (sectors < needed) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        data_path, " holds ", sectors,
-        " sectors but the pool metadata describes ", data_blocks,
-        " blocks of ", sb->data_block_size, " sectors (", needed,
-        "); refusing to shrink the pool"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(data_path, " holds ", sectors,
+                     " sectors but the pool metadata describes ", data_blocks,
+                     " blocks of ", sb->data_block_size, " sectors (", needed,
+                     "); refusing to shrink the pool"));
   }
   if (sb->needs_check()) {
     return absl::FailedPreconditionError(

@@ -79,8 +79,7 @@ absl::StatusOr<std::vector<ThinMapping>> ListThinMappings(
 // The table Docker loads for a container device:
 // "0 <size/512> thin <pool MAJ:MIN> <device_id>".
 dmioctl::Table DockerThinTable(const DeviceMetadata& device,
-                               const dmioctl::DevNum& pool_dev,
-                               bool read_only);
+                               const dmioctl::DevNum& pool_dev, bool read_only);
 
 // The thin status of an active device, as used/size.
 struct Usage {

@@ -34,8 +34,8 @@ std::optional<pid_t> ParsePid(absl::string_view text) {
 
 std::optional<std::vector<std::string>> ReadCmdline(const HostPaths& paths,
                                                     pid_t pid) {
-  absl::StatusOr<std::string> text = ReadFileBounded(
-      absl::StrCat(paths.proc, "/", pid, "/cmdline"), 1 << 20);
+  absl::StatusOr<std::string> text =
+      ReadFileBounded(absl::StrCat(paths.proc, "/", pid, "/cmdline"), 1 << 20);
   if (!text.ok() || text->empty()) return std::nullopt;
   absl::string_view t = *text;
   if (t.back() == '\0') t.remove_suffix(1);
@@ -45,9 +45,9 @@ std::optional<std::vector<std::string>> ReadCmdline(const HostPaths& paths,
 
 // Matches "-x VALUE", "-x=VALUE", "--xx VALUE", "--xx=VALUE" for any of the
 // given spellings; advances `i` past a separate value.
-std::optional<std::string> FlagValue(const std::vector<std::string>& argv,
-                                     size_t& i,
-                                     std::initializer_list<absl::string_view> names) {
+std::optional<std::string> FlagValue(
+    const std::vector<std::string>& argv, size_t& i,
+    std::initializer_list<absl::string_view> names) {
   absl::string_view arg = argv[i];
   for (absl::string_view name : names) {
     if (arg == name) {
@@ -207,8 +207,7 @@ Discovery Discover(const std::optional<std::string>& root_flag,
     if (absl::StatusOr<DaemonOptions> o = ParseDaemonJson(*text); o.ok()) {
       from_json = *o;
     } else {
-      d.warnings.push_back(
-          absl::StrCat(json_path, ": ", o.status().message()));
+      d.warnings.push_back(absl::StrCat(json_path, ": ", o.status().message()));
     }
   }
   DaemonOptions from_sysconfig;
@@ -218,10 +217,10 @@ Discovery Discover(const std::optional<std::string>& root_flag,
     from_sysconfig = ParseSysconfigStorage(*text);
   }
 
-  std::string daemon_name =
-      d.daemon ? absl::StrCat(Basename(d.daemon->argv[0]), " (pid ",
-                              d.daemon->pid, ")")
-               : "";
+  std::string daemon_name = d.daemon
+                                ? absl::StrCat(Basename(d.daemon->argv[0]),
+                                               " (pid ", d.daemon->pid, ")")
+                                : "";
   if (root_flag) {
     d.root = *root_flag;
     d.root_source = "--root";

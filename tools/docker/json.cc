@@ -23,10 +23,9 @@ class Parser {
 
   absl::StatusOr<Value> ParseDocument() {
     if (text_.size() > limits_.max_input_bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("json: input of ", text_.size(),
-                       " bytes is larger than the limit of ",
-                       limits_.max_input_bytes));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "json: input of ", text_.size(),
+          " bytes is larger than the limit of ", limits_.max_input_bytes));
     }
     SkipSpace();
     if (AtEnd()) return Error("unexpected end of input, expected a value");
@@ -66,11 +65,15 @@ class Parser {
   }
 
   absl::Status Describe(absl::string_view expected) const {
-    if (AtEnd()) return Error(absl::StrCat("unexpected end of input, expected ", expected));
+    if (AtEnd())
+      return Error(
+          absl::StrCat("unexpected end of input, expected ", expected));
     char c = text_[pos_];
     std::string found =
-        (c >= 0x20 && c < 0x7f) ? absl::StrCat("'", std::string(1, c), "'")
-                                : absl::StrCat("byte 0x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        (c >= 0x20 && c < 0x7f)
+            ? absl::StrCat("'", std::string(1, c), "'")
+            : absl::StrCat("byte 0x", absl::Hex(static_cast<unsigned char>(c),
+                                                absl::kZeroPad2));
     return Error(absl::StrCat("expected ", expected, ", found ", found));
   }
 
@@ -266,9 +269,13 @@ class Parser {
   // overlongs, no surrogates, nothing above U+10FFFF).
   size_t Utf8Length() const {
     auto byte = [&](size_t i) -> unsigned {
-      return pos_ + i < text_.size() ? static_cast<unsigned char>(text_[pos_ + i]) : 0x100;
+      return pos_ + i < text_.size()
+                 ? static_cast<unsigned char>(text_[pos_ + i])
+                 : 0x100;
     };
-    auto cont = [&](size_t i) { return (byte(i) & 0xc0) == 0x80 && byte(i) < 0x100; };
+    auto cont = [&](size_t i) {
+      return (byte(i) & 0xc0) == 0x80 && byte(i) < 0x100;
+    };
     unsigned b0 = byte(0);
     if (b0 < 0x80) return 1;
     if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
@@ -312,15 +319,32 @@ class Parser {
       char e = Peek();
       const char* simple = nullptr;
       switch (e) {
-        case '"': simple = "\""; break;
-        case '\\': simple = "\\"; break;
-        case '/': simple = "/"; break;
-        case 'b': simple = "\b"; break;
-        case 'f': simple = "\f"; break;
-        case 'n': simple = "\n"; break;
-        case 'r': simple = "\r"; break;
-        case 't': simple = "\t"; break;
-        case 'u': break;
+        case '"':
+          simple = "\"";
+          break;
+        case '\\':
+          simple = "\\";
+          break;
+        case '/':
+          simple = "/";
+          break;
+        case 'b':
+          simple = "\b";
+          break;
+        case 'f':
+          simple = "\f";
+          break;
+        case 'n':
+          simple = "\n";
+          break;
+        case 'r':
+          simple = "\r";
+          break;
+        case 't':
+          simple = "\t";
+          break;
+        case 'u':
+          break;
         default:
           return Describe("an escape character after '\\'");
       }
@@ -388,12 +412,18 @@ absl::StatusOr<T> Get(const Value& object, absl::string_view key, Fn fn) {
 
 const char* TypeName(Type type) {
   switch (type) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "bool";
-    case Type::kNumber: return "number";
-    case Type::kString: return "string";
-    case Type::kArray: return "array";
-    case Type::kObject: return "object";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "bool";
+    case Type::kNumber:
+      return "number";
+    case Type::kString:
+      return "string";
+    case Type::kArray:
+      return "array";
+    case Type::kObject:
+      return "object";
   }
   return "?";
 }
@@ -446,7 +476,8 @@ absl::StatusOr<std::string> Value::AsString() const {
 absl::StatusOr<uint64_t> Value::AsUint64() const {
   if (type_ != Type::kNumber) return TypeError(Type::kNumber, type_);
   uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text_.data(), text_.data() + text_.size(), v);
+  auto [end, ec] =
+      std::from_chars(text_.data(), text_.data() + text_.size(), v);
   if (!IsInteger(text_) || ec != std::errc() ||
       end != text_.data() + text_.size()) {
     return absl::InvalidArgumentError(
@@ -458,7 +489,8 @@ absl::StatusOr<uint64_t> Value::AsUint64() const {
 absl::StatusOr<int64_t> Value::AsInt64() const {
   if (type_ != Type::kNumber) return TypeError(Type::kNumber, type_);
   int64_t v = 0;
-  auto [end, ec] = std::from_chars(text_.data(), text_.data() + text_.size(), v);
+  auto [end, ec] =
+      std::from_chars(text_.data(), text_.data() + text_.size(), v);
   if (!IsInteger(text_) || ec != std::errc() ||
       end != text_.data() + text_.size()) {
     return absl::InvalidArgumentError(
@@ -479,7 +511,8 @@ absl::StatusOr<Value> Parse(absl::string_view text, const Limits& limits) {
 }
 
 absl::StatusOr<uint64_t> GetUint64(const Value& object, absl::string_view key) {
-  return Get<uint64_t>(object, key, [](const Value& v) { return v.AsUint64(); });
+  return Get<uint64_t>(object, key,
+                       [](const Value& v) { return v.AsUint64(); });
 }
 
 absl::StatusOr<int64_t> GetInt64(const Value& object, absl::string_view key) {

@@ -81,7 +81,7 @@ bool ParseUnsigned(absl::string_view what, const char* text,
 Args ParseArgs(int argc, char** argv, bool quiet) {
   Args args;
   int exclusive_seen = 0;  // -W and -w exclude each other
-  optind = 0;  // full getopt reset: applets may run more than once
+  optind = 0;              // full getopt reset: applets may run more than once
   opterr = quiet ? 0 : 1;
   int c;
   while ((c = getopt_long(argc, argv, kShortOptions, kLongOptions, nullptr)) !=
@@ -99,9 +99,9 @@ Args ParseArgs(int argc, char** argv, bool quiet) {
       if (c != ns.letter) continue;
       handled = true;
       if (optarg != nullptr) {
-        args.files.push_back(
-            {.kind = Args::File::Kind::kNamespace, .type = ns.type,
-             .path = optarg});
+        args.files.push_back({.kind = Args::File::Kind::kNamespace,
+                              .type = ns.type,
+                              .path = optarg});
       } else {
         args.namespaces |= mountns::KindOf(ns.type).clone_flag;
       }

@@ -4,8 +4,8 @@
 // messages), parsed without side effects. util-linux opens a namespace file
 // (-m=FILE ...) or a directory (-r=DIR, -w=DIR) as soon as it parses the
 // option; here they are collected in command-line order and the applet
-// (tools/nsenter/nsenter.cc) opens them before it reports a usage error that came
-// later on the line, so the errors come in util-linux's order.
+// (tools/nsenter/nsenter.cc) opens them before it reports a usage error that
+// came later on the line, so the errors come in util-linux's order.
 #ifndef DMKIT_TOOLS_NSENTER_ARGS_H_
 #define DMKIT_TOOLS_NSENTER_ARGS_H_
 

@@ -38,11 +38,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "dmioctl/table.h"
 #include "dmioctl/transport.h"
 #include "dmioctl/types.h"
@@ -96,9 +96,9 @@ struct DepsReply {
 };
 
 struct ListOptions {
-  bool with_uuid = true;      // ask for uuids (4.45+; ignored before)
-  std::string name_prefix;    // 4.45+: only names starting with this
-  std::string uuid_prefix;    // 4.45+: only uuids starting with this
+  bool with_uuid = true;    // ask for uuids (4.45+; ignored before)
+  std::string name_prefix;  // 4.45+: only names starting with this
+  std::string uuid_prefix;  // 4.45+: only uuids starting with this
 };
 
 struct SuspendOptions {
@@ -113,8 +113,8 @@ struct StatusOptions {
 
 struct CreateRequest {
   std::string name;
-  std::string uuid;                // empty: none
-  std::optional<uint32_t> minor;   // persistent minor (DM_PERSISTENT_DEV_FLAG)
+  std::string uuid;               // empty: none
+  std::optional<uint32_t> minor;  // persistent minor (DM_PERSISTENT_DEV_FLAG)
 };
 
 // Counts per process of what DeviceMapper sent; benchmarks and tests assert

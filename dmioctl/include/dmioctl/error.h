@@ -50,5 +50,4 @@ std::optional<IoctlErrorInfo> GetIoctlErrorInfo(const absl::Status& status);
 
 }  // namespace dmioctl
 
-
 #endif  // DMIOCTL_ERROR_H_

@@ -11,11 +11,11 @@
 #include <sys/types.h>
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "dmioctl/types.h"
 
 namespace dmioctl {

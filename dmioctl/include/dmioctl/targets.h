@@ -6,17 +6,18 @@
 // kernel accepts ("MAJ:MIN" is the fastest and always works without udev).
 //
 //   dmioctl::Table table;
-//   table.targets.push_back(dmioctl::targets::Thin(0, 20971520, "253:3", 34709));
+//   table.targets.push_back(dmioctl::targets::Thin(0, 20971520, "253:3",
+//   34709));
 #ifndef DMIOCTL_TARGETS_H_
 #define DMIOCTL_TARGETS_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "dmioctl/table.h"
 
 namespace dmioctl::targets {

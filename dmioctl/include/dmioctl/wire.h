@@ -11,10 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/table.h"
 
