@@ -88,13 +88,15 @@ TEST_F(LoopDeviceTest, FindsTheDeviceAlreadyBoundToAFile) {
   EXPECT_FALSE(Bound(path));
 }
 
-TEST_F(LoopDeviceTest, RefreshCapacityTakesTheGrownFile) {
+TEST_F(LoopDeviceTest, SetLoopCapacityTakesTheGrownFile) {
   std::string file = MakeFile("pool", 1 << 20);
   absl::StatusOr<LoopDevice> loop = LoopDevice::FindOrAttach(file);
   ASSERT_TRUE(loop.ok()) << loop.status();
   ASSERT_EQ(truncate(file.c_str(), 3 << 20), 0);
   EXPECT_EQ(Sectors(*loop), 2048u);
-  ASSERT_TRUE(loop->RefreshCapacity().ok());
+  absl::StatusOr<uint64_t> bytes = SetLoopCapacity(loop->path());
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(*bytes, 3u << 20);
   EXPECT_EQ(Sectors(*loop), 6144u);
 }
 

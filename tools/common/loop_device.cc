@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,32 +64,14 @@ absl::StatusOr<std::string> LoopNode(const LoopDevice::Options& options,
   return path;
 }
 
-// The loop device already bound to the file `file` describes, by
-// LOOP_GET_STATUS64 as Docker's FindLoopDeviceFor does.
+// The loop device already bound to the file `file` describes, matched as
+// Docker's FindLoopDeviceFor does (LoopNodesBacking).
 std::optional<std::pair<std::string, UniqueFd>> FindBound(
     const struct stat& file, const std::string& dev_dir) {
-  std::vector<int> numbers;
-  if (DIR* d = opendir("/sys/block")) {
-    while (dirent* e = readdir(d)) {
-      absl::string_view name = e->d_name;
-      int n = 0;
-      if (absl::ConsumePrefix(&name, "loop") && absl::SimpleAtoi(name, &n)) {
-        numbers.push_back(n);
-      }
-    }
-    closedir(d);
-  }
-  for (int n : numbers) {
-    std::string path = absl::StrCat(dev_dir, "/loop", n);
+  for (std::string& path :
+       LoopNodesBacking(file.st_dev, file.st_ino, dev_dir)) {
     UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd.valid()) continue;
-    struct loop_info64 info;
-    memset(&info, 0, sizeof(info));
-    if (ioctl(fd.get(), LOOP_GET_STATUS64, &info) == 0 &&
-        info.lo_device == static_cast<uint64_t>(file.st_dev) &&
-        info.lo_inode == static_cast<uint64_t>(file.st_ino)) {
-      return std::make_pair(std::move(path), std::move(fd));
-    }
+    if (fd.valid()) return std::make_pair(std::move(path), std::move(fd));
   }
   return std::nullopt;
 }
@@ -119,13 +102,6 @@ void LoopDevice::Close() {
   if (attached_) ioctl(fd_, LOOP_CLR_FD, 0);
   close(fd_);
   fd_ = -1;
-}
-
-absl::Status LoopDevice::RefreshCapacity() {
-  if (ioctl(fd_, LOOP_SET_CAPACITY, 0) != 0) {
-    return ErrnoError(errno, absl::StrCat("LOOP_SET_CAPACITY ", path_));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<LoopDevice> LoopDevice::FindOrAttach(const std::string& file,
@@ -220,6 +196,66 @@ absl::StatusOr<LoopDevice> LoopDevice::Attach(int file_fd,
     return loop;
   }
   return last;
+}
+
+namespace {
+
+// Runs `request` on the opened node; the fd is closed on every path. The
+// status names the ioctl and the node.
+absl::Status LoopIoctl(const std::string& node, unsigned long request,
+                       const char* name, void* arg, struct stat* st) {
+  int fd = open(node.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return dmkit::ErrnoError(errno, absl::StrCat("open ", node));
+  int r = st != nullptr ? fstat(fd, st) : 0;
+  if (r == 0) r = ioctl(fd, request, arg);
+  int saved = errno;
+  close(fd);
+  if (r == 0) return absl::OkStatus();
+  return dmkit::ErrnoError(saved, absl::StrCat(name, " ", node));
+}
+
+}  // namespace
+
+absl::StatusOr<LoopBacking> GetLoopBacking(const std::string& node) {
+  struct loop_info64 info;
+  memset(&info, 0, sizeof(info));
+  struct stat st;
+  absl::Status s =
+      LoopIoctl(node, LOOP_GET_STATUS64, "LOOP_GET_STATUS64", &info, &st);
+  if (!s.ok()) return s;
+  return LoopBacking{st.st_rdev, info.lo_device, info.lo_inode};
+}
+
+std::vector<std::string> LoopNodesBacking(uint64_t file_dev, uint64_t inode,
+                                          const std::string& dev_dir) {
+  std::vector<std::string> nodes;
+  DIR* d = opendir("/sys/block");
+  if (d == nullptr) return nodes;
+  while (dirent* e = readdir(d)) {
+    absl::string_view name = e->d_name;
+    int n = 0;
+    if (!absl::ConsumePrefix(&name, "loop") || !absl::SimpleAtoi(name, &n)) {
+      continue;
+    }
+    std::string node = absl::StrCat(dev_dir, "/loop", n);
+    absl::StatusOr<LoopBacking> b = GetLoopBacking(node);
+    if (b.ok() && b->file_dev == file_dev && b->inode == inode) {
+      nodes.push_back(std::move(node));
+    }
+  }
+  closedir(d);
+  return nodes;
+}
+
+absl::StatusOr<uint64_t> SetLoopCapacity(const std::string& node) {
+  absl::Status s =
+      LoopIoctl(node, LOOP_SET_CAPACITY, "LOOP_SET_CAPACITY", nullptr, nullptr);
+  uint64_t bytes = 0;
+  if (s.ok()) {
+    s = LoopIoctl(node, BLKGETSIZE64, "BLKGETSIZE64", &bytes, nullptr);
+  }
+  if (!s.ok()) return s;
+  return bytes;
 }
 
 }  // namespace dmkit

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -67,12 +68,6 @@ class LoopDevice {
   bool attached() const { return attached_; }
   bool valid() const { return fd_ >= 0; }
 
-  // RefreshCapacity()
-  //
-  // LOOP_SET_CAPACITY: the device takes the backing file's current size,
-  // after the file was grown.
-  absl::Status RefreshCapacity();
-
   // Detaches what this handle bound (see above) and closes it.
   void Close();
 
@@ -87,6 +82,35 @@ class LoopDevice {
   int fd_ = -1;
   bool attached_ = false;
 };
+
+// What a loop device is bound to, and growing it in place: after the file
+// behind a loop device grows, the device keeps its old size until told to
+// read the file's size again (`losetup -c`). Used to grow Docker's loop-lvm
+// pool in place.
+struct LoopBacking {
+  uint64_t rdev = 0;      // the loop device's own number (st_rdev)
+  uint64_t file_dev = 0;  // st_dev of the file it is bound to
+  uint64_t inode = 0;     // st_ino of that file
+};
+
+// GetLoopBacking()
+//
+// LOOP_GET_STATUS64 of loop node `node`. ENXIO: bound to nothing.
+absl::StatusOr<LoopBacking> GetLoopBacking(const std::string& node);
+
+// LoopNodesBacking()
+//
+// Every /dev/loopN (under `dev_dir`) bound to the file with this st_dev and
+// inode, matched as Docker's FindLoopDeviceFor does (a scan of
+// /sys/block/loop*).
+std::vector<std::string> LoopNodesBacking(uint64_t file_dev, uint64_t inode,
+                                          const std::string& dev_dir = "/dev");
+
+// SetLoopCapacity()
+//
+// LOOP_SET_CAPACITY on `node`: the device takes its file's current size,
+// which is returned (BLKGETSIZE64 afterwards).
+absl::StatusOr<uint64_t> SetLoopCapacity(const std::string& node);
 
 }  // namespace dmkit
 

@@ -14,7 +14,7 @@
 #include "dmioctl/error.h"
 #include "dmioctl/operations.h"
 #include "dmioctl/table.h"
-#include "tools/common/loop_capacity.h"
+#include "tools/common/loop_device.h"
 #include "tools/docker/devices.h"
 #include "tools/docker/fault.h"
 #include "tools/docker/mounts.h"  // Describe
