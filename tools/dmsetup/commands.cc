@@ -712,17 +712,25 @@ bool CmdRename(Session& s, const CmdArgs& a) {
   return DoRename(s, name, &last, nullptr);
 }
 
+namespace {
+
+// The device of a command whose arguments follow it: -u/-j/-m select it
+// by option, otherwise it is the first argument, which is taken off `args`.
+std::optional<DeviceSel> SelectDeviceFromArgs(Session& s,
+                                              std::vector<std::string>& args) {
+  if (s.opt().uuid_set || s.opt().major_set) return s.SelectDevice(nullptr);
+  std::optional<DeviceSel> sel = s.SelectDevice(&args[0]);
+  args.erase(args.begin());
+  return sel;
+}
+
+}  // namespace
+
 bool CmdMessage(Session& s, const CmdArgs& a) {
   dmioctl::DeviceMapper* dm = s.Dm();
   if (dm == nullptr) return false;
   std::vector<std::string> args = a.args;
-  std::optional<DeviceSel> sel;
-  if (s.opt().uuid_set || s.opt().major_set) {
-    sel = s.SelectDevice(nullptr);
-  } else {
-    sel = s.SelectDevice(&args[0]);
-    args.erase(args.begin());
-  }
+  std::optional<DeviceSel> sel = SelectDeviceFromArgs(s, args);
   if (!sel) return false;
   errno = 0;
   char* end = nullptr;
@@ -753,13 +761,7 @@ bool CmdSetGeometry(Session& s, const CmdArgs& a) {
   dmioctl::DeviceMapper* dm = s.Dm();
   if (dm == nullptr) return false;
   std::vector<std::string> args = a.args;
-  std::optional<DeviceSel> sel;
-  if (s.opt().uuid_set || s.opt().major_set) {
-    sel = s.SelectDevice(nullptr);
-  } else {
-    sel = s.SelectDevice(&args[0]);
-    args.erase(args.begin());
-  }
+  std::optional<DeviceSel> sel = SelectDeviceFromArgs(s, args);
   if (!sel) return false;
   uint64_t v[4] = {0, 0, 0, 0};
   bool numbers = args.size() >= 4;
