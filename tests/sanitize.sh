@@ -22,9 +22,10 @@ cmake -S "$src" -B "$build" "${generator[@]}" \
 cmake --build "$build" --target dmkit_unit_tests
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-# Only the gtest suite: the script tests (install, nsenter and holders side by
-# side, the static binary's checks) need the static dmkit, which is not built
-# here.
+# Only the gtest suite: the tests that run the dmkit binary (install, nsenter
+# and holders side by side, the static binary's checks, man pages and
+# completion against --help, thin against thin-provisioning-tools, the
+# package and rescue images) need it, and it is not built here.
 ctest --test-dir "$build" -L unit --output-on-failure -j "$(nproc)" \
-  -E '^(install_package|nsenter_compat|holders_host|dmkit_binary|bench_applet_without_dm)$'
+  -E '^(install_package|nsenter_compat|holders_host|dmkit_binary|bench_applet_without_dm|man_pages|completion|install_docs|thin_compat|package_deb|initramfs_tools_hook|dracut_module)$'
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "dmioctl/error.h"
@@ -396,9 +397,13 @@ absl::StatusOr<std::string> FormatDmInit(
         absl::StrCat("dm-init takes at most ", kDmInitMaxDevices, " devices"));
   }
   auto check = [](absl::string_view value) -> absl::Status {
-    if (value.find_first_of(",;") != absl::string_view::npos) {
+    // ParseDmInit refuses a NUL byte as the kernel would read the text: the
+    // value would end there.
+    if (value.find_first_of(absl::string_view(",;\0", 3)) !=
+        absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "'", value, "' contains ',' or ';', which dm-init cannot escape"));
+          "'", absl::CHexEscape(value),
+          "' contains ',', ';' or a NUL byte, which dm-init cannot carry"));
     }
     return absl::OkStatus();
   };

@@ -199,6 +199,12 @@ TEST(TableTest, DmInitRoundTripAndLimits) {
   DeviceSpec semicolon{.name = "v"};
   semicolon.table.Append(1, "a;b", "");
   EXPECT_FALSE(dmioctl::FormatDmInit({semicolon}).ok());
+  // Found by fuzz_concise: the concise form carries a NUL byte in a uuid,
+  // which dm-init text cannot (ParseDmInit refuses it).
+  auto nul = dmioctl::ParseConcise(std::string("v,u\0x,,rw,0 1 zero", 17));
+  ASSERT_TRUE(nul.ok()) << nul.status();
+  EXPECT_EQ((*nul)[0].uuid, std::string("u\0x", 3));
+  EXPECT_FALSE(dmioctl::FormatDmInit(*nul).ok());
   std::string many;
   for (int i = 0; i < 257; ++i) {
     absl::StrAppend(&many, i ? ";" : "", "d", i, ",,,rw,0 1 zero");
