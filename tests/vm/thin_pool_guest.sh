@@ -50,8 +50,12 @@ dd if=/dev/urandom of=/dev/mapper/tp-thin4 bs=64k seek=30 count=3 conv=fsync 2>/
   fail "write thin4"
 dmsetup message $POOL 0 "create_thin 5" || fail "create_thin 5"
 dmsetup message $POOL 0 "delete 5" || fail "delete 5"
-dmkit dmsetup remove tp-thin3 || fail "remove thin3"
-dmsetup message $POOL 0 "delete 3" || fail "delete 3"
+dmsetup message $POOL 0 "create_thin 6" || fail "create_thin 6"
+dmkit dmsetup create tp-thin6 --table "0 524288 thin $pool_dev 6" || fail "thin 6"
+dd if=/dev/urandom of=/dev/mapper/tp-thin6 bs=64k count=7 conv=fsync 2>/dev/null ||
+  fail "write thin6"
+dmkit dmsetup remove tp-thin6 || fail "remove thin6"
+dmsetup message $POOL 0 "delete 6" || fail "delete 6"
 sync
 
 reserve() { dmsetup message $POOL 0 reserve_metadata_snap; }
@@ -69,7 +73,7 @@ thin_ls -m $META >"$T/ref.ls" || fail "thin_ls -m"
 thin_ls -m -o $FIELDS $META >"$T/ref-all.ls" || fail "thin_ls -m -o"
 thin_ls -m --no-headers -o DEV,EXCLUSIVE,SHARED $META >"$T/ref-nh.ls" || fail "thin_ls -m --no-headers"
 release || fail "release after thin-provisioning-tools"
-grep -q 'dev_id="3"' "$T/ref.xml" && fail "deleted thin 3 still in thin_dump's output"
+grep -q 'dev_id="6"' "$T/ref.xml" && fail "deleted thin 6 still in thin_dump's output"
 grep -q 'dev_id="4"' "$T/ref.xml" || fail "snapshot 4 missing from thin_dump's output"
 grep -q 'dev_id="1" mapped_blocks="40"' "$T/ref.xml" || fail "thin 1 does not map 40 blocks"
 
@@ -136,7 +140,7 @@ else
   echo "thin-pool: SIGTERM during the read: released, then killed (143)"
 fi
 
-for id in 1 2 4; do dmkit dmsetup remove tp-thin$id || fail "remove thin$id"; done
+for id in 1 2 3 4; do dmkit dmsetup remove tp-thin$id || fail "remove thin$id"; done
 dmsetup remove $POOL || fail "remove pool"
 losetup -d /dev/loop0
 losetup -d /dev/loop1
