@@ -143,6 +143,8 @@ touch "$work/dev/mapper/control" "$work/dev/mapper/dmkit-ct-data" \
 export DM_DEV_DIR=$work/dev
 expect "$dmkit dmsetup remove dmkit-ct-" dmkit-ct-data dmkit-ct-253:2-77-pool
 expect "$dmkit dmsetup -f remove dmkit-ct-data dmkit-ct-d" dmkit-ct-data
+expect "$dmkit thin ls --pool dmkit-ct-2" dmkit-ct-253:2-77-pool
+expect "$dmkit thin dump -m --pool dmkit-ct-d" dmkit-ct-data
 expect "$dmkit dmsetup table --target thin dmkit-ct-d" dmkit-ct-data
 expect_lacks "$dmkit dmsetup info " control
 expect "$dmkit dmsetup create dmkit-ct-"            # a new name: nothing to offer

@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "dmioctl/device_mapper.h"
 #include "tools/applet.h"
 #include "tools/common/json_writer.h"
 #include "tools/common/thin_metadata.h"
 #include "tools/thin/output.h"
+#include "tools/thin/pool_snapshot.h"
 
 namespace dmkit::thin {
 
@@ -106,13 +108,17 @@ namespace {
 // thin dump
 
 constexpr char kDumpUsage[] =
-    "Usage: dmkit thin dump [-m|--metadata-snap] [-f|--format xml] DEV\n"
+    "Usage: dmkit thin dump [-m|--metadata-snap] [--pool NAME]\n"
+    "                       [-f|--format xml] DEV\n"
     "\n"
     "Prints the thin-pool metadata on DEV (a metadata device or file) as\n"
     "thin_dump 0.9.0 does: the superblock, each device and its mappings,\n"
     "consecutive blocks with the same time merged into range_mapping.\n"
     "\n"
     "  -m, --metadata-snap  dump the metadata snapshot held in the superblock\n"
+    "  --pool NAME          NAME is the active pool whose metadata device is\n"
+    "                       DEV: reserve its metadata snapshot, dump it (as\n"
+    "                       -m), release it\n"
     "  -f, --format xml     the only format\n";
 
 // Merges consecutive mappings into runs as thin_dump 0.9.0 does: a run
@@ -157,11 +163,13 @@ class MappingEmitter {
   uint64_t len_ = 0;
 };
 
-int Dump(int argc, char** argv) {
+int Dump(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
   bool snap = false;
+  std::string pool;
   static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
                                  {"metadata-snap", no_argument, nullptr, 'm'},
                                  {"format", required_argument, nullptr, 'f'},
+                                 {"pool", required_argument, nullptr, 3},
                                  {nullptr, 0, nullptr, 0}};
   optind = 0;
   opterr = 0;
@@ -173,6 +181,9 @@ int Dump(int argc, char** argv) {
         return 0;
       case 'm':
         snap = true;
+        break;
+      case 3:
+        pool = optarg;
         break;
       case 'f':
         if (strcmp(optarg, "xml") != 0) {
@@ -189,91 +200,102 @@ int Dump(int argc, char** argv) {
     return UsageError("dump", argc == optind ? "no metadata device given"
                                              : "more than one device given");
   }
-  // Like thin-provisioning-tools: O_EXCL unless reading the metadata
-  // snapshot, so a pool's live metadata device is refused (EBUSY).
-  absl::StatusOr<Source> source =
-      Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
-  if (!source.ok()) return Fail("dump", source.status());
-  absl::StatusOr<Superblock> sb = OpenMetadata(*source, snap, nullptr);
-  if (!sb.ok()) return Fail("dump", sb.status());
+  // With --pool the snapshot the pool holds for us is what is read.
+  snap |= !pool.empty();
+  return RunWithPoolSnapshot(
+      std::move(dm), "dump", pool, argv[optind], [&]() -> int {
+        // Like thin-provisioning-tools: O_EXCL unless reading the metadata
+        // snapshot, so a pool's live metadata device is refused (EBUSY).
+        absl::StatusOr<Source> source =
+            Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
+        if (!source.ok()) return Fail("dump", source.status());
+        absl::StatusOr<Superblock> sb = OpenMetadata(*source, snap, nullptr);
+        if (!sb.ok()) return Fail("dump", sb.status());
 
-  // thin_dump 0.9.0 walks with ignore_non_fatal: underfull nodes pass
-  // (thin_ls does not ignore them).
-  Walker details_walker(*source);
-  details_walker.set_ignore_non_fatal(true);
-  std::vector<std::pair<uint64_t, DeviceDetails>> details;
-  if (absl::Status s =
-          ReadDetails(details_walker, sb->device_details_root, &details);
-      !s.ok()) {
-    return Fail("dump",
-                absl::DataLossError(absl::StrCat(
-                    source->name(), ": device details tree: ", s.message())));
-  }
-
-  Output out(STDOUT_FILENO);
-  // A metadata snapshot's space map roots are zero: 0.9.0 prints 0.
-  uint64_t nr_data_blocks =
-      sb->location == 0 ? sb->data_space_map.nr_blocks : 0;
-  out.Put("<superblock uuid=\"\" time=\"").Uint(sb->time);
-  out.Put("\" transaction=\"").Uint(sb->transaction_id);
-  out.Put("\" flags=\"").Uint(sb->flags);
-  out.Put("\" version=\"").Uint(sb->version);
-  out.Put("\" data_block_size=\"").Uint(sb->data_block_size);
-  out.Put("\" nr_data_blocks=\"").Uint(nr_data_blocks).Put("\">\n");
-
-  Walker top(*source);
-  Walker device(*source);
-  top.set_ignore_non_fatal(true);
-  device.set_ignore_non_fatal(true);
-  MappingEmitter emitter(out);
-  uint64_t current_dev = 0;
-  absl::Status s = top.Walk(sb->data_mapping_root, 8, [&](const Leaf& leaf) {
-    for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
-      uint64_t dev = leaf.key(i);
-      current_dev = dev;
-      auto it = std::lower_bound(
-          details.begin(), details.end(), dev,
-          [](const auto& d, uint64_t k) { return d.first < k; });
-      if (it == details.end() || it->first != dev) {
-        return absl::DataLossError(
-            absl::StrCat("mappings present for device ", dev,
-                         ", but it isn't present in device tree"));
-      }
-      const DeviceDetails& d = it->second;
-      out.Put("  <device dev_id=\"").Uint(dev & 0xffffffff);
-      out.Put("\" mapped_blocks=\"").Uint(d.mapped_blocks);
-      out.Put("\" transaction=\"").Uint(d.transaction_id);
-      out.Put("\" creation_time=\"").Uint(d.creation_time);
-      out.Put("\" snap_time=\"").Uint(d.snapshotted_time).Put("\">\n");
-      device.ForgetVisited();
-      absl::Status ds = device.Walk(leaf.value64(i), 8, [&](const Leaf& m) {
-        for (uint32_t j = 0; j < m.nr_entries; ++j) {
-          uint64_t v = m.value64(j);
-          emitter.Add(m.key(j), v >> 24, static_cast<uint32_t>(v & 0xffffff));
+        // thin_dump 0.9.0 walks with ignore_non_fatal: underfull nodes pass
+        // (thin_ls does not ignore them).
+        Walker details_walker(*source);
+        details_walker.set_ignore_non_fatal(true);
+        std::vector<std::pair<uint64_t, DeviceDetails>> details;
+        if (absl::Status s =
+                ReadDetails(details_walker, sb->device_details_root, &details);
+            !s.ok()) {
+          return Fail("dump", absl::DataLossError(absl::StrCat(
+                                  source->name(),
+                                  ": device details tree: ", s.message())));
         }
-        return absl::OkStatus();
+
+        Output out(STDOUT_FILENO);
+        // A metadata snapshot's space map roots are zero: 0.9.0 prints 0.
+        uint64_t nr_data_blocks =
+            sb->location == 0 ? sb->data_space_map.nr_blocks : 0;
+        out.Put("<superblock uuid=\"\" time=\"").Uint(sb->time);
+        out.Put("\" transaction=\"").Uint(sb->transaction_id);
+        out.Put("\" flags=\"").Uint(sb->flags);
+        out.Put("\" version=\"").Uint(sb->version);
+        out.Put("\" data_block_size=\"").Uint(sb->data_block_size);
+        out.Put("\" nr_data_blocks=\"").Uint(nr_data_blocks).Put("\">\n");
+
+        Walker top(*source);
+        Walker device(*source);
+        top.set_ignore_non_fatal(true);
+        device.set_ignore_non_fatal(true);
+        MappingEmitter emitter(out);
+        uint64_t current_dev = 0;
+        absl::Status s =
+            top.Walk(sb->data_mapping_root, 8, [&](const Leaf& leaf) {
+              for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
+                uint64_t dev = leaf.key(i);
+                current_dev = dev;
+                auto it = std::lower_bound(
+                    details.begin(), details.end(), dev,
+                    [](const auto& d, uint64_t k) { return d.first < k; });
+                if (it == details.end() || it->first != dev) {
+                  return absl::DataLossError(
+                      absl::StrCat("mappings present for device ", dev,
+                                   ", but it isn't present in device tree"));
+                }
+                const DeviceDetails& d = it->second;
+                out.Put("  <device dev_id=\"").Uint(dev & 0xffffffff);
+                out.Put("\" mapped_blocks=\"").Uint(d.mapped_blocks);
+                out.Put("\" transaction=\"").Uint(d.transaction_id);
+                out.Put("\" creation_time=\"").Uint(d.creation_time);
+                out.Put("\" snap_time=\"")
+                    .Uint(d.snapshotted_time)
+                    .Put("\">\n");
+                device.ForgetVisited();
+                absl::Status ds =
+                    device.Walk(leaf.value64(i), 8, [&](const Leaf& m) {
+                      for (uint32_t j = 0; j < m.nr_entries; ++j) {
+                        uint64_t v = m.value64(j);
+                        emitter.Add(m.key(j), v >> 24,
+                                    static_cast<uint32_t>(v & 0xffffff));
+                      }
+                      return absl::OkStatus();
+                    });
+                emitter.End();
+                out.Put("  </device>\n");
+                if (!ds.ok()) return ds;
+                if (out.failed()) return absl::OkStatus();
+              }
+              return absl::OkStatus();
+            });
+        if (!s.ok()) {
+          out.Flush();
+          return Fail("dump", absl::DataLossError(absl::StrCat(
+                                  source->name(), ": mapping tree of device ",
+                                  current_dev, ": ", s.message(),
+                                  " (metadata contains errors; run 'dmkit thin "
+                                  "check' for details)")));
+        }
+        out.Put("</superblock>\n");
+        if (!out.Flush()) {
+          return Fail("dump",
+                      absl::UnknownError(absl::StrCat(
+                          "write to standard output: ", strerror(errno))));
+        }
+        return 0;
       });
-      emitter.End();
-      out.Put("  </device>\n");
-      if (!ds.ok()) return ds;
-      if (out.failed()) return absl::OkStatus();
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) {
-    out.Flush();
-    return Fail("dump", absl::DataLossError(absl::StrCat(
-                            source->name(), ": mapping tree of device ",
-                            current_dev, ": ", s.message(),
-                            " (metadata contains errors; run 'dmkit thin "
-                            "check' for details)")));
-  }
-  out.Put("</superblock>\n");
-  if (!out.Flush()) {
-    return Fail("dump", absl::UnknownError(absl::StrCat(
-                            "write to standard output: ", strerror(errno))));
-  }
-  return 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -316,8 +338,8 @@ enum Field {
 };
 
 constexpr char kLsUsage[] =
-    "Usage: dmkit thin ls [-m|--metadata-snap] [-o|--format FIELDS]\n"
-    "                     [--no-headers] [--json] DEV\n"
+    "Usage: dmkit thin ls [-m|--metadata-snap] [--pool NAME]\n"
+    "                     [-o|--format FIELDS] [--no-headers] [--json] DEV\n"
     "\n"
     "Lists the thin devices in the thin-pool metadata on DEV (a metadata\n"
     "device or file) as thin_ls 0.9.0 does. FIELDS is a comma separated\n"
@@ -329,6 +351,9 @@ constexpr char kLsUsage[] =
     "data block no other mapping uses; SHARED is MAPPED - EXCLUSIVE.\n"
     "\n"
     "  -m, --metadata-snap  list the metadata snapshot held in the superblock\n"
+    "  --pool NAME          NAME is the active pool whose metadata device is\n"
+    "                       DEV: reserve its metadata snapshot, list it (as\n"
+    "                       -m), release it\n"
     "  --no-headers         no header line\n"
     "  --json               one JSON object: {\"devices\":[{field:value}]},\n"
     "                       field names in lower case, MAPPED, EXCLUSIVE\n"
@@ -385,8 +410,9 @@ class MappingSet {
   std::vector<uint64_t> bits_;
 };
 
-int Ls(int argc, char** argv) {
+int Ls(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
   bool snap = false;
+  std::string pool;
   bool headers = true;
   bool json = false;
   std::vector<Field> fields = {kDev, kMapped, kCreateTime, kSnapTime};
@@ -395,6 +421,7 @@ int Ls(int argc, char** argv) {
                                  {"format", required_argument, nullptr, 'o'},
                                  {"no-headers", no_argument, nullptr, 1},
                                  {"json", no_argument, nullptr, 2},
+                                 {"pool", required_argument, nullptr, 3},
                                  {nullptr, 0, nullptr, 0}};
   optind = 0;
   opterr = 0;
@@ -406,6 +433,9 @@ int Ls(int argc, char** argv) {
         return 0;
       case 'm':
         snap = true;
+        break;
+      case 3:
+        pool = optarg;
         break;
       case 1:
         headers = false;
@@ -441,162 +471,171 @@ int Ls(int argc, char** argv) {
     return UsageError("ls", argc == optind ? "no metadata device given"
                                            : "more than one device given");
   }
-  // Like thin-provisioning-tools: O_EXCL unless reading the metadata
-  // snapshot, so a pool's live metadata device is refused (EBUSY).
-  absl::StatusOr<Source> source =
-      Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
-  if (!source.ok()) return Fail("ls", source.status());
-  uint64_t data_blocks = 0;
-  absl::StatusOr<Superblock> sb = OpenMetadata(*source, snap, &data_blocks);
-  if (!sb.ok()) return Fail("ls", sb.status());
+  // With --pool the snapshot the pool holds for us is what is read.
+  snap |= !pool.empty();
+  return RunWithPoolSnapshot(
+      std::move(dm), "ls", pool, argv[optind], [&]() -> int {
+        // Like thin-provisioning-tools: O_EXCL unless reading the metadata
+        // snapshot, so a pool's live metadata device is refused (EBUSY).
+        absl::StatusOr<Source> source =
+            Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
+        if (!source.ok()) return Fail("ls", source.status());
+        uint64_t data_blocks = 0;
+        absl::StatusOr<Superblock> sb =
+            OpenMetadata(*source, snap, &data_blocks);
+        if (!sb.ok()) return Fail("ls", sb.status());
 
-  Walker walker(*source);
-  std::vector<std::pair<uint64_t, DeviceDetails>> details;
-  if (absl::Status s = ReadDetails(walker, sb->device_details_root, &details);
-      !s.ok()) {
-    return Fail("ls",
-                absl::DataLossError(absl::StrCat(
-                    source->name(), ": device details tree: ", s.message())));
-  }
-
-  bool need_sharing = false;
-  for (Field f : fields) {
-    need_sharing |= f == kExclusiveBlocks || f == kSharedBlocks ||
-                    f == kExclusiveSectors || f == kSharedSectors ||
-                    f == kExclusiveBytes || f == kSharedBytes ||
-                    f == kExclusive || f == kShared;
-  }
-  // Pass 1 counts each data block's references over all devices; pass 2
-  // counts, per device, the mappings whose block has one reference.
-  std::vector<uint64_t> exclusive(details.size(), 0);
-  if (need_sharing) {
-    MappingSet set(data_blocks);
-    std::vector<uint64_t> roots;
-    roots.reserve(details.size());
-    for (const auto& [dev, d] : details) {
-      uint8_t root[8];
-      absl::Status s = walker.Lookup(sb->data_mapping_root, dev, 8, root);
-      if (!s.ok()) {
-        return Fail("ls",
-                    absl::DataLossError(absl::StrCat(
-                        source->name(), ": device ", dev,
-                        ": couldn't find mapping tree root: ", s.message())));
-      }
-      roots.push_back(Le64(root));
-    }
-    for (int pass = 1; pass <= 2; ++pass) {
-      for (size_t i = 0; i < details.size(); ++i) {
-        walker.ForgetVisited();
-        uint64_t count = 0;
-        absl::Status s = walker.Walk(roots[i], 8, [&](const Leaf& leaf) {
-          for (uint32_t j = 0; j < leaf.nr_entries; ++j) {
-            uint64_t block = leaf.value64(j) >> 24;
-            if (pass == 1) {
-              if (absl::Status is = set.Inc(block); !is.ok()) return is;
-            } else {
-              count += set.Exclusive(block);
-            }
-          }
-          return absl::OkStatus();
-        });
-        if (!s.ok()) {
+        Walker walker(*source);
+        std::vector<std::pair<uint64_t, DeviceDetails>> details;
+        if (absl::Status s =
+                ReadDetails(walker, sb->device_details_root, &details);
+            !s.ok()) {
           return Fail("ls", absl::DataLossError(absl::StrCat(
+                                source->name(),
+                                ": device details tree: ", s.message())));
+        }
+
+        bool need_sharing = false;
+        for (Field f : fields) {
+          need_sharing |= f == kExclusiveBlocks || f == kSharedBlocks ||
+                          f == kExclusiveSectors || f == kSharedSectors ||
+                          f == kExclusiveBytes || f == kSharedBytes ||
+                          f == kExclusive || f == kShared;
+        }
+        // Pass 1 counts each data block's references over all devices; pass 2
+        // counts, per device, the mappings whose block has one reference.
+        std::vector<uint64_t> exclusive(details.size(), 0);
+        if (need_sharing) {
+          MappingSet set(data_blocks);
+          std::vector<uint64_t> roots;
+          roots.reserve(details.size());
+          for (const auto& [dev, d] : details) {
+            uint8_t root[8];
+            absl::Status s = walker.Lookup(sb->data_mapping_root, dev, 8, root);
+            if (!s.ok()) {
+              return Fail(
+                  "ls",
+                  absl::DataLossError(absl::StrCat(
+                      source->name(), ": device ", dev,
+                      ": couldn't find mapping tree root: ", s.message())));
+            }
+            roots.push_back(Le64(root));
+          }
+          for (int pass = 1; pass <= 2; ++pass) {
+            for (size_t i = 0; i < details.size(); ++i) {
+              walker.ForgetVisited();
+              uint64_t count = 0;
+              absl::Status s = walker.Walk(roots[i], 8, [&](const Leaf& leaf) {
+                for (uint32_t j = 0; j < leaf.nr_entries; ++j) {
+                  uint64_t block = leaf.value64(j) >> 24;
+                  if (pass == 1) {
+                    if (absl::Status is = set.Inc(block); !is.ok()) return is;
+                  } else {
+                    count += set.Exclusive(block);
+                  }
+                }
+                return absl::OkStatus();
+              });
+              if (!s.ok()) {
+                return Fail("ls",
+                            absl::DataLossError(absl::StrCat(
                                 source->name(), ": mapping tree of device ",
                                 details[i].first, ": ", s.message(),
                                 " (metadata contains errors; run 'dmkit thin "
                                 "check' for details)")));
+              }
+              exclusive[i] = count;
+            }
+          }
         }
-        exclusive[i] = count;
-      }
-    }
-  }
 
-  uint64_t block_sectors = sb->data_block_size;
-  auto value = [&](Field f, size_t i) -> uint64_t {
-    const DeviceDetails& d = details[i].second;
-    uint64_t mapped = d.mapped_blocks;
-    uint64_t excl = exclusive[i];
-    switch (f) {
-      case kDev:
-        return details[i].first;
-      case kMappedBlocks:
-        return mapped;
-      case kExclusiveBlocks:
-        return excl;
-      case kSharedBlocks:
-        return mapped - excl;
-      case kMappedSectors:
-      case kMapped:
-        return mapped * block_sectors;
-      case kExclusiveSectors:
-      case kExclusive:
-        return excl * block_sectors;
-      case kSharedSectors:
-      case kShared:
-        return (mapped - excl) * block_sectors;
-      case kMappedBytes:
-        return mapped * block_sectors * 512;
-      case kExclusiveBytes:
-        return excl * block_sectors * 512;
-      case kSharedBytes:
-        return (mapped - excl) * block_sectors * 512;
-      case kTransaction:
-        return d.transaction_id;
-      case kCreateTime:
-        return d.creation_time;
-      case kSnapTime:
-        return d.snapshotted_time;
-      case kNumFields:
-        break;
-    }
-    return 0;
-  };
-  auto human = [](Field f) {
-    return f == kMapped || f == kExclusive || f == kShared;
-  };
+        uint64_t block_sectors = sb->data_block_size;
+        auto value = [&](Field f, size_t i) -> uint64_t {
+          const DeviceDetails& d = details[i].second;
+          uint64_t mapped = d.mapped_blocks;
+          uint64_t excl = exclusive[i];
+          switch (f) {
+            case kDev:
+              return details[i].first;
+            case kMappedBlocks:
+              return mapped;
+            case kExclusiveBlocks:
+              return excl;
+            case kSharedBlocks:
+              return mapped - excl;
+            case kMappedSectors:
+            case kMapped:
+              return mapped * block_sectors;
+            case kExclusiveSectors:
+            case kExclusive:
+              return excl * block_sectors;
+            case kSharedSectors:
+            case kShared:
+              return (mapped - excl) * block_sectors;
+            case kMappedBytes:
+              return mapped * block_sectors * 512;
+            case kExclusiveBytes:
+              return excl * block_sectors * 512;
+            case kSharedBytes:
+              return (mapped - excl) * block_sectors * 512;
+            case kTransaction:
+              return d.transaction_id;
+            case kCreateTime:
+              return d.creation_time;
+            case kSnapTime:
+              return d.snapshotted_time;
+            case kNumFields:
+              break;
+          }
+          return 0;
+        };
+        auto human = [](Field f) {
+          return f == kMapped || f == kExclusive || f == kShared;
+        };
 
-  if (json) {
-    json::Writer w;
-    w.BeginObject().Key("devices").BeginArray();
-    for (size_t i = 0; i < details.size(); ++i) {
-      w.BeginObject();
-      for (Field f : fields) {
-        std::string key = kFieldNames[f];
-        for (char& ch : key) ch = static_cast<char>(tolower(ch));
-        w.Key(key).Uint(human(f) ? value(f, i) * 512 : value(f, i));
-      }
-      w.EndObject();
-    }
-    w.EndArray().EndObject();
-    std::string text = w.Take();
-    fputs(text.c_str(), stdout);
-    return 0;
-  }
+        if (json) {
+          json::Writer w;
+          w.BeginObject().Key("devices").BeginArray();
+          for (size_t i = 0; i < details.size(); ++i) {
+            w.BeginObject();
+            for (Field f : fields) {
+              std::string key = kFieldNames[f];
+              for (char& ch : key) ch = static_cast<char>(tolower(ch));
+              w.Key(key).Uint(human(f) ? value(f, i) * 512 : value(f, i));
+            }
+            w.EndObject();
+          }
+          w.EndArray().EndObject();
+          std::string text = w.Take();
+          fputs(text.c_str(), stdout);
+          return 0;
+        }
 
-  // thin_ls's grid: every column right-aligned to its widest cell, each
-  // cell followed by one space.
-  std::vector<std::string> cells;
-  if (headers) {
-    for (Field f : fields) cells.push_back(kFieldNames[f]);
-  }
-  for (size_t i = 0; i < details.size(); ++i) {
-    for (Field f : fields) {
-      cells.push_back(human(f) ? FormatDiskUnit(value(f, i))
-                               : Decimal(value(f, i)));
-    }
-  }
-  size_t cols = fields.size();
-  if (cols == 0) return 0;
-  std::vector<size_t> width(cols, 0);
-  for (size_t k = 0; k < cells.size(); ++k) {
-    width[k % cols] = std::max(width[k % cols], cells[k].size());
-  }
-  Output out(STDOUT_FILENO);
-  for (size_t k = 0; k < cells.size(); ++k) {
-    out.Put(std::string(width[k % cols] - cells[k].size(), ' '));
-    out.Put(cells[k]).Put(k % cols == cols - 1 ? " \n" : " ");
-  }
-  return out.Flush() ? 0 : 1;
+        // thin_ls's grid: every column right-aligned to its widest cell, each
+        // cell followed by one space.
+        std::vector<std::string> cells;
+        if (headers) {
+          for (Field f : fields) cells.push_back(kFieldNames[f]);
+        }
+        for (size_t i = 0; i < details.size(); ++i) {
+          for (Field f : fields) {
+            cells.push_back(human(f) ? FormatDiskUnit(value(f, i))
+                                     : Decimal(value(f, i)));
+          }
+        }
+        size_t cols = fields.size();
+        if (cols == 0) return 0;
+        std::vector<size_t> width(cols, 0);
+        for (size_t k = 0; k < cells.size(); ++k) {
+          width[k % cols] = std::max(width[k % cols], cells[k].size());
+        }
+        Output out(STDOUT_FILENO);
+        for (size_t k = 0; k < cells.size(); ++k) {
+          out.Put(std::string(width[k % cols] - cells[k].size(), ' '));
+          out.Put(cells[k]).Put(k % cols == cols - 1 ? " \n" : " ");
+        }
+        return out.Flush() ? 0 : 1;
+      });
 }
 
 constexpr char kUsage[] =
@@ -616,7 +655,9 @@ constexpr char kUsage[] =
 
 namespace dmkit {
 
-int ThinMain(int argc, char** argv) {
+namespace thin {
+
+int Run(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
   if (argc < 2) {
     fputs(thin::kUsage, stderr);
     return 1;
@@ -626,14 +667,22 @@ int ThinMain(int argc, char** argv) {
     fputs(thin::kUsage, stdout);
     return 0;
   }
-  if (command == "ls") return thin::Ls(argc - 1, argv + 1);
-  if (command == "dump") return thin::Dump(argc - 1, argv + 1);
+  if (command == "ls") return thin::Ls(std::move(dm), argc - 1, argv + 1);
+  if (command == "dump") return thin::Dump(std::move(dm), argc - 1, argv + 1);
   if (command == "check") return thin::CheckMain(argc - 1, argv + 1);
   fprintf(stderr,
           "dmkit thin: unknown command '%s' (ls, dump or check; try 'dmkit "
           "thin --help')\n",
           argv[1]);
   return 1;
+}
+
+}  // namespace thin
+
+int ThinMain(int argc, char** argv) {
+  // Only --pool talks to the kernel; DeviceMapper::Instance() reports a
+  // failed open of the control device to that command alone.
+  return thin::Run(dmioctl::DeviceMapper::Instance(), argc, argv);
 }
 
 }  // namespace dmkit

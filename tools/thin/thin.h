@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "dmioctl/device_mapper.h"
 #include "tools/common/thin_metadata.h"
 
 namespace dmkit::thin {
@@ -31,6 +32,10 @@ absl::StatusOr<Superblock> OpenMetadata(const Source& source,
 // The device details tree at `root`, in device id order.
 absl::Status ReadDetails(Walker& walker, uint64_t root,
                          std::vector<std::pair<uint64_t, DeviceDetails>>* out);
+
+// dmkit thin ARGS (argv[0] is "thin") with the DeviceMapper --pool uses
+// (its open's error, reported only when --pool is given).
+int Run(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv);
 
 // dmkit thin check ARGS (argv[0] is "check").
 int CheckMain(int argc, char** argv);
