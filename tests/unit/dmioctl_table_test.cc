@@ -205,6 +205,19 @@ TEST(TableTest, DmInitRoundTripAndLimits) {
   ASSERT_TRUE(nul.ok()) << nul.status();
   EXPECT_EQ((*nul)[0].uuid, std::string("u\0x", 3));
   EXPECT_FALSE(dmioctl::FormatDmInit(*nul).ok());
+  auto slash = dmioctl::ParseConcise("p/ol,,,rw,0 1 zero");
+  ASSERT_TRUE(slash.ok()) << slash.status();
+  EXPECT_FALSE(dmioctl::FormatDmInit(*slash).ok());
+  auto blank_end = dmioctl::ParseConcise("v ,,,rw,0 1 zero");
+  ASSERT_TRUE(blank_end.ok()) << blank_end.status();
+  EXPECT_FALSE(dmioctl::FormatDmInit(*blank_end).ok());
+  // A NUL byte in parameters is carried both ways (fuzz_dm_init).
+  auto params_nul =
+      dmioctl::ParseDmInit(std::string("v,,,rw,0 1 zero a\0b", 19));
+  ASSERT_TRUE(params_nul.ok()) << params_nul.status();
+  auto written = dmioctl::FormatDmInit(*params_nul);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(dmioctl::ParseDmInit(*written).value(), *params_nul);
   std::string many;
   for (int i = 0; i < 257; ++i) {
     absl::StrAppend(&many, i ? ";" : "", "d", i, ",,,rw,0 1 zero");
