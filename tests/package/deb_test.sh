@@ -99,17 +99,20 @@ done
 # found from where they are unpacked (the .pc is relative to itself).
 dpkg-deb -x "${dev[0]}" "$work/dev"
 [[ -f $work/dev/usr/share/doc/dmkit-dev/copyright ]] || fail "dmkit-dev has no copyright file"
-for f in include/dmioctl/device_mapper.h include/mountns/mount_namespaces.h \
-         lib/cmake/dmioctl/dmioctlConfig.cmake; do
+for f in include/dmioctl/device_mapper.h include/mountns/mount_namespaces.h; do
   [[ -f $work/dev/usr/$f ]] || fail "dmkit-dev has no /usr/$f"
 done
-pc=$(cd "$work/dev/usr" && find . -name dmioctl.pc | head -n 1)
-[[ -n $pc ]] || fail "dmkit-dev has no dmioctl.pc"
-pcdir=$work/dev/usr/$(dirname "$pc")
-includedir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=includedir dmioctl)
-libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir dmioctl)
-[[ -f $includedir/dmioctl/device_mapper.h && -f $libdir/libdmioctl.a ]] ||
-  fail "dmioctl.pc points at $includedir and $libdir"
+for library in dmioctl mountns; do
+  pc=$(cd "$work/dev/usr" && find . -name "$library.pc" | head -n 1)
+  [[ -n $pc ]] || fail "dmkit-dev has no $library.pc"
+  pcdir=$work/dev/usr/$(dirname "$pc")
+  includedir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=includedir "$library")
+  libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir "$library")
+  [[ -d $includedir/$library && -f $includedir/dmkit/status.h && -f $libdir/lib$library.a ]] ||
+    fail "$library.pc points at $includedir and $libdir"
+  [[ -f $libdir/cmake/$library/${library}Config.cmake ]] ||
+    fail "dmkit-dev has no CMake package for $library in $libdir/cmake"
+done
 [[ $(dpkg-deb -f "${dev[0]}" Depends) == *libabsl-dev* ]] ||
   fail "dmkit-dev does not depend on libabsl-dev"
 echo "dmkit-dev: headers, libraries, CMake package, pkg-config ($(elapsed) s)"
