@@ -92,37 +92,48 @@ fi
 work=$(mktemp -d "$cache/tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-apt_opts=(-q)
-((EUID == 0)) && apt_opts+=(-o APT::Sandbox::User=root)
-download() { (cd "$work" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null); }
-echo "fetch-kernel: downloading $pkg" >&2
-if ! download; then
-  if ((EUID == 0)); then
-    warn "download failed; running apt-get update and retrying"
-    { apt-get update -qq && download; } || fallback "cannot download $pkg"
-  else
-    fallback "cannot download $pkg (not root, so no apt-get update)"
+# The tree holding boot/vmlinuz-$abi and lib/modules/$abi: the host's own
+# when the package is installed here (install-deps.sh installs it for the
+# rescue-image tests), else the downloaded package unpacked.
+installed=$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$pkg" 2>/dev/null || true)
+if [[ $installed == ii* && -f /boot/vmlinuz-$abi && -f /lib/modules/$abi/modules.dep ]]; then
+  echo "fetch-kernel: using the installed $pkg" >&2
+  src=/
+  version=${installed:3}
+else
+  apt_opts=(-q)
+  ((EUID == 0)) && apt_opts+=(-o APT::Sandbox::User=root)
+  download() { (cd "$work" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null); }
+  echo "fetch-kernel: downloading $pkg" >&2
+  if ! download; then
+    if ((EUID == 0)); then
+      warn "download failed; running apt-get update and retrying"
+      { apt-get update -qq && download; } || fallback "cannot download $pkg"
+    else
+      fallback "cannot download $pkg (not root, so no apt-get update)"
+    fi
   fi
+  debs=("$work"/*.deb)
+  [[ -f ${debs[0]} ]] || fallback "apt-get download left no .deb for $pkg"
+
+  echo "fetch-kernel: extracting $(basename "${debs[0]}")" >&2
+  dpkg-deb -x "${debs[0]}" "$work/x"
+  version=$(dpkg-deb -f "${debs[0]}" Version)
+  rm -f "${debs[@]}"
+  src=$work/x
+  depmod -b "$src" "$abi"
 fi
-debs=("$work"/*.deb)
-[[ -f ${debs[0]} ]] || fallback "apt-get download left no .deb for $pkg"
-
-echo "fetch-kernel: extracting $(basename "${debs[0]}")" >&2
-dpkg-deb -x "${debs[0]}" "$work/x"
-version=$(dpkg-deb -f "${debs[0]}" Version)
-rm -f "${debs[@]}"
-[[ -f $work/x/boot/vmlinuz-$abi && -d $work/x/lib/modules/$abi ]] ||
+modules=${src%/}/lib/modules/$abi
+[[ -f ${src%/}/boot/vmlinuz-$abi && -d $modules ]] ||
   die "$pkg has no boot/vmlinuz-$abi or lib/modules/$abi"
-
-depmod -b "$work/x" "$abi"
 # Prints the modules to insmod for $1, in order, relative to lib/modules/$abi.
 closure() {
   local lines kind path
-  lines=$(modprobe -C /dev/null -d "$work/x" -S "$abi" --show-depends "$1") ||
+  lines=$(modprobe -C /dev/null -d "$src" -S "$abi" --show-depends "$1") ||
     die "module $1 is not in $pkg"
   while read -r kind path _; do
     # "builtin NAME" lines: nothing to load.
-    if [[ $kind == insmod ]]; then echo "${path#"$work/x/lib/modules/$abi/"}"; fi
+    if [[ $kind == insmod ]]; then echo "${path#*/lib/modules/"$abi"/}"; fi
   done <<<"$lines"
 }
 declare -A seen=()
@@ -142,7 +153,7 @@ for m in "${on_demand_modules[@]}"; do add "$m"; done
 
 rm -rf "$dest"
 mkdir -p "$dest/lib/modules/$abi"
-cp "$work/x/boot/vmlinuz-$abi" "$dest/vmlinuz"
+cp "${src%/}/boot/vmlinuz-$abi" "$dest/vmlinuz"
 # The uncompressed kernel is the xz stream inside the bzImage (what the
 # kernel's scripts/extract-vmlinux does); xz complains about the trailing data.
 offset=$(LC_ALL=C grep -obUaP -m 1 '\xfd7zXZ\x00' "$dest/vmlinuz" | head -n 1 | cut -d: -f1)
@@ -154,11 +165,11 @@ if [[ $(head -c 4 "$dest/vmlinux" 2>/dev/null | od -An -tx1 | tr -d ' ') != 7f45
   rm -f "$dest/vmlinux"
 fi
 for f in modules.builtin modules.builtin.modinfo modules.order; do
-  cp "$work/x/lib/modules/$abi/$f" "$dest/lib/modules/$abi/"
+  cp "$modules/$f" "$dest/lib/modules/$abi/"
 done
 for rel in "${keep[@]}"; do
   mkdir -p "$dest/lib/modules/$abi/$(dirname "$rel")"
-  cp "$work/x/lib/modules/$abi/$rel" "$dest/lib/modules/$abi/$rel"
+  cp "$modules/$rel" "$dest/lib/modules/$abi/$rel"
 done
 # modules.dep and friends for the kept modules only, so that busybox modprobe
 # in the guest resolves what the kernel requests on demand.
