@@ -177,25 +177,20 @@ void Report(const Options& o, Samples& all, int done, double elapsed) {
   }
 }
 
-// The cycles themselves, on the device-mapper the caller opened.
-int RunCycle(dmioctl::DeviceMapper& dm, const Options& o) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = OnSignal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+// A failure and what the run was doing when it happened, printed as
+// "bench: <what>: <message>".
+struct Failure {
+  const char* what;
+  absl::Status status;
+};
 
-  const std::string prefix = absl::StrCat("dmkit-bench-", getpid(), "-");
-  Backing backing(dm);
-  int status = 0;
-  auto fail = [&](absl::string_view what, const absl::Status& s) {
-    fprintf(stderr, "bench: %s: %s\n", std::string(what).c_str(),
-            std::string(s.message()).c_str());
-    status = 1;
-  };
-
-  // The table each cycle loads, per job.
-  std::vector<dmioctl::Table> tables(o.jobs);
+// The table each job's cycles load: linear over --backing or a zero device
+// of the run's own, or one thin device per job in a pool on two loop
+// devices. What it makes is recorded in `backing`.
+std::optional<Failure> MakeTables(dmioctl::DeviceMapper& dm, const Options& o,
+                                  const std::string& prefix, Backing& backing,
+                                  std::vector<dmioctl::Table>& tables) {
+  tables.assign(o.jobs, {});
   if (!o.thin) {
     dmioctl::DevNum under;
     if (o.backing) {
@@ -204,8 +199,7 @@ int RunCycle(dmioctl::DeviceMapper& dm, const Options& o) {
       auto zero =
           backing.Make(prefix + "zero", dmioctl::targets::Zero(0, o.size));
       if (!zero.ok()) {
-        fail("creating the zero backing device", zero.status());
-        return status;
+        return Failure{"creating the zero backing device", zero.status()};
       }
       under = *zero;
     }
@@ -213,73 +207,83 @@ int RunCycle(dmioctl::DeviceMapper& dm, const Options& o) {
       t.targets.push_back(
           dmioctl::targets::Linear(0, o.size, under.ToString(), 0));
     }
-  } else {
-    const uint64_t data_bytes =
-        std::max<uint64_t>(256ull << 20, o.size * 512 * 2);
-    for (uint64_t bytes : {uint64_t{16} << 20, data_bytes}) {
-      absl::StatusOr<LoopDevice> loop =
-          LoopDevice::AttachTemporary(bytes, o.tmpdir);
-      if (!loop.ok()) {
-        fail("loop device for the thin-pool", loop.status());
-        return status;
-      }
-      backing.loops().push_back(*std::move(loop));
-    }
-    auto pool = backing.Make(
-        prefix + "pool",
-        dmioctl::targets::ThinPool(0, data_bytes / 512,
-                                   backing.loops()[0].dev().ToString(),
-                                   backing.loops()[1].dev().ToString(),
-                                   {.features = {"skip_block_zeroing"}}));
-    if (!pool.ok()) {
-      fail("creating the thin-pool", pool.status());
-      return status;
-    }
-    for (int j = 0; j < o.jobs; ++j) {
-      auto sent = dm.SendMessage(dmioctl::DeviceRef::ByDevNum(*pool), 0,
-                                 absl::StrCat("create_thin ", j));
-      if (!sent.ok()) {
-        fail("create_thin", sent.status());
-        return status;
-      }
-      tables[j].targets.push_back(
-          dmioctl::targets::Thin(0, o.size, pool->ToString(), j));
-    }
+    return std::nullopt;
   }
+  const uint64_t data_bytes =
+      std::max<uint64_t>(256ull << 20, o.size * 512 * 2);
+  for (uint64_t bytes : {uint64_t{16} << 20, data_bytes}) {
+    absl::StatusOr<LoopDevice> loop =
+        LoopDevice::AttachTemporary(bytes, o.tmpdir);
+    if (!loop.ok())
+      return Failure{"loop device for the thin-pool", loop.status()};
+    backing.loops().push_back(*std::move(loop));
+  }
+  auto pool =
+      backing.Make(prefix + "pool",
+                   dmioctl::targets::ThinPool(
+                       0, data_bytes / 512, backing.loops()[0].dev().ToString(),
+                       backing.loops()[1].dev().ToString(),
+                       {.features = {"skip_block_zeroing"}}));
+  if (!pool.ok()) return Failure{"creating the thin-pool", pool.status()};
+  for (int j = 0; j < o.jobs; ++j) {
+    auto sent = dm.SendMessage(dmioctl::DeviceRef::ByDevNum(*pool), 0,
+                               absl::StrCat("create_thin ", j));
+    if (!sent.ok()) return Failure{"create_thin", sent.status()};
+    tables[j].targets.push_back(
+        dmioctl::targets::Thin(0, o.size, pool->ToString(), j));
+  }
+  return std::nullopt;
+}
 
+// One create + load + resume + remove of `name`, the time before each step
+// and after the last in t. The device is removed whether or not the cycle
+// got that far.
+absl::Status TimeOneCycle(dmioctl::DeviceMapper& dm, const std::string& name,
+                          const dmioctl::Table& table, double (&t)[5]) {
+  t[0] = Now();
+  auto created = dm.CreateDevice({.name = name});
+  t[1] = Now();
+  if (!created.ok()) return created.status();
+  dmioctl::DeviceRef ref = dmioctl::DeviceRef::ByDevNum(created->dev);
+  absl::Status s = dm.LoadTable(ref, table).status();
+  t[2] = Now();
+  if (s.ok()) s = dm.Resume(ref, {.skip_lockfs = true}).status();
+  t[3] = Now();
+  absl::Status removed =
+      dmioctl::RemoveDevice(dm, ref, {.retries = s.ok() ? 0 : 10}).status();
+  t[4] = Now();
+  return s.ok() ? removed : s;
+}
+
+// What the workers measured together.
+struct CycleRun {
+  Samples all;
+  int done = 0;
+  double elapsed = 0;
+  absl::Status first_error;
+};
+
+// o.count cycles on o.jobs threads (this one included), each job with its
+// own table; the first error or a signal stops new cycles.
+CycleRun RunWorkers(dmioctl::DeviceMapper& dm, const Options& o,
+                    const std::string& prefix,
+                    const std::vector<dmioctl::Table>& tables) {
   std::atomic<int> next{0};
   std::atomic<int> done{0};
   std::mutex mu;
-  absl::Status first_error;  // guarded by mu
+  CycleRun run;  // first_error guarded by mu while the workers run
   std::vector<Samples> samples(o.jobs);
   auto worker = [&](int job) {
     Samples& mine = samples[job];
-    for (;;) {
-      if (g_stop) return;
+    while (!g_stop) {
       int i = next.fetch_add(1);
       if (i >= o.count) return;
-      std::string name = absl::StrCat(prefix, i);
       double t[5];
-      t[0] = Now();
-      auto created = dm.CreateDevice({.name = name});
-      t[1] = Now();
-      absl::Status s = created.status();
-      if (s.ok()) {
-        dmioctl::DeviceRef ref = dmioctl::DeviceRef::ByDevNum(created->dev);
-        s = dm.LoadTable(ref, tables[job]).status();
-        t[2] = Now();
-        if (s.ok()) s = dm.Resume(ref, {.skip_lockfs = true}).status();
-        t[3] = Now();
-        // Removed whether or not the cycle got this far.
-        absl::Status removed =
-            dmioctl::RemoveDevice(dm, ref, {.retries = s.ok() ? 0 : 10})
-                .status();
-        t[4] = Now();
-        if (s.ok()) s = removed;
-      }
+      absl::Status s =
+          TimeOneCycle(dm, absl::StrCat(prefix, i), tables[job], t);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s;
+        if (run.first_error.ok()) run.first_error = s;
         g_stop = true;
         return;
       }
@@ -293,27 +297,50 @@ int RunCycle(dmioctl::DeviceMapper& dm, const Options& o) {
   for (int j = 1; j < o.jobs; ++j) threads.emplace_back(worker, j);
   worker(0);
   for (std::thread& th : threads) th.join();
-  double elapsed = Now() - start;
+  run.elapsed = Now() - start;
+  run.done = done.load();
+  for (Samples& s : samples) {
+    for (int p = 0; p < kPhases; ++p) {
+      run.all.phase[p].insert(run.all.phase[p].end(), s.phase[p].begin(),
+                              s.phase[p].end());
+    }
+  }
+  return run;
+}
+
+// The cycles themselves, on the device-mapper the caller opened.
+int RunCycle(dmioctl::DeviceMapper& dm, const Options& o) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const std::string prefix = absl::StrCat("dmkit-bench-", getpid(), "-");
+  Backing backing(dm);
+  auto print = [](const Failure& f) {
+    fprintf(stderr, "bench: %s: %s\n", f.what,
+            std::string(f.status.message()).c_str());
+  };
+  std::vector<dmioctl::Table> tables;
+  if (std::optional<Failure> f = MakeTables(dm, o, prefix, backing, tables)) {
+    print(*f);
+    return 1;  // ~Backing removes what was made
+  }
+  CycleRun run = RunWorkers(dm, o, prefix, tables);
 
   absl::Status cleanup = backing.Cleanup();
-  if (!first_error.ok()) fail("cycle", first_error);
-  if (!cleanup.ok()) fail("cleanup", cleanup);
+  if (!run.first_error.ok()) print({"cycle", run.first_error});
+  if (!cleanup.ok()) print({"cleanup", cleanup});
   if (g_signal != 0) {
     fprintf(stderr,
             "bench: interrupted by signal %d after %d cycles; "
             "everything was removed\n",
-            g_signal.load(), done.load());
+            g_signal.load(), run.done);
     return kExitInterrupted;
   }
-  if (status != 0) return status;
-  Samples all;
-  for (Samples& s : samples) {
-    for (int p = 0; p < kPhases; ++p) {
-      all.phase[p].insert(all.phase[p].end(), s.phase[p].begin(),
-                          s.phase[p].end());
-    }
-  }
-  Report(o, all, done.load(), elapsed);
+  if (!run.first_error.ok() || !cleanup.ok()) return 1;
+  Report(o, run.all, run.done, run.elapsed);
   return 0;
 }
 
