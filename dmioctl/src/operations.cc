@@ -137,13 +137,22 @@ absl::StatusOr<DeviceInfo> CreateDevice(DeviceMapper& dm,
       dm.Resume(by_name, {.skip_lockfs = options.skip_lockfs}));
   if (resumed.dev != created.dev) return RemovedMeanwhile(name);
   if (options.nodes != nullptr) {
-    DMKIT_RETURN_IF_ERROR(options.nodes->Add(name, created.dev).status());
+    absl::Status added = options.nodes->Add(name, created.dev).status();
     // A remove by another process that came before the node could not
     // unlink it: look again, and leave no node of a gone device (or ours in
     // place of a newer device's). The look failing otherwise is a failed
     // step like any other.
     absl::StatusOr<DeviceInfo> now = dm.GetInfo(by_name);
-    if (!now.ok() && dmkit::ErrnoOf(now.status()) != ENXIO) return now.status();
+    const bool gone = !now.ok() && dmkit::ErrnoOf(now.status()) == ENXIO;
+    if (!added.ok()) {
+      // A remove that came between our mknod and chown unlinked the node
+      // under us: that is the race, not a failure of the node's own.
+      if (gone || (now.ok() && now->dev != created.dev)) {
+        return RemovedMeanwhile(name);
+      }
+      return added;
+    }
+    if (!now.ok() && !gone) return now.status();
     std::move(rollback).Cancel();
     if (now.ok() && now->dev != created.dev) {
       options.nodes->Add(name, now->dev).IgnoreError();

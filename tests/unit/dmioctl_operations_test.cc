@@ -150,6 +150,31 @@ TEST_F(OperationsTest, CreateFailedAtTheNodeLeavesNothing) {
   }
 }
 
+// Another process's remove between our mknod and chown: it takes the
+// device and unlinks our node, and the chown finds no file.
+FakeKernelState* racing_kernel = nullptr;
+int RemoveBeforeChown(absl::string_view step, absl::string_view path) {
+  if (step != "chown") return 0;
+  racing_kernel->devices.erase("vol");
+  unlink(std::string(path).c_str());
+  return ENOENT;
+}
+
+TEST_F(OperationsTest, CreateRacedByRemoveAtTheNodeIsRemovedMeanwhile) {
+  FakeDm f;
+  racing_kernel = f.kernel.get();
+  dmioctl::DeviceNodes nodes(dir_.path());
+  nodes.set_fault_hook_for_testing(&RemoveBeforeChown);
+  auto info =
+      dmioctl::CreateDevice(f.dm, "vol", LinearTable(), {.nodes = &nodes});
+  EXPECT_THAT(info.status(), HasErrno(ENXIO));
+  EXPECT_NE(info.status().message().find("removed by another process"),
+            std::string::npos)
+      << info.status();
+  EXPECT_TRUE(f.kernel->devices.empty());
+  EXPECT_FALSE(Exists(nodes.PathFor("vol")));
+}
+
 TEST_F(OperationsTest, CreateReportsOriginalErrorWhenRollbackFails) {
   f_.kernel->fail_at = 2;  // load
   f_.kernel->fail_errno = EINVAL;
