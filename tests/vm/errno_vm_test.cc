@@ -8,13 +8,8 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceInfo;
 using dmioctl::DeviceNodes;
-using dmioctl::DeviceRef;
 using dmioctl::DevNum;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-namespace targets = dmioctl::targets;
 
 class Errno : public DmVmTest {};
 

@@ -19,15 +19,6 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceInfo;
-using dmioctl::DeviceRef;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-using dmioctl::TableReply;
-namespace targets = dmioctl::targets;
-
-constexpr uint64_t kMiB = 1 << 20;
-
 // poll() on the control fd: 1 if readable within `timeout_ms`.
 int PollEvent(int fd, int timeout_ms) {
   pollfd pfd{fd, POLLIN, 0};

@@ -18,15 +18,9 @@ namespace dmkit_vm {
 namespace {
 
 using dmioctl::CreateRequest;
-using dmioctl::DeviceInfo;
 using dmioctl::DeviceListEntry;
-using dmioctl::DeviceRef;
 using dmioctl::DevNum;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-using dmioctl::TableReply;
 using dmioctl::TargetVersion;
-namespace targets = dmioctl::targets;
 
 // The block major registered as "device-mapper" in /proc/devices.
 uint32_t DeviceMapperMajor() {

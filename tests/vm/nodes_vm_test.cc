@@ -15,13 +15,8 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceInfo;
 using dmioctl::DeviceNodes;
-using dmioctl::DeviceRef;
 using dmioctl::DevNum;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-namespace targets = dmioctl::targets;
 
 // The node at `path`: a block device with this number, mode 0600.
 ::testing::AssertionResult IsNodeFor(const std::string& path, DevNum dev) {

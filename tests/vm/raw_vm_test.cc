@@ -14,11 +14,6 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceRef;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-namespace targets = dmioctl::targets;
-
 // An 8-aligned ioctl buffer.
 class RawBuffer {
  public:

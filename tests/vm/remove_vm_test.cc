@@ -10,15 +10,7 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceInfo;
-using dmioctl::DeviceRef;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-using dmioctl::TableReply;
 using dmkit::ErrnoOf;
-namespace targets = dmioctl::targets;
-
-constexpr uint64_t kMiB = 1 << 20;
 
 class Remove : public DmVmTest {};
 

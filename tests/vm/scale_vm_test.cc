@@ -11,9 +11,7 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceInfo;
 using dmioctl::DeviceListEntry;
-using dmioctl::DeviceRef;
 
 constexpr int kDevices = 2000;
 constexpr int kThreads = 4;

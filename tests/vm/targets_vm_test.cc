@@ -10,15 +10,6 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceInfo;
-using dmioctl::DeviceRef;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-using dmioctl::TableReply;
-namespace targets = dmioctl::targets;
-
-constexpr uint64_t kMiB = 1 << 20;
-
 class Targets : public DmVmTest {};
 
 TEST_F(Targets, LinearWithOffsetMapsBothWays) {

@@ -13,14 +13,6 @@
 namespace dmkit_vm {
 namespace {
 
-using dmioctl::DeviceInfo;
-using dmioctl::DeviceRef;
-using dmioctl::ScopedDevice;
-using dmioctl::Table;
-using dmioctl::TableReply;
-namespace targets = dmioctl::targets;
-
-constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kBlockSectors = 128;  // 64 KiB data blocks
 constexpr uint64_t kDataBytes = 64 * kMiB;
 constexpr uint64_t kDataBlocks = kDataBytes / (kBlockSectors * 512);  // 1024

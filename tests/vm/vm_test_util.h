@@ -79,6 +79,17 @@ absl::Status ToStatus(const absl::StatusOr<T>& s) {
 
 namespace dmkit_vm {
 
+// The library's names every suite uses (this header is for the VM suites
+// alone).
+using dmioctl::DeviceInfo;
+using dmioctl::DeviceRef;
+using dmioctl::ScopedDevice;
+using dmioctl::Table;
+using dmioctl::TableReply;
+namespace targets = dmioctl::targets;
+
+inline constexpr uint64_t kMiB = 1 << 20;
+
 // An owned file descriptor.
 class Fd {
  public:
