@@ -574,28 +574,25 @@ absl::StatusOr<DeviceInfo> DeviceMapper::Rename(absl::string_view name,
                                                 absl::string_view new_name) {
   DMKIT_RETURN_IF_ERROR(ValidateName(name));
   DMKIT_RETURN_IF_ERROR(ValidateName(new_name));
-  std::string payload(new_name);
-  payload.push_back('\0');
-  Reply reply;
-  DMKIT_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
-                                 .operation = "rename",
-                                 .name = name,
-                                 .payload = payload},
-                                &reply));
-  return reply.Info();
+  return RenameIoctl(name, new_name, 0);
 }
 
 absl::StatusOr<DeviceInfo> DeviceMapper::SetUuid(absl::string_view name,
                                                  absl::string_view uuid) {
   DMKIT_RETURN_IF_ERROR(ValidateName(name));
   DMKIT_RETURN_IF_ERROR(ValidateUuid(uuid));
-  std::string payload(uuid);
+  return RenameIoctl(name, uuid, DM_UUID_FLAG);
+}
+
+absl::StatusOr<DeviceInfo> DeviceMapper::RenameIoctl(
+    absl::string_view name, absl::string_view new_value, uint32_t flags) {
+  std::string payload(new_value);
   payload.push_back('\0');
   Reply reply;
   DMKIT_RETURN_IF_ERROR(Execute({.command = DM_DEV_RENAME_CMD,
                                  .operation = "rename",
                                  .name = name,
-                                 .flags = DM_UUID_FLAG,
+                                 .flags = flags,
                                  .payload = payload},
                                 &reply));
   return reply.Info();

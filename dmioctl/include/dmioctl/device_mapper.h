@@ -269,6 +269,11 @@ class DeviceMapper {
   struct Reply;
   struct BufferCache;
   absl::Status Execute(const Request& request, Reply* reply);
+  // DM_DEV_RENAME of `name` (validated, like the new name or, with
+  // DM_UUID_FLAG, the uuid).
+  absl::StatusOr<DeviceInfo> RenameIoctl(absl::string_view name,
+                                         absl::string_view new_value,
+                                         uint32_t flags);
   absl::Status TableStatus(const DeviceRef& device, uint32_t extra_flags,
                            const char* operation, TableReply* reply);
 
