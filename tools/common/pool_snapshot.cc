@@ -178,7 +178,12 @@ absl::Status WithPoolSnapshot(dmioctl::DeviceMapper& dm,
   if (!held.ok()) return held.status();
   absl::Status status = read();
   absl::Status released = held->Release();
-  return status.ok() ? released : status;
+  if (status.ok() || released.ok()) return status.ok() ? released : status;
+  // Both: the read's error first, and that the snapshot may still be held.
+  return dmkit::WithErrno(
+      absl::Status(status.code(), absl::StrCat(status.message(), "; and ",
+                                               released.message())),
+      dmkit::ErrnoOf(status));
 }
 
 int RunWithPoolSnapshot(absl::StatusOr<dmioctl::DeviceMapper*> dm,

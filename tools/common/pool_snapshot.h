@@ -54,7 +54,8 @@ class HeldMetadataSnap {
 // Runs `read` while `pool`'s metadata snapshot is held (the metadata device
 // `metadata_dev` then holds it at the superblock's held root), then
 // releases it. SIGINT, SIGTERM, SIGHUP and SIGPIPE wait until the release.
-// Returns the first error: the reserve's, `read`'s, or the release's.
+// Returns the first error: the reserve's, `read`'s (with the release's
+// appended if that failed too), or the release's.
 absl::Status WithPoolSnapshot(dmioctl::DeviceMapper& dm,
                               const std::string& pool,
                               const std::string& metadata_dev,
