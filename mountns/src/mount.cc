@@ -24,6 +24,10 @@ constexpr size_t kExtMagicOffset = 0x38;  // within the superblock
 constexpr size_t kExtFeatureCompatOffset = 0x5c;
 constexpr size_t kExtFeatureIncompatOffset = 0x60;
 constexpr size_t kExtFeatureRoCompatOffset = 0x64;
+constexpr size_t kExtBlocksCountOffset = 0x04;
+constexpr size_t kExtLogBlockSizeOffset = 0x18;
+constexpr size_t kExtBlocksCountHiOffset = 0x150;
+constexpr uint32_t kExtIncompat64Bit = 0x0080;
 constexpr uint32_t kExtCompatHasJournal = 0x0004;
 constexpr uint32_t kExtIncompatJournalDev = 0x0008;
 // The features ext2 and ext3 drivers know; anything else means ext4.
@@ -39,6 +43,12 @@ constexpr char kXfsMagic[] = "XFSB";
 uint32_t LoadLe32(const unsigned char* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
          uint32_t{p[3]} << 24;
+}
+
+uint64_t LoadBe(const unsigned char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = v << 8 | p[i];
+  return v;
 }
 
 // Reads exactly `size` bytes at `offset`; false if the file is shorter.
@@ -143,6 +153,59 @@ absl::StatusOr<std::string> DetectFilesystemType(const std::string& path) {
         dmkit::ErrnoOf(type.status()));
   }
   return type;
+}
+
+absl::StatusOr<FilesystemSize> ReadFilesystemSizeOfFd(int fd) {
+  DMKIT_ASSIGN_OR_RETURN(std::string type, DetectFilesystemTypeOfFd(fd));
+  uint64_t block_size = 0;
+  uint64_t blocks = 0;
+  if (type == "xfs") {
+    unsigned char sb[16];
+    DMKIT_ASSIGN_OR_RETURN(bool have, ReadAt(fd, 0, sb, sizeof(sb)));
+    if (!have) return absl::NotFoundError("short XFS superblock");
+    block_size = LoadBe(sb + 4, 4);
+    blocks = LoadBe(sb + 8, 8);
+    if (block_size < 512 || block_size > 65536 ||
+        (block_size & (block_size - 1)) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("XFS superblock: block size ", block_size));
+    }
+  } else if (type == "ext2" || type == "ext3" || type == "ext4") {
+    unsigned char sb[kExtBlocksCountHiOffset + 4];
+    DMKIT_ASSIGN_OR_RETURN(bool have,
+                           ReadAt(fd, kExtSuperblockOffset, sb, sizeof(sb)));
+    if (!have) return absl::NotFoundError("short ext superblock");
+    uint32_t log = LoadLe32(sb + kExtLogBlockSizeOffset);
+    if (log > 6) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(type, " superblock: s_log_block_size ", log));
+    }
+    block_size = uint64_t{1024} << log;
+    blocks = LoadLe32(sb + kExtBlocksCountOffset);
+    if (LoadLe32(sb + kExtFeatureIncompatOffset) & kExtIncompat64Bit) {
+      blocks |= uint64_t{LoadLe32(sb + kExtBlocksCountHiOffset)} << 32;
+    }
+  } else {
+    return absl::NotFoundError(
+        absl::StrCat("a ", type, " superblock, not ext2/3/4 or xfs"));
+  }
+  if (blocks == 0 || blocks > UINT64_MAX / block_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        type, " superblock: ", blocks, " blocks of ", block_size, " bytes"));
+  }
+  return FilesystemSize{type, blocks * block_size};
+}
+
+absl::StatusOr<FilesystemSize> ReadFilesystemSize(const std::string& path) {
+  DMKIT_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
+  absl::StatusOr<FilesystemSize> size = ReadFilesystemSizeOfFd(fd.get());
+  if (!size.ok()) {
+    return dmkit::WithErrno(
+        absl::Status(size.status().code(),
+                     absl::StrCat(path, ": ", size.status().message())),
+        dmkit::ErrnoOf(size.status()));
+  }
+  return size;
 }
 
 absl::StatusOr<ScopedMount> ScopedMount::Create(const MountRequest& request) {

@@ -84,6 +84,16 @@ void CheckDocker(const Words& words) {
   if (o.rw) canonical.push_back("--rw");
   if (o.no_activate) canonical.push_back("--no-activate");
   if (o.activate) canonical.push_back("--activate");
+  if (o.orphans) canonical.push_back("--orphans");
+  if (o.dry_run) canonical.push_back("--dry-run");
+  if (o.device_id) {
+    canonical.push_back(absl::StrCat("--device-id=", *o.device_id));
+  }
+  if (o.grow_data)
+    canonical.push_back(absl::StrCat("--grow-data=", *o.grow_data));
+  if (o.grow_metadata) {
+    canonical.push_back(absl::StrCat("--grow-metadata=", *o.grow_metadata));
+  }
   canonical.push_back("--");
   canonical.insert(canonical.end(), o.args.begin(), o.args.end());
   Argv b(canonical);
@@ -93,7 +103,9 @@ void CheckDocker(const Words& words) {
   FUZZ_CHECK(again->command == inv->command && p.root == o.root &&
              p.pool == o.pool && p.json == o.json && p.rw == o.rw &&
              p.no_activate == o.no_activate && p.activate == o.activate &&
-             p.args == o.args);
+             p.orphans == o.orphans && p.dry_run == o.dry_run &&
+             p.device_id == o.device_id && p.grow_data == o.grow_data &&
+             p.grow_metadata == o.grow_metadata && p.args == o.args);
 }
 
 void CheckHolders(const Words& words) {

@@ -1,11 +1,11 @@
 // Whole thin-pool metadata (tools/common/thin_metadata.h) from arbitrary
 // bytes: the superblock, the details tree, the two-level mapping tree with
 // nested walks, reference counting and both space maps, as `thin check`
-// and `thin ls/dump` use them. Each input is tried as it is, then with
-// every block's checksum and block number made right (by the kind its
-// header suggests) so the walks get past the checksums into the structure.
-// No crash, no hang (every walk visits a node once), memory bounded by the
-// input's block count.
+// and `thin ls/dump` use them, and a device's highest mapped block. Each input
+// is tried as it is, then with every block's checksum and block number made
+// right (by the kind its header suggests) so the walks get past the checksums
+// into the structure. No crash, no hang (every walk visits a node once), memory
+// bounded by the input's block count.
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -34,8 +34,10 @@ void Exercise(absl::string_view bytes) {
   };
   (void)walker.Walk(sb->device_details_root, thin::kDetailsValueSize, count);
   walker.ForgetVisited();
+  std::vector<uint64_t> devices;
   (void)walker.Walk(sb->data_mapping_root, 8, [&](const thin::Leaf& leaf) {
     for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
+      if (devices.size() < 16) devices.push_back(leaf.key(i));
       (void)walker.Walk(leaf.value64(i), 8, count);
       uint8_t value[8];
       (void)walker.Lookup(sb->data_mapping_root, leaf.key(i), 8, value);
@@ -44,6 +46,11 @@ void Exercise(absl::string_view bytes) {
   });
   // A walk reaches each block at most once.
   FUZZ_CHECK(leaves <= source.nr_blocks());
+  // `docker mount --device-id`'s extent: one walk of a device's tree each.
+  thin::Walker extent(source);
+  for (uint64_t dev : devices) {
+    (void)thin::HighestMappedBlock(extent, sb->data_mapping_root, dev);
+  }
   std::vector<uint32_t> counts(source.nr_blocks(), 0);
   walker.CountReferences(&counts);
   (void)walker.Walk(sb->data_mapping_root, 8, [&](const thin::Leaf& leaf) {

@@ -131,7 +131,10 @@ expect "$dmkit dmsetup --manglename " auto hex none
 expect "$dmkit dmsetup -v --no" --noflush --noheadings --nolockfs --noopencount \
   --notable --noudevrules --noudevsync
 expect "$dmkit bench cycle --target " linear thin
-expect "$dmkit docker mount -" --root --pool -h --help --rw
+expect "$dmkit docker mount -" --root --pool -h --help --rw --device-id
+expect "$dmkit docker gc -" --root --pool -h --help --dry-run
+expect "$dmkit docker ls --o" --orphans
+expect "$dmkit docker mount --device-id " # an id: nothing to offer
 expect "$dmkit docker df --" --root --pool --help --json --no-activate
 expect "$dmkit thin ls meta -o DEV,MAPPED_B" DEV,MAPPED_BLOCKS DEV,MAPPED_BYTES
 expect "$dmkit thin dump meta --format " xml
@@ -175,6 +178,10 @@ expect "$dmkit docker inspect --root $root " f34cee76e36a kubesql-server 9b1d000
 expect "$dmkit docker --root=$root mount k" kubesql-server
 expect "$dmkit docker mount --rw --root $root f" f34cee76e36a
 expect "$dmkit docker mount --root $root web $work/dirs/res" "$work/dirs/rescue-bin/"
+# With --device-id N the one argument is the mountpoint.
+expect "$dmkit docker mount --device-id 34709 $work/dirs/res" "$work/dirs/rescue-bin/"
+expect "$dmkit docker mount --device-id=34709 --root $root $work/dirs/res" "$work/dirs/rescue-bin/"
+expect "$dmkit docker mount --device-id 34709 $work/dirs/rescue-bin " # one only
 expect_has "$dmkit docker umount --root $root " kubesql-server web
 expect "$dmkit docker inspect --root $root web " # one CONTAINER only
 expect "$dmkit docker --root $root ls " # ls takes no argument

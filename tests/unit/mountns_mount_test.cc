@@ -131,6 +131,113 @@ TEST(DetectFilesystemTest, UnknownAndShortFilesAreNotFound) {
 
 // Mounting, in a child's private namespace so the host is left alone: the
 // work runs through RunInNamespaces().
+// The filesystem's own size, from images made by the real mkfs tools: made
+// smaller than the file (as a filesystem on a larger thin device is), with
+// other block sizes, and with ext4's 64bit block count.
+struct SizeCase {
+  std::vector<std::string> mkfs;  // the image path, then `fs_size`, appended
+  off_t file_size;
+  std::string fs_size;  // mkfs's size argument ("" for the whole file)
+  uint64_t want;
+  std::string type;
+};
+
+class FilesystemSizeTest : public ::testing::TestWithParam<SizeCase> {};
+
+TEST_P(FilesystemSizeTest, ReadsMkfsImage) {
+  const SizeCase& c = GetParam();
+  if (!mountns_test::HaveProgram(c.mkfs[0])) GTEST_SKIP() << "no " << c.mkfs[0];
+  TempDir temp;
+  const std::string image = temp.Sub("fs.img");
+  ASSERT_OK(mountns_test::MakeSparseFile(image, c.file_size));
+  std::vector<std::string> argv = c.mkfs;
+  if (c.type == "xfs" && !c.fs_size.empty()) {
+    argv.push_back("-d");
+    argv.push_back("size=" + c.fs_size);
+  }
+  argv.push_back(image);
+  if (c.type != "xfs" && !c.fs_size.empty()) argv.push_back(c.fs_size);
+  absl::StatusOr<int> rc = mountns_test::RunProgram(argv);
+  ASSERT_OK(rc);
+  ASSERT_EQ(*rc, 0) << argv[0];
+  absl::StatusOr<FilesystemSize> size = ReadFilesystemSize(image);
+  ASSERT_OK(size);
+  EXPECT_EQ(size->type, c.type);
+  EXPECT_EQ(size->bytes, c.want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mkfs, FilesystemSizeTest,
+    ::testing::Values(
+        SizeCase{{"mkfs.ext4", "-q", "-F"}, 16 << 20, "", 16 << 20, "ext4"},
+        SizeCase{{"mkfs.ext4", "-q", "-F", "-b", "1024"},
+                 64 << 20,
+                 "24M",
+                 24 << 20,
+                 "ext4"},
+        SizeCase{{"mkfs.ext4", "-q", "-F", "-O", "64bit", "-b", "4096"},
+                 off_t{1} << 30,
+                 "300000",  // 4 KiB blocks
+                 uint64_t{300000} * 4096,
+                 "ext4"},
+        SizeCase{{"mkfs.ext2", "-q", "-F", "-b", "2048"},
+                 32 << 20,
+                 "10000",
+                 uint64_t{10000} * 2048,
+                 "ext2"},
+        SizeCase{{"mkfs.xfs", "-q", "-f"},
+                 off_t{320} << 20,
+                 "",
+                 uint64_t{320} << 20,
+                 "xfs"},
+        SizeCase{{"mkfs.xfs", "-q", "-f", "-b", "size=1024"},
+                 off_t{400} << 20,
+                 "310m",
+                 uint64_t{310} << 20,
+                 "xfs"}),
+    [](const ::testing::TestParamInfo<SizeCase>& info) {
+      return absl::StrCat(info.param.type, "_", info.index);
+    });
+
+TEST(FilesystemSizeTest, NoSizeWithoutExtOrXfs) {
+  TempDir temp;
+  const std::string blank = temp.Sub("blank.img");
+  ASSERT_OK(mountns_test::MakeSparseFile(blank, 1 << 20));
+  absl::StatusOr<FilesystemSize> none = ReadFilesystemSize(blank);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(none.status()), HasSubstr(blank));
+  // btrfs is detected, but its size is not read here.
+  const std::string btrfs = temp.Sub("btrfs.img");
+  ASSERT_OK(mountns_test::MakeSparseFile(btrfs, 1 << 20));
+  UniqueFd fd(open(btrfs.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_EQ(pwrite(fd.get(), "_BHRfS_M", 8, 0x10040), 8);
+  EXPECT_THAT(Message(ReadFilesystemSize(btrfs).status()),
+              HasSubstr("a btrfs superblock, not ext2/3/4 or xfs"));
+}
+
+TEST(FilesystemSizeTest, ImpossibleSuperblocksAreRefused) {
+  if (!mountns_test::HaveProgram("mkfs.ext4")) GTEST_SKIP() << "no mkfs.ext4";
+  TempDir temp;
+  const std::string image = temp.Sub("fs.img");
+  ASSERT_OK(mountns_test::MakeSparseFile(image, 16 << 20));
+  absl::StatusOr<int> rc =
+      mountns_test::RunProgram({"mkfs.ext4", "-q", "-F", image});
+  ASSERT_OK(rc);
+  ASSERT_EQ(*rc, 0);
+  UniqueFd fd(open(image.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  const uint32_t log = 20;  // s_log_block_size: 1 GiB blocks
+  ASSERT_EQ(pwrite(fd.get(), &log, 4, 0x400 + 0x18), 4);
+  absl::StatusOr<FilesystemSize> size = ReadFilesystemSize(image);
+  EXPECT_EQ(size.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(size.status()), HasSubstr("s_log_block_size 20"));
+  const uint32_t zero = 0;
+  ASSERT_EQ(pwrite(fd.get(), &zero, 4, 0x400 + 0x18), 4);
+  ASSERT_EQ(pwrite(fd.get(), &zero, 4, 0x400 + 0x04), 4);  // no blocks
+  EXPECT_THAT(Message(ReadFilesystemSize(image).status()),
+              HasSubstr("0 blocks"));
+}
+
 class MountInChildTest : public ::testing::Test {
  protected:
   void SetUp() override {

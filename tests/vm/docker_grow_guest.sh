@@ -20,39 +20,16 @@ set -u
 DMKIT=/bin/dmkit
 ROOT=/home/docker
 checks=0
+# docker_root_init, meta, thin, container
 . /usr/lib/dmkit-tests/docker_root.sh
+# step, must, must_refuse, wait_for
+. /usr/lib/dmkit-tests/guest_checks.sh
+WAIT_TENTHS=1200  # wait_for: up to 120 s
 
 fail() { echo "grow: FAIL: $*"; exit 1; }
 ok() { checks=$((checks + 1)); echo "grow: ok: $*"; }
-step() { echo; echo "=================== $*"; }
-must() {
-  echo "# $*"
-  out=$("$@" 2>&1); rc=$?
-  printf '%s\n' "$out"
-  [ $rc = 0 ] || fail "'$*' exited with $rc"
-}
-must_refuse() {
-  want=$1; shift
-  echo "# $*   (must be refused)"
-  out=$("$@" 2>&1); rc=$?
-  printf '%s\n' "$out"
-  [ $rc = 1 ] || fail "'$*' exited with $rc"
-  [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "'$*' printed more than one line"
-  case $out in *"$want"*) ;; *) fail "'$*' did not say '$want'" ;; esac
-  ok "refused: $*"
-}
 # Field N of the pool's status ("<tid> <meta used/total> <data used/total> ...").
 pool_field() { dmsetup status $POOL | cut -d' ' -f$(($1 + 3)); }
-# wait_for WHAT COMMAND...: polls COMMAND for up to 120 s.
-wait_for() {
-  what=$1; shift
-  i=0
-  until "$@"; do
-    i=$((i + 1))
-    [ $i -lt 1200 ] || fail "timed out waiting for $what"
-    sleep 0.1
-  done
-}
 out_of_space() { [ "$(pool_field 5)" = out_of_data_space ]; }
 size_of() { stat -c %s "$1"; }
 loop_bytes() { echo $(($(cat /sys/block/$1/size) * 512)); }

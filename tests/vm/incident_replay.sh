@@ -26,6 +26,8 @@ ROOT=/home/docker
 checks=0
 # docker_root_init, meta, thin, container
 . /usr/lib/dmkit-tests/docker_root.sh
+# step, must, must_fail (refusals here may be more than one line), wait_for
+. /usr/lib/dmkit-tests/guest_checks.sh
 
 current_step="setup"
 fail() {
@@ -35,40 +37,11 @@ fail() {
   exit 1
 }
 ok() { checks=$((checks + 1)); echo "incident: ok: $*"; }
-# The story's chapters and the recovery's steps, as headings in the log.
-step() { current_step=$1; echo; echo "=================== $*"; }
+# The recovery's steps, as headings in the log under step's chapters.
 substep() { current_step=$1; echo; echo "------------------- $*"; }
 # Runs a command as a user would type it, showing it and its output.
 run() { echo "# $*"; "$@"; }
-# Runs a command that must succeed; its output goes to $out too.
-must() {
-  echo "# $*"
-  out=$("$@" 2>&1); rc=$?
-  printf '%s\n' "$out"
-  [ $rc = 0 ] || fail "'$*' exited with $rc"
-}
-# Runs a command that must fail, with `want` in its output.
-must_refuse() {
-  want=$1; shift
-  echo "# $*   (must be refused)"
-  out=$("$@" 2>&1); rc=$?
-  printf '%s\n' "$out"
-  [ $rc != 0 ] || fail "'$*' succeeded"
-  case $out in *"$want"*) ;; *) fail "'$*' did not say '$want'" ;; esac
-  ok "refused: $*"
-}
 active() { dmsetup info "$1" >/dev/null 2>&1; }
-# wait_for WHAT COMMAND...: polls COMMAND for up to 60 s (the guest is slow
-# when the host is busy).
-wait_for() {
-  what=$1; shift
-  i=0
-  until "$@"; do
-    i=$((i + 1))
-    [ $i -lt 600 ] || fail "timed out waiting for $what"
-    sleep 0.1
-  done
-}
 other_ns() {
   [ -e /proc/$1/ns/mnt ] &&
     [ "$(readlink /proc/$1/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] &&
@@ -214,8 +187,8 @@ ok "nothing active"
 step "3. The recovery with dmkit"
 mkdir -p /mnt/recovery
 substep "3.1 Bring back the pool: dmkit docker pool --activate"
-must_refuse "is not active" $DMKIT docker mount kubesql-server /mnt/recovery
-must_refuse "pool --activate" $DMKIT docker pool
+must_fail "is not active" $DMKIT docker mount kubesql-server /mnt/recovery
+must_fail "pool --activate" $DMKIT docker pool
 must $DMKIT docker pool --activate
 case $out in *"created $POOL"*) ;; *) fail "pool not created as $POOL" ;; esac
 # (the kernel ends a thin-pool table line with a space)
@@ -241,7 +214,7 @@ must $DMKIT docker df --json
 case $out in *'"name":"kubesql-server"'*) ;; *) fail "df --json" ;; esac
 
 substep "3.3 Where its data is: dmkit docker inspect"
-must_refuse "ambiguous" $DMKIT docker inspect f3
+must_fail "ambiguous" $DMKIT docker inspect f3
 must $DMKIT docker inspect f34cee
 case $out in *"table      0 655360 thin $POOLDEV 34709"*) ;;
   *) fail "inspect does not show Docker's table" ;; esac
@@ -263,7 +236,7 @@ run ls /mnt/recovery /mnt/recovery/rootfs
 rm /mnt/recovery/rootfs/var/log/kubesql/huge.log 2>/dev/null &&
   fail "deleted on a read-only mount"
 ok "read-only mount refuses writes"
-must_refuse "already in use" $DMKIT docker mount batch /mnt/recovery
+must_fail "already in use" $DMKIT docker mount batch /mnt/recovery
 must $DMKIT docker umount /mnt/recovery
 active $PREFIX-$M1 && fail "device still active after umount"
 [ -e /dev/mapper/$PREFIX-$M1 ] && fail "node left behind"
@@ -321,26 +294,26 @@ step "4. Refusals and rollback"
 dmsetup reload $POOL --table \
   "0 $DATA_SECTORS thin-pool 7:1 7:0 128 32768 2 skip_block_zeroing read_only" &&
   dmsetup resume $POOL || fail "reloading the pool read-only"
-must_refuse "read-only mode" $DMKIT docker mount batch /mnt/recovery
+must_fail "read-only mode" $DMKIT docker mount batch /mnt/recovery
 active $PREFIX-$M4 && fail "activated on a read-only pool"
 dmsetup reload $POOL --table \
   "0 $DATA_SECTORS thin-pool 7:1 7:0 128 32768 1 skip_block_zeroing" &&
   dmsetup resume $POOL || fail "reloading the pool read-write"
 
-must_refuse "deleted" $DMKIT docker mount old /mnt/recovery
+must_fail "deleted" $DMKIT docker mount old /mnt/recovery
 active $PREFIX-$M3 && fail "deleted device activated"
 
 dmsetup create stray --table "0 655360 thin $POOLDEV 34730"
-must_refuse "already active as stray" $DMKIT docker mount batch /mnt/recovery
+must_fail "already active as stray" $DMKIT docker mount batch /mnt/recovery
 active $PREFIX-$M4 && fail "second mapping made"
 dmsetup remove stray
 
 mkdir -p /mnt/busy && mount -t tmpfs busy /mnt/busy
-must_refuse "already in use" $DMKIT docker mount batch /mnt/busy
+must_fail "already in use" $DMKIT docker mount batch /mnt/busy
 umount /mnt/busy
 active $PREFIX-$M4 && fail "device left after refusal"
 
-must_refuse "$PREFIX-$M5" $DMKIT docker mount scratch /mnt/recovery
+must_fail "$PREFIX-$M5" $DMKIT docker mount scratch /mnt/recovery
 active $PREFIX-$M5 && fail "rollback left the device"
 [ -e /dev/mapper/$PREFIX-$M5 ] && fail "rollback left the node"
 ok "a failed mount rolled back the activation and the node"
@@ -359,7 +332,7 @@ must $DMKIT docker mount batch /mnt/batch
 unshare -m sleep 600 &
 LEAKER=$!
 wait_for "the leaking namespace" other_ns $LEAKER
-must_refuse "mounted in mnt:[" $DMKIT docker umount batch
+must_fail "mounted in mnt:[" $DMKIT docker umount batch
 case $out in *"pid $LEAKER (sleep) /mnt/batch"*) ;; *) fail "holder not named" ;; esac
 active $PREFIX-$M4 || fail "removed while held"
 # umount does all or nothing: the mount it took down is back.
@@ -399,7 +372,7 @@ must $DMKIT docker ls --json
 case $out in *'"own":false'*'"mount_point":"'$MNT2'"'*) ;; *) fail "ls --json" ;; esac
 must $DMKIT docker inspect web
 case $out in *"mounted    $ns pid $DAEMON"*) ;; *) fail "inspect mounts" ;; esac
-must_refuse "not mounted in this namespace" $DMKIT docker umount web
+must_fail "not mounted in this namespace" $DMKIT docker umount web
 active $PREFIX-$M2 || fail "removed the daemon's device"
 kill $DAEMON; wait $DAEMON 2>/dev/null
 dmsetup remove $PREFIX-$M2

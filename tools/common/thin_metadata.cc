@@ -581,4 +581,47 @@ absl::Status ForEachSpaceMapCount(
   return absl::OkStatus();
 }
 
+absl::StatusOr<Superblock> OpenMetadata(const Source& source,
+                                        bool metadata_snap,
+                                        uint64_t* live_data_blocks) {
+  absl::StatusOr<Superblock> sb = ReadSuperblock(source);
+  if (!sb.ok()) return sb;
+  if (live_data_blocks != nullptr) {
+    *live_data_blocks = sb->data_space_map.nr_blocks;
+  }
+  if (!metadata_snap) return sb;
+  if (sb->held_root == 0) {
+    return absl::NotFoundError(
+        absl::StrCat(source.name(), ": no current metadata snap"));
+  }
+  return ReadSuperblock(source, sb->held_root);
+}
+
+absl::Status ReadDetails(Walker& walker, uint64_t root,
+                         std::vector<std::pair<uint64_t, DeviceDetails>>* out) {
+  return walker.Walk(root, kDetailsValueSize, [&](const Leaf& leaf) {
+    for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
+      out->emplace_back(leaf.key(i), DecodeDetails(leaf.value(i)));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<uint64_t>> HighestMappedBlock(
+    Walker& walker, uint64_t mapping_root, uint64_t dev) {
+  uint8_t root[8];
+  if (absl::Status s = walker.Lookup(mapping_root, dev, 8, root); !s.ok()) {
+    return s;
+  }
+  std::optional<uint64_t> highest;
+  walker.ForgetVisited();
+  absl::Status s = walker.Walk(Le64(root), 8, [&](const Leaf& leaf) {
+    // Leaves come in key order, so the last key seen is the highest.
+    if (leaf.nr_entries > 0) highest = leaf.key(leaf.nr_entries - 1);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return highest;
+}
+
 }  // namespace dmkit::thin

@@ -39,7 +39,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -268,6 +270,31 @@ absl::Status ForEachSpaceMapCount(
     absl::FunctionRef<absl::Status(uint64_t first, const uint32_t* counts,
                                    uint32_t n)>
         fn);
+
+// OpenMetadata()
+//
+// The superblock to read: block 0, or with `metadata_snap` the metadata
+// snapshot it holds (kNotFound when none is held). `live_data_blocks` (if
+// not null) gets block 0's data block count (a snapshot's space map roots
+// are zero).
+absl::StatusOr<Superblock> OpenMetadata(const Source& source,
+                                        bool metadata_snap,
+                                        uint64_t* live_data_blocks);
+
+// ReadDetails()
+//
+// The device details tree at `root`, in device id order.
+absl::Status ReadDetails(Walker& walker, uint64_t root,
+                         std::vector<std::pair<uint64_t, DeviceDetails>>* out);
+
+// HighestMappedBlock()
+//
+// The highest virtual block device `dev` maps in the mapping tree at
+// `mapping_root` (nullopt when it maps none); kNotFound when the tree has
+// no such device. Walks the device's tree (its leaves stream; nothing is
+// kept).
+absl::StatusOr<std::optional<uint64_t>> HighestMappedBlock(
+    Walker& walker, uint64_t mapping_root, uint64_t dev);
 
 // ReadCheckedBlock()
 //

@@ -12,13 +12,64 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"df", DfCommand},     {"inspect", InspectCommand},
-    {"ls", LsCommand},     {"mount", MountCommand},
-    {"pool", PoolCommand}, {"umount", UmountCommand},
+    {"df", DfCommand},           {"gc", GcCommand},
+    {"inspect", InspectCommand}, {"ls", LsCommand},
+    {"mount", MountCommand},     {"pool", PoolCommand},
+    {"umount", UmountCommand},
 };
 
 absl::Status BadUsage(absl::string_view message) {
   return absl::InvalidArgumentError(message);
+}
+
+// A thin device id: decimal, at most 24 bits (2^24 - 1).
+absl::StatusOr<uint32_t> ParseDeviceId(absl::string_view text) {
+  uint32_t id = 0;
+  bool ok = !text.empty() && text.size() <= 8;
+  for (char c : text) {
+    ok = ok && c >= '0' && c <= '9';
+    if (ok) id = id * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (!ok || id > 0xffffff) {
+    return BadUsage(absl::StrCat("--device-id: '", text,
+                                 "' is not a thin device id (0 to 16777215)"));
+  }
+  return id;
+}
+
+// The checks after the words are read: options that do not belong to the
+// command are mistakes, not no-ops; then the number of arguments.
+absl::Status CheckCommand(const Invocation& inv) {
+  const Options& o = inv.options;
+  absl::string_view n = inv.command;
+  if (o.rw && n != "mount") return BadUsage("--rw is for mount");
+  if (o.device_id && n != "mount") return BadUsage("--device-id is for mount");
+  if (o.json && n != "ls" && n != "df" && n != "pool") {
+    return BadUsage("--json is for ls, df and pool");
+  }
+  if (o.no_activate && n != "df") return BadUsage("--no-activate is for df");
+  if (o.activate && n != "pool") return BadUsage("--activate is for pool");
+  if (o.orphans && n != "ls") return BadUsage("--orphans is for ls");
+  if (o.dry_run && n != "gc") return BadUsage("--dry-run is for gc");
+  if ((o.grow_data || o.grow_metadata) &&
+      (n != "pool" || o.activate || o.json)) {
+    return BadUsage(
+        "--grow-data and --grow-metadata are for pool, without --activate and "
+        "--json");
+  }
+  size_t want = 0;
+  if (n == "inspect" || n == "umount") want = 1;
+  if (n == "mount") want = o.device_id ? 1 : 2;
+  if (o.args.size() == want) return absl::OkStatus();
+  static constexpr const char* kShape[] = {"no arguments", "one argument",
+                                           "two arguments"};
+  return BadUsage(absl::StrCat(n, " takes ", kShape[want],
+                               n == "inspect" ? " (CONTAINER)"
+                               : n == "mount" && o.device_id
+                                   ? " with --device-id (MOUNTPOINT)"
+                               : n == "mount"  ? " (CONTAINER MOUNTPOINT)"
+                               : n == "umount" ? " (CONTAINER or MOUNTPOINT)"
+                                               : ""));
 }
 
 }  // namespace
@@ -52,7 +103,8 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc, const char* const* argv) {
         value = std::string(arg.substr(eq + 1));
       }
       bool grow = key == "--grow-data" || key == "--grow-metadata";
-      if (key == "--root" || key == "--pool" || grow) {
+      bool id = key == "--device-id";
+      if (key == "--root" || key == "--pool" || grow || id) {
         if (!value) {
           if (i + 1 >= argc)
             return BadUsage(absl::StrCat(key, " needs a value"));
@@ -68,6 +120,12 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc, const char* const* argv) {
           (key == "--grow-data" ? o.grow_data : o.grow_metadata) = *bytes;
           continue;
         }
+        if (id) {
+          absl::StatusOr<uint32_t> device_id = ParseDeviceId(*value);
+          if (!device_id.ok()) return device_id.status();
+          o.device_id = *device_id;
+          continue;
+        }
         (key == "--root" ? o.root : o.pool) = *value;
         continue;
       }
@@ -81,6 +139,10 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc, const char* const* argv) {
         o.no_activate = true;
       } else if (arg == "--activate") {
         o.activate = true;
+      } else if (arg == "--orphans") {
+        o.orphans = true;
+      } else if (arg == "--dry-run") {
+        o.dry_run = true;
       } else {
         return BadUsage(absl::StrCat("unknown option ", arg));
       }
@@ -96,33 +158,7 @@ absl::StatusOr<Invocation> ParseCommandLine(int argc, const char* const* argv) {
     o.args.emplace_back(arg);
   }
   if (inv.command.empty()) return BadUsage("no command given");
-  // Options that do not belong to the command are mistakes, not no-ops.
-  absl::string_view n = inv.command;
-  if (o.rw && n != "mount") return BadUsage("--rw is for mount");
-  if (o.json && n != "ls" && n != "df" && n != "pool") {
-    return BadUsage("--json is for ls, df and pool");
-  }
-  if (o.no_activate && n != "df") return BadUsage("--no-activate is for df");
-  if (o.activate && n != "pool") return BadUsage("--activate is for pool");
-  if ((o.grow_data || o.grow_metadata) &&
-      (n != "pool" || o.activate || o.json)) {
-    return BadUsage(
-        "--grow-data and --grow-metadata are for pool, without --activate and "
-        "--json");
-  }
-  size_t want_min = 0, want_max = 0;
-  if (n == "inspect") want_min = want_max = 1;
-  if (n == "mount") want_min = want_max = 2;
-  if (n == "umount") want_min = want_max = 1;
-  if (o.args.size() < want_min || o.args.size() > want_max) {
-    static constexpr const char* kShape[] = {"no arguments", "one argument",
-                                             "two arguments"};
-    return BadUsage(absl::StrCat(n, " takes ", kShape[want_max],
-                                 n == "inspect"  ? " (CONTAINER)"
-                                 : n == "mount"  ? " (CONTAINER MOUNTPOINT)"
-                                 : n == "umount" ? " (CONTAINER or MOUNTPOINT)"
-                                                 : ""));
-  }
+  if (absl::Status s = CheckCommand(inv); !s.ok()) return s;
   return inv;
 }
 

@@ -40,12 +40,6 @@ std::string UsageText(const Usage& u) {
                       ")");
 }
 
-void PrintWarnings(const Session& s) {
-  for (const std::string& w : s.discovery().warnings) {
-    fprintf(stderr, "docker: warning: %s\n", w.c_str());
-  }
-}
-
 std::string StateText(const DeviceView& v) {
   if (v.active) {
     std::string s = "active";
@@ -108,6 +102,12 @@ void PoolJson(json::Writer& w, const absl::StatusOr<PoolState>& pool,
 }
 
 }  // namespace
+
+void PrintWarnings(const Session& s) {
+  for (const std::string& w : s.discovery().warnings) {
+    fprintf(stderr, "docker: warning: %s\n", w.c_str());
+  }
+}
 
 int Fail(const absl::Status& status) {
   fflush(stdout);  // what was done so far comes before why it stopped
@@ -211,101 +211,91 @@ DeviceView ViewDevice(const Session& session, const Container& c,
   return v;
 }
 
-int LsCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
-  if (!options.args.empty()) return Fail("ls takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-  PrintWarnings(s);
-  absl::StatusOr<std::vector<ThinMapping>> mappings = s.Mappings();
-  if (!mappings.ok()) {
-    fprintf(stderr, "docker: warning: device states unknown: %s\n",
-            Describe(mappings.status()).c_str());
-  }
-  std::vector<ThinMapping> none;
-  absl::StatusOr<MountTable> mounts = MountTable::Scan();
-  if (!mounts.ok()) {
-    fprintf(stderr, "docker: warning: mounts unknown: %s\n",
-            Describe(mounts.status()).c_str());
-  } else {
-    for (const std::string& w : mounts->warnings()) {
-      fprintf(stderr, "docker: warning: %s\n", w.c_str());
-    }
-  }
-  const MountTable* table = mounts.ok() ? &*mounts : nullptr;
+namespace {
 
-  if (options.json) {
-    json::Writer w;
+struct LsInput {
+  Session& s;
+  const std::vector<ThinMapping>& mappings;  // empty when unknown
+  bool known;                                // the mappings are known
+  const MountTable* table;                   // null when unknown
+};
+
+void LsContainerJson(json::Writer& w, const LsInput& in, const Container& c) {
+  DeviceView v = ViewDevice(in.s, c, in.mappings, in.table);
+  w.BeginObject();
+  w.Key("id").String(c.id);
+  w.Key("name").String(c.ShortName());
+  w.Key("running").Bool(c.running);
+  w.Key("mount_id").String(c.mount_id);
+  w.Key("device_name").String(c.mount_id.empty() ? "" : v.name);
+  if (c.device) {
+    w.Key("device_id").Uint(c.device->device_id);
+    w.Key("size").Uint(c.device->size);
+    w.Key("deleted").Bool(c.device->deleted);
+  }
+  w.Key("known").Bool(in.known);
+  w.Key("active").Bool(v.active.has_value() || !v.others.empty());
+  w.Key("active_names").BeginArray();
+  if (v.active) w.String(v.active->name);
+  for (const ThinMapping& o : v.others) w.String(o.name);
+  w.EndArray();
+  if (v.active) {
+    w.Key("dev").String(v.active->dev.ToString());
+    w.Key("uuid").String(v.active->uuid);
+    w.Key("open_count").Int(v.active->open_count);
+  }
+  if (v.usage) w.Key("used").Uint(v.usage->used_bytes);
+  w.Key("mounts").BeginArray();
+  for (const NamespaceMount& m : v.mounts) {
     w.BeginObject();
-    w.Key("root").String(s.store().root());
-    w.Key("root_source").String(s.discovery().root_source);
-    PoolJson(w, s.Pool(), s.pool_choice());
-    w.Key("containers").BeginArray();
-    for (const Container& c : s.containers()) {
-      DeviceView v = ViewDevice(s, c, mappings.ok() ? *mappings : none, table);
-      w.BeginObject();
-      w.Key("id").String(c.id);
-      w.Key("name").String(c.ShortName());
-      w.Key("running").Bool(c.running);
-      w.Key("mount_id").String(c.mount_id);
-      w.Key("device_name").String(c.mount_id.empty() ? "" : v.name);
-      if (c.device) {
-        w.Key("device_id").Uint(c.device->device_id);
-        w.Key("size").Uint(c.device->size);
-        w.Key("deleted").Bool(c.device->deleted);
-      }
-      w.Key("known").Bool(mappings.ok());
-      w.Key("active").Bool(v.active.has_value() || !v.others.empty());
-      w.Key("active_names").BeginArray();
-      if (v.active) w.String(v.active->name);
-      for (const ThinMapping& o : v.others) w.String(o.name);
-      w.EndArray();
-      if (v.active) {
-        w.Key("dev").String(v.active->dev.ToString());
-        w.Key("uuid").String(v.active->uuid);
-        w.Key("open_count").Int(v.active->open_count);
-      }
-      if (v.usage) w.Key("used").Uint(v.usage->used_bytes);
-      w.Key("mounts").BeginArray();
-      for (const NamespaceMount& m : v.mounts) {
-        w.BeginObject();
-        w.Key("namespace").Uint(m.ns_inode);
-        w.Key("own").Bool(m.own);
-        w.Key("pids").BeginArray();
-        for (const auto& [pid, comm] : m.members) w.Int(pid);
-        w.EndArray();
-        w.Key("commands").BeginArray();
-        for (const auto& [pid, comm] : m.members) w.String(comm);
-        w.EndArray();
-        w.Key("mount_point").String(m.mount_point);
-        w.Key("fs_type").String(m.fs_type);
-        w.EndObject();
-      }
-      w.EndArray();
-      w.Key("errors").BeginArray();
-      for (const absl::Status* e : std::initializer_list<const absl::Status*>{
-               &c.config_error, &c.mount_id_error, &c.device_error,
-               &v.usage_error}) {
-        if (!e->ok()) w.String(e->message());
-      }
-      w.EndArray();
-      w.EndObject();
-    }
+    w.Key("namespace").Uint(m.ns_inode);
+    w.Key("own").Bool(m.own);
+    w.Key("pids").BeginArray();
+    for (const auto& [pid, comm] : m.members) w.Int(pid);
     w.EndArray();
+    w.Key("commands").BeginArray();
+    for (const auto& [pid, comm] : m.members) w.String(comm);
+    w.EndArray();
+    w.Key("mount_point").String(m.mount_point);
+    w.Key("fs_type").String(m.fs_type);
     w.EndObject();
-    fputs(w.Take().c_str(), stdout);
-    return 0;
   }
+  w.EndArray();
+  w.Key("errors").BeginArray();
+  for (const absl::Status* e : std::initializer_list<const absl::Status*>{
+           &c.config_error, &c.mount_id_error, &c.device_error,
+           &v.usage_error}) {
+    if (!e->ok()) w.String(e->message());
+  }
+  w.EndArray();
+  w.EndObject();
+}
 
+void LsJson(const LsInput& in) {
+  Session& s = in.s;
+  json::Writer w;
+  w.BeginObject();
+  w.Key("root").String(s.store().root());
+  w.Key("root_source").String(s.discovery().root_source);
+  PoolJson(w, s.Pool(), s.pool_choice());
+  w.Key("containers").BeginArray();
+  for (const Container& c : s.containers()) LsContainerJson(w, in, c);
+  w.EndArray();
+  PoolThinsJson(s, w);
+  w.EndObject();
+  fputs(w.Take().c_str(), stdout);
+}
+
+void LsText(const LsInput& in) {
+  Session& s = in.s;
   TextTable t({"CONTAINER", "NAME", "MOUNT-ID", "DEVICE_ID", "SIZE", "DELETED",
                "STATE", "USED", "MOUNTED"});
   for (const Container& c : s.containers()) {
-    DeviceView v = ViewDevice(s, c, mappings.ok() ? *mappings : none, table);
+    DeviceView v = ViewDevice(s, c, in.mappings, in.table);
     std::string id = c.device ? absl::StrCat(c.device->device_id) : "?";
     std::string size = c.device ? HumanBytes(c.device->size) : "?";
     std::string deleted = c.device ? (c.device->deleted ? "yes" : "no") : "?";
-    std::string state = mappings.ok() ? StateText(v) : "?";
+    std::string state = in.known ? StateText(v) : "?";
     std::string used = v.usage ? UsageText(*v.usage) : "-";
     std::string mounted = v.mounts.empty() ? "-" : v.mounts[0].Describe();
     t.Row({Short(c.id), c.name.empty() ? "?" : c.ShortName(),
@@ -324,6 +314,41 @@ int LsCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
                 Describe(*e).c_str());
       }
     }
+  }
+  PrintPoolThins(s);
+}
+
+}  // namespace
+
+int LsCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
+  if (!options.args.empty()) return Fail("ls takes no arguments");
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Open(dm_or_error, options);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  PrintWarnings(s);
+  if (options.orphans) return LsOrphans(s, options);
+  absl::StatusOr<std::vector<ThinMapping>> mappings = s.Mappings();
+  if (!mappings.ok()) {
+    fprintf(stderr, "docker: warning: device states unknown: %s\n",
+            Describe(mappings.status()).c_str());
+  }
+  std::vector<ThinMapping> none;
+  absl::StatusOr<MountTable> mounts = MountTable::Scan();
+  if (!mounts.ok()) {
+    fprintf(stderr, "docker: warning: mounts unknown: %s\n",
+            Describe(mounts.status()).c_str());
+  } else {
+    for (const std::string& w : mounts->warnings()) {
+      fprintf(stderr, "docker: warning: %s\n", w.c_str());
+    }
+  }
+  LsInput in{s, mappings.ok() ? *mappings : none, mappings.ok(),
+             mounts.ok() ? &*mounts : nullptr};
+  if (options.json) {
+    LsJson(in);
+  } else {
+    LsText(in);
   }
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/nodes.h"
+#include "tools/common/json_writer.h"
 #include "tools/docker/devices.h"
 #include "tools/docker/discovery.h"
 #include "tools/docker/mounts.h"
@@ -33,6 +34,10 @@ struct Options {
   bool rw = false;
   bool no_activate = false;
   bool activate = false;
+  bool orphans = false;  // ls --orphans
+  bool dry_run = false;  // gc --dry-run
+  // mount --device-id N: thin device N of the pool, by its id alone.
+  std::optional<uint32_t> device_id;
   // pool --grow-data / --grow-metadata SIZE, in bytes (see grow.h).
   std::optional<uint64_t> grow_data;
   std::optional<uint64_t> grow_metadata;
@@ -98,6 +103,36 @@ int MountCommand(const DeviceMapperOrError& dm, const Options& options);
 int UmountCommand(const DeviceMapperOrError& dm, const Options& options);
 int DfCommand(const DeviceMapperOrError& dm, const Options& options);
 int PoolCommand(const DeviceMapperOrError& dm, const Options& options);
+int GcCommand(const DeviceMapperOrError& dm, const Options& options);
+
+// Parts of the commands in more than one file.
+//
+// `ls --orphans` (gc.cc).
+int LsOrphans(Session& session, const Options& options);
+// `mount --device-id N DIR` (thin_mount.cc).
+int MountThinCommand(Session& session, const Options& options);
+// For `ls` when Docker's metadata is missing or unreadable (gc.cc): the
+// pool's thin devices, from the pool's own metadata, as a text section after
+// the containers, or as members of ls's JSON object. Nothing otherwise.
+void PrintPoolThins(Session& session);
+void PoolThinsJson(Session& session, json::Writer& w);
+// Discovery's warnings on stderr.
+void PrintWarnings(const Session& session);
+// CheckMountPoint()
+//
+// The real path of `path`, which must be a directory nothing is mounted on
+// in this namespace (recovery.cc).
+absl::StatusOr<std::string> CheckMountPoint(const std::string& path);
+// MountNode()
+//
+// Mounts the filesystem on `node` (XFS with nouuid: Docker's snapshots
+// share their base's UUID) on `mountpoint`, read-only unless `rw`. Returns
+// the handle (unmounting unless released) and fills `fs`/`fs_options`
+// (recovery.cc).
+absl::StatusOr<mountns::ScopedMount> MountNode(const std::string& node,
+                                               const std::string& mountpoint,
+                                               bool rw, std::string& fs,
+                                               std::string& fs_options);
 
 // Prints "docker: <message>" on stderr; returns 1.
 int Fail(const absl::Status& status);

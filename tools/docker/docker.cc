@@ -23,11 +23,21 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  ls [--json]                  every container: name, mount-id, thin\n"
-    "                               device, size, state, use, where mounted\n"
+    "                               device, size, state, use, where mounted;\n"
+    "                               when Docker's metadata is missing or\n"
+    "                               unreadable, also the pool's thin devices\n"
+    "  ls --orphans [--json]        thin devices of the pool no Docker\n"
+    "                               metadata references (id, mapped size,\n"
+    "                               creation time), and metadata naming a\n"
+    "                               device the pool lacks\n"
     "  inspect CONTAINER            the chain from container to thin device\n"
     "  mount [--rw] CONTAINER DIR   activate the device with Docker's name "
     "and\n"
     "                               table and mount it (read-only by default)\n"
+    "  mount --device-id N [--rw] DIR\n"
+    "                               activate thin device N of the pool by its\n"
+    "                               id alone (sized by its filesystem's\n"
+    "                               superblock, ext4 or xfs) and mount it\n"
     "  umount CONTAINER|DIR         unmount; remove the device if dmkit\n"
     "                               activated it (all or nothing: while\n"
     "                               anything else holds it, nothing changes)\n"
@@ -46,6 +56,11 @@ constexpr char kUsage[] =
     "                               shrinks); of an inactive pool only the\n"
     "                               files grow. SIZE: bytes, or with K, M, G\n"
     "                               or T (binary multiples)\n"
+    "  gc [--dry-run]               delete the orphans (ls --orphans) with\n"
+    "                               the pool's delete message, each printed;\n"
+    "                               stops at the first error; refuses when\n"
+    "                               one is active or Docker's metadata is\n"
+    "                               incomplete. --dry-run: only print them\n"
     "\n"
     "Options (before or after the arguments):\n"
     "  --root DIR    Docker's root (default: the running daemon's, else\n"
@@ -68,7 +83,8 @@ int UsageError(const std::string& message) {
 
 namespace docker {
 
-int Run(const DeviceMapperOrError& dm, int argc, char** argv) {
+int Run(absl::FunctionRef<DeviceMapperOrError()> open_dm, int argc,
+        char** argv) {
   absl::StatusOr<Invocation> inv = ParseCommandLine(argc, argv);
   if (!inv.ok()) {
     if (argc < 2) {
@@ -81,15 +97,25 @@ int Run(const DeviceMapperOrError& dm, int argc, char** argv) {
     fputs(kUsage, stdout);
     return 0;
   }
-  int status = FindCommand(inv->command)(dm, inv->options);
+  // Only now, with the whole command line found good, is device-mapper
+  // opened: a usage error never depends on it.
+  int status = FindCommand(inv->command)(open_dm(), inv->options);
   fflush(stdout);
   return status;
+}
+
+int Run(const DeviceMapperOrError& dm, int argc, char** argv) {
+  return Run([&] { return dm; }, argc, argv);
 }
 
 }  // namespace docker
 
 int DockerMain(int argc, char** argv) {
-  return docker::Run(dmioctl::DeviceMapper::Instance(), argc, argv);
+  return docker::Run(
+      [] {
+        return docker::DeviceMapperOrError(dmioctl::DeviceMapper::Instance());
+      },
+      argc, argv);
 }
 
 }  // namespace dmkit

@@ -133,15 +133,54 @@ absl::Status RemoveActivated(DeviceMapper& dm, dmioctl::DeviceNodes& nodes,
 
 }  // namespace
 
+absl::StatusOr<std::string> CheckMountPoint(const std::string& path) {
+  absl::StatusOr<std::string> mountpoint = RealDirectory(path);
+  if (!mountpoint.ok()) return mountpoint.status();
+  absl::StatusOr<std::vector<OwnMount>> own = OwnMounts();
+  if (!own.ok()) return own.status();
+  for (const OwnMount& m : *own) {
+    if (m.mount_point == *mountpoint) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "mountpoint ", *mountpoint, " is already in use (",
+          m.source.empty() ? m.fs_type : m.source, " is mounted there)"));
+    }
+  }
+  return mountpoint;
+}
+
+absl::StatusOr<mountns::ScopedMount> MountNode(const std::string& node,
+                                               const std::string& mountpoint,
+                                               bool rw, std::string& fs,
+                                               std::string& fs_options) {
+  absl::StatusOr<std::string> type = DetectFilesystem(node);
+  if (!type.ok()) return type.status();  // names the device node
+  fs = *type;
+  // Every snapshot of Docker's base device shares its XFS UUID.
+  fs_options = fs == "xfs" ? "nouuid" : "";
+  absl::StatusOr<mountns::ScopedMount> mount =
+      MountDevice(node, mountpoint, fs, fs_options, !rw);
+  if (!mount.ok() && !rw && ErrnoOf(mount.status()) == EROFS) {
+    // mountns's message names the device node and the mountpoint.
+    return absl::Status(
+        mount.status().code(),
+        absl::StrCat(Describe(mount.status()),
+                     " (a dirty log cannot be replayed read-only; try --rw)"));
+  }
+  return mount;
+}
+
 int MountCommand(const DeviceMapperOrError& dm_or_error,
                  const Options& options) {
-  if (options.args.size() != 2) {
-    return Fail("mount takes CONTAINER and MOUNTPOINT");
+  if (options.args.size() != (options.device_id ? 1 : 2)) {
+    return Fail(
+        "mount takes CONTAINER and MOUNTPOINT, or --device-id N and "
+        "MOUNTPOINT");
   }
   absl::StatusOr<std::unique_ptr<Session>> session =
       Session::Open(dm_or_error, options);
   if (!session.ok()) return Fail(session.status());
   Session& s = **session;
+  if (options.device_id) return MountThinCommand(s, options);
   absl::StatusOr<const Container*> found = s.Resolve(options.args[0]);
   if (!found.ok()) return Fail(found.status());
   const Container& c = **found;
@@ -177,17 +216,8 @@ int MountCommand(const DeviceMapperOrError& dm_or_error,
             pool->name.c_str());
   }
 
-  absl::StatusOr<std::string> mountpoint = RealDirectory(options.args[1]);
+  absl::StatusOr<std::string> mountpoint = CheckMountPoint(options.args[1]);
   if (!mountpoint.ok()) return Fail(mountpoint.status());
-  absl::StatusOr<std::vector<OwnMount>> own = OwnMounts();
-  if (!own.ok()) return Fail(own.status());
-  for (const OwnMount& m : *own) {
-    if (m.mount_point == *mountpoint) {
-      return Fail(absl::StrCat(
-          "mountpoint ", *mountpoint, " is already in use (",
-          m.source.empty() ? m.fs_type : m.source, " is mounted there)"));
-    }
-  }
 
   absl::StatusOr<std::vector<ThinMapping>> mappings =
       ListThinMappings(dm, pool->info.dev);
@@ -265,28 +295,16 @@ int MountCommand(const DeviceMapperOrError& dm_or_error,
     if (made_node) nodes.Remove(name).IgnoreError();  // rollback, best effort
   });
 
-  absl::StatusOr<std::string> fs = DetectFilesystem(node);
-  if (!fs.ok()) return Fail(fs.status());  // names the device node
-  // Every snapshot of Docker's base device shares its XFS UUID.
-  std::string fs_options = *fs == "xfs" ? "nouuid" : "";
+  std::string fs, fs_options;
   absl::StatusOr<mountns::ScopedMount> mount =
-      MountDevice(node, *mountpoint, *fs, fs_options, !options.rw);
-  if (!mount.ok()) {
-    // mountns's message names the device node and the mountpoint.
-    return Fail(absl::Status(
-        mount.status().code(),
-        absl::StrCat(Describe(mount.status()),
-                     !options.rw && ErrnoOf(mount.status()) == EROFS
-                         ? " (a dirty log cannot be replayed read-only; try "
-                           "--rw)"
-                         : "")));
-  }
+      MountNode(node, *mountpoint, options.rw, fs, fs_options);
+  if (!mount.ok()) return Fail(mount.status());
   mount->Release();
   created.Release();
   std::move(unlink_node).Cancel();
   fputs(report.c_str(), stdout);
   printf("mounted %s on %s (%s, %s%s%s)\n", node.c_str(), mountpoint->c_str(),
-         fs->c_str(), options.rw ? "rw" : "ro", fs_options.empty() ? "" : ",",
+         fs.c_str(), options.rw ? "rw" : "ro", fs_options.empty() ? "" : ",",
          fs_options.c_str());
   printf("the container's files are under %s/rootfs\n", mountpoint->c_str());
   return 0;

@@ -18,9 +18,9 @@
 #include "dmioctl/device_mapper.h"
 #include "tools/applet.h"
 #include "tools/common/json_writer.h"
+#include "tools/common/pool_snapshot.h"
 #include "tools/common/thin_metadata.h"
 #include "tools/thin/output.h"
-#include "tools/thin/pool_snapshot.h"
 
 namespace dmkit::thin {
 
@@ -74,32 +74,6 @@ int UsageError(const char* command, const std::string& what) {
   fprintf(stderr, "dmkit thin %s: %s (try 'dmkit thin %s --help')\n", command,
           what.c_str(), command);
   return 1;
-}
-
-absl::StatusOr<Superblock> OpenMetadata(const Source& source,
-                                        bool metadata_snap,
-                                        uint64_t* live_data_blocks) {
-  absl::StatusOr<Superblock> sb = ReadSuperblock(source);
-  if (!sb.ok()) return sb;
-  if (live_data_blocks != nullptr) {
-    *live_data_blocks = sb->data_space_map.nr_blocks;
-  }
-  if (!metadata_snap) return sb;
-  if (sb->held_root == 0) {
-    return absl::NotFoundError(
-        absl::StrCat(source.name(), ": no current metadata snap"));
-  }
-  return ReadSuperblock(source, sb->held_root);
-}
-
-absl::Status ReadDetails(Walker& walker, uint64_t root,
-                         std::vector<std::pair<uint64_t, DeviceDetails>>* out) {
-  return walker.Walk(root, kDetailsValueSize, [&](const Leaf& leaf) {
-    for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
-      out->emplace_back(leaf.key(i), DecodeDetails(leaf.value(i)));
-    }
-    return absl::OkStatus();
-  });
 }
 
 namespace {
@@ -203,7 +177,7 @@ int Dump(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
   // With --pool the snapshot the pool holds for us is what is read.
   snap |= !pool.empty();
   return RunWithPoolSnapshot(
-      std::move(dm), "dump", pool, argv[optind], [&]() -> int {
+      std::move(dm), "dmkit thin dump", pool, argv[optind], [&]() -> int {
         // Like thin-provisioning-tools: O_EXCL unless reading the metadata
         // snapshot, so a pool's live metadata device is refused (EBUSY).
         absl::StatusOr<Source> source =
@@ -474,7 +448,7 @@ int Ls(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
   // With --pool the snapshot the pool holds for us is what is read.
   snap |= !pool.empty();
   return RunWithPoolSnapshot(
-      std::move(dm), "ls", pool, argv[optind], [&]() -> int {
+      std::move(dm), "dmkit thin ls", pool, argv[optind], [&]() -> int {
         // Like thin-provisioning-tools: O_EXCL unless reading the metadata
         // snapshot, so a pool's live metadata device is refused (EBUSY).
         absl::StatusOr<Source> source =

@@ -22,17 +22,6 @@ int Fail(const char* command, const absl::Status& status);
 // A usage error on stderr; returns 1.
 int UsageError(const char* command, const std::string& what);
 
-// The superblock to read: block 0, or with `metadata_snap` the metadata
-// snapshot it holds. `live_data_blocks` (if not null) gets block 0's data
-// block count (a snapshot's space map roots are zero).
-absl::StatusOr<Superblock> OpenMetadata(const Source& source,
-                                        bool metadata_snap,
-                                        uint64_t* live_data_blocks);
-
-// The device details tree at `root`, in device id order.
-absl::Status ReadDetails(Walker& walker, uint64_t root,
-                         std::vector<std::pair<uint64_t, DeviceDetails>>* out);
-
 // dmkit thin ARGS (argv[0] is "thin") with the DeviceMapper --pool uses
 // (its open's error, reported only when --pool is given).
 int Run(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv);

@@ -21,6 +21,7 @@
 #ifndef MOUNTNS_MOUNT_H_
 #define MOUNTNS_MOUNT_H_
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -81,6 +82,26 @@ absl::StatusOr<std::string> DetectFilesystemType(const std::string& path);
 //
 // The same for an open descriptor (read with pread, offset unchanged).
 absl::StatusOr<std::string> DetectFilesystemTypeOfFd(int fd);
+
+// FilesystemSize
+//
+// The size of the filesystem on a device or image, from its superblock:
+// for ext2/3/4 the block count (with the high half when the 64bit feature
+// is set) times 1024 << s_log_block_size; for XFS sb_dblocks times
+// sb_blocksize (the data section, which holds an internal log). This is
+// what a device must at least hold for the filesystem to mount.
+struct FilesystemSize {
+  std::string type;  // "ext4", "xfs", ... as DetectFilesystemType() says
+  uint64_t bytes = 0;
+};
+
+// ReadFilesystemSize() / ReadFilesystemSizeOfFd()
+//
+// kNotFound when there is no ext2/3/4 or XFS superblock (including a
+// journal device or btrfs), kInvalidArgument when its block size or count
+// is impossible (names the value).
+absl::StatusOr<FilesystemSize> ReadFilesystemSize(const std::string& path);
+absl::StatusOr<FilesystemSize> ReadFilesystemSizeOfFd(int fd);
 
 // ScopedMount
 //

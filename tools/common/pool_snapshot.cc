@@ -1,5 +1,5 @@
-// File: tools/thin/pool_snapshot.cc
-#include "tools/thin/pool_snapshot.h"
+// File: tools/common/pool_snapshot.cc
+#include "tools/common/pool_snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,10 +12,13 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "dmkit/status.h"
+#include "mountns/unique_fd.h"
 #include "tools/common/thin_metadata.h"
-#include "tools/thin/thin.h"
 
 namespace dmkit::thin {
 namespace {
@@ -146,7 +149,7 @@ absl::StatusOr<HeldMetadataSnap> HeldMetadataSnap::Reserve(
 
 HeldMetadataSnap::~HeldMetadataSnap() {
   if (absl::Status s = Release(); !s.ok()) {
-    fprintf(stderr, "dmkit thin: %.*s\n", static_cast<int>(s.message().size()),
+    fprintf(stderr, "dmkit: %.*s\n", static_cast<int>(s.message().size()),
             s.message().data());
   }
 }
@@ -163,24 +166,71 @@ absl::Status HeldMetadataSnap::Release() {
   return absl::OkStatus();
 }
 
-int RunWithPoolSnapshot(absl::StatusOr<dmioctl::DeviceMapper*> dm,
-                        const char* command, const std::string& pool,
-                        const std::string& metadata_dev,
-                        absl::FunctionRef<int()> read) {
-  if (pool.empty()) return read();
-  if (!dm.ok()) return Fail(command, dm.status());
+absl::Status WithPoolSnapshot(dmioctl::DeviceMapper& dm,
+                              const std::string& pool,
+                              const std::string& metadata_dev,
+                              absl::FunctionRef<absl::Status()> read) {
   // Declared first, so the mask is restored (and a pending signal acts)
   // only after the snapshot is released.
   BlockTerminatingSignals blocked;
   absl::StatusOr<HeldMetadataSnap> held =
-      HeldMetadataSnap::Reserve(*dm, pool, metadata_dev);
-  if (!held.ok()) return Fail(command, held.status());
-  int status = read();
-  if (absl::Status s = held->Release(); !s.ok()) {
-    Fail(command, s);
-    status = 1;
+      HeldMetadataSnap::Reserve(&dm, pool, metadata_dev);
+  if (!held.ok()) return held.status();
+  absl::Status status = read();
+  absl::Status released = held->Release();
+  if (status.ok() || released.ok()) return status.ok() ? released : status;
+  // Both: the read's error first, and that the snapshot may still be held.
+  return dmkit::WithErrno(
+      absl::Status(status.code(), absl::StrCat(status.message(), "; and ",
+                                               released.message())),
+      dmkit::ErrnoOf(status));
+}
+
+int RunWithPoolSnapshot(absl::StatusOr<dmioctl::DeviceMapper*> dm,
+                        absl::string_view who, const std::string& pool,
+                        const std::string& metadata_dev,
+                        absl::FunctionRef<int()> read) {
+  if (pool.empty()) return read();
+  int status = 0;
+  absl::Status s = dm.status();
+  if (s.ok()) {
+    s = WithPoolSnapshot(**dm, pool, metadata_dev, [&] {
+      status = read();
+      return absl::OkStatus();
+    });
   }
-  return status;
+  if (s.ok()) return status;
+  fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(who.size()), who.data(),
+          static_cast<int>(s.message().size()), s.message().data());
+  return 1;
+}
+
+absl::StatusOr<std::string> BlockDeviceNode(absl::string_view dev) {
+  std::string uevent = absl::StrCat("/sys/dev/block/", dev, "/uevent");
+  mountns::UniqueFd fd(open(uevent.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return dmkit::ErrnoError(
+        errno, absl::StrCat("block device ", dev, ": ", "open ", uevent));
+  }
+  char buf[4096];
+  ssize_t n = read(fd.get(), buf, sizeof(buf) - 1);
+  if (n < 0) return dmkit::ErrnoError(errno, absl::StrCat("read ", uevent));
+  std::string node;
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(buf, static_cast<size_t>(n)), '\n')) {
+    if (absl::ConsumePrefix(&line, "DEVNAME=") && !line.empty()) {
+      node = absl::StrCat("/dev/", line);
+    }
+  }
+  struct stat st;
+  if (node.empty() || stat(node.c_str(), &st) != 0 || !S_ISBLK(st.st_mode) ||
+      absl::StrCat(major(st.st_rdev), ":", minor(st.st_rdev)) != dev) {
+    return dmkit::ErrnoError(
+        ENOENT,
+        absl::StrCat("block device ", dev, " has no node in /dev",
+                     node.empty() ? "" : absl::StrCat(" (", node, ")")));
+  }
+  return node;
 }
 
 }  // namespace dmkit::thin

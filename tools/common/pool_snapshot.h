@@ -1,10 +1,11 @@
-// File: tools/thin/pool_snapshot.h
+// File: tools/common/pool_snapshot.h
 //
-// `--pool NAME` of `dmkit thin ls|dump`: an active pool's metadata is read
-// only through a metadata snapshot the pool holds for us (the
-// reserve_metadata_snap message), released again on every path.
-#ifndef DMKIT_TOOLS_THIN_POOL_SNAPSHOT_H_
-#define DMKIT_TOOLS_THIN_POOL_SNAPSHOT_H_
+// An active pool's metadata, read only through a metadata snapshot the pool
+// holds for us (the reserve_metadata_snap message), released again on every
+// path: `dmkit thin ls|dump --pool` and the docker applet's view of the
+// pool's thin devices (`docker ls --orphans`, `gc`, `mount --device-id`).
+#ifndef DMKIT_TOOLS_COMMON_POOL_SNAPSHOT_H_
+#define DMKIT_TOOLS_COMMON_POOL_SNAPSHOT_H_
 
 #include <signal.h>
 
@@ -12,6 +13,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "dmioctl/device_mapper.h"
 
 namespace dmkit::thin {
@@ -47,17 +49,36 @@ class HeldMetadataSnap {
   std::string pool_;
 };
 
+// WithPoolSnapshot()
+//
+// Runs `read` while `pool`'s metadata snapshot is held (the metadata device
+// `metadata_dev` then holds it at the superblock's held root), then
+// releases it. SIGINT, SIGTERM, SIGHUP and SIGPIPE wait until the release.
+// Returns the first error: the reserve's, `read`'s (with the release's
+// appended if that failed too), or the release's.
+absl::Status WithPoolSnapshot(dmioctl::DeviceMapper& dm,
+                              const std::string& pool,
+                              const std::string& metadata_dev,
+                              absl::FunctionRef<absl::Status()> read);
+
 // RunWithPoolSnapshot()
 //
 // Runs `read` (an applet command body returning its exit status) while
 // `pool`'s metadata snapshot is held, then releases it; with an empty `pool`
-// just runs `read`. Errors go to stderr as "dmkit thin COMMAND: ...". The
-// release failing makes the status 1.
+// just runs `read`. Errors go to stderr as "<who>: ..." (who: "dmkit thin
+// ls"). The release failing makes the status 1.
 int RunWithPoolSnapshot(absl::StatusOr<dmioctl::DeviceMapper*> dm,
-                        const char* command, const std::string& pool,
+                        absl::string_view who, const std::string& pool,
                         const std::string& metadata_dev,
                         absl::FunctionRef<int()> read);
 
+// BlockDeviceNode()
+//
+// The /dev node of block device `dev` ("7:1", as a pool's table names its
+// metadata device): /dev/<DEVNAME> from /sys/dev/block/MAJ:MIN/uevent,
+// checked to be that block device. ENOENT when there is none.
+absl::StatusOr<std::string> BlockDeviceNode(absl::string_view dev);
+
 }  // namespace dmkit::thin
 
-#endif  // DMKIT_TOOLS_THIN_POOL_SNAPSHOT_H_
+#endif  // DMKIT_TOOLS_COMMON_POOL_SNAPSHOT_H_
