@@ -186,25 +186,6 @@ absl::Status WithPoolSnapshot(dmioctl::DeviceMapper& dm,
       dmkit::ErrnoOf(status));
 }
 
-int RunWithPoolSnapshot(absl::StatusOr<dmioctl::DeviceMapper*> dm,
-                        absl::string_view who, const std::string& pool,
-                        const std::string& metadata_dev,
-                        absl::FunctionRef<int()> read) {
-  if (pool.empty()) return read();
-  int status = 0;
-  absl::Status s = dm.status();
-  if (s.ok()) {
-    s = WithPoolSnapshot(**dm, pool, metadata_dev, [&] {
-      status = read();
-      return absl::OkStatus();
-    });
-  }
-  if (s.ok()) return status;
-  fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(who.size()), who.data(),
-          static_cast<int>(s.message().size()), s.message().data());
-  return 1;
-}
-
 absl::StatusOr<std::string> BlockDeviceNode(absl::string_view dev) {
   std::string uevent = absl::StrCat("/sys/dev/block/", dev, "/uevent");
   mountns::UniqueFd fd(open(uevent.c_str(), O_RDONLY | O_CLOEXEC));

@@ -61,17 +61,6 @@ absl::Status WithPoolSnapshot(dmioctl::DeviceMapper& dm,
                               const std::string& metadata_dev,
                               absl::FunctionRef<absl::Status()> read);
 
-// RunWithPoolSnapshot()
-//
-// Runs `read` (an applet command body returning its exit status) while
-// `pool`'s metadata snapshot is held, then releases it; with an empty `pool`
-// just runs `read`. Errors go to stderr as "<who>: ..." (who: "dmkit thin
-// ls"). The release failing makes the status 1.
-int RunWithPoolSnapshot(absl::StatusOr<dmioctl::DeviceMapper*> dm,
-                        absl::string_view who, const std::string& pool,
-                        const std::string& metadata_dev,
-                        absl::FunctionRef<int()> read);
-
 // BlockDeviceNode()
 //
 // The /dev node of block device `dev` ("7:1", as a pool's table names its

@@ -137,9 +137,180 @@ class MappingEmitter {
   uint64_t len_ = 0;
 };
 
-int Dump(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
-  bool snap = false;
+// What `ls` and `dump` read: DEV, or with --pool the metadata snapshot of
+// the active pool whose metadata device DEV is.
+struct MetadataSource {
+  std::string dev;
   std::string pool;
+  bool snap = false;  // -m, or --pool
+};
+
+// Returned by the argument parsers when the command goes on.
+constexpr int kGoOn = -1;
+
+// Options both commands take; false for any other.
+bool TakeSourceOption(int c, MetadataSource* from) {
+  if (c == 'm') {
+    from->snap = true;
+  } else if (c == 3) {
+    from->pool = optarg;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The one DEV operand after the options.
+int TakeDevice(const char* command, int argc, char** argv,
+               MetadataSource* from) {
+  if (argc - optind != 1) {
+    return UsageError(command, argc == optind ? "no metadata device given"
+                                              : "more than one device given");
+  }
+  from->dev = argv[optind];
+  // With --pool the snapshot the pool holds for us is what is read.
+  from->snap |= !from->pool.empty();
+  return kGoOn;
+}
+
+// Runs `read` on the metadata `from` names, its superblock checked (with
+// -m, the snapshot's); with --pool while the pool's metadata snapshot is
+// held, released after. `*data_blocks` (if given) is the pool's data block
+// count. Returns the exit status.
+int ReadMetadata(
+    OpenDeviceMapper open_dm, const char* command, const MetadataSource& from,
+    uint64_t* data_blocks,
+    absl::FunctionRef<int(const Source&, const Superblock&)> read) {
+  auto open_and_read = [&]() -> int {
+    // Like thin-provisioning-tools: O_EXCL unless reading the metadata
+    // snapshot, so a pool's live metadata device is refused (EBUSY).
+    absl::StatusOr<Source> source =
+        Source::Open(from.dev, /*writable=*/false, /*exclusive=*/!from.snap);
+    if (!source.ok()) return Fail(command, source.status());
+    absl::StatusOr<Superblock> sb =
+        OpenMetadata(*source, from.snap, data_blocks);
+    if (!sb.ok()) return Fail(command, sb.status());
+    return read(*source, *sb);
+  };
+  if (from.pool.empty()) return open_and_read();
+  absl::StatusOr<dmioctl::DeviceMapper*> dm = open_dm();
+  if (!dm.ok()) return Fail(command, dm.status());
+  int status = 0;
+  absl::Status held = WithPoolSnapshot(**dm, from.pool, from.dev, [&] {
+    status = open_and_read();
+    return absl::OkStatus();
+  });
+  return held.ok() ? status : Fail(command, held);
+}
+
+using DetailsList = std::vector<std::pair<uint64_t, DeviceDetails>>;
+
+// Every device's details, in device order.
+absl::StatusOr<DetailsList> ReadAllDetails(const Source& source,
+                                           const Superblock& sb,
+                                           bool ignore_non_fatal) {
+  Walker walker(source);
+  walker.set_ignore_non_fatal(ignore_non_fatal);
+  DetailsList details;
+  if (absl::Status s = ReadDetails(walker, sb.device_details_root, &details);
+      !s.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(source.name(), ": device details tree: ", s.message()));
+  }
+  return details;
+}
+
+// The error of a mapping tree that could not be read.
+absl::Status MappingTreeError(const Source& source, uint64_t dev,
+                              const absl::Status& s) {
+  return absl::DataLossError(absl::StrCat(
+      source.name(), ": mapping tree of device ", dev, ": ", s.message(),
+      " (metadata contains errors; run 'dmkit thin check' for details)"));
+}
+
+// thin_dump's <superblock> line.
+void PutSuperblock(const Superblock& sb, Output& out) {
+  // A metadata snapshot's space map roots are zero: 0.9.0 prints 0.
+  uint64_t nr_data_blocks = sb.location == 0 ? sb.data_space_map.nr_blocks : 0;
+  out.Put("<superblock uuid=\"\" time=\"").Uint(sb.time);
+  out.Put("\" transaction=\"").Uint(sb.transaction_id);
+  out.Put("\" flags=\"").Uint(sb.flags);
+  out.Put("\" version=\"").Uint(sb.version);
+  out.Put("\" data_block_size=\"").Uint(sb.data_block_size);
+  out.Put("\" nr_data_blocks=\"").Uint(nr_data_blocks).Put("\">\n");
+}
+
+// thin_dump's <device> line.
+void PutDevice(uint64_t dev, const DeviceDetails& d, Output& out) {
+  out.Put("  <device dev_id=\"").Uint(dev & 0xffffffff);
+  out.Put("\" mapped_blocks=\"").Uint(d.mapped_blocks);
+  out.Put("\" transaction=\"").Uint(d.transaction_id);
+  out.Put("\" creation_time=\"").Uint(d.creation_time);
+  out.Put("\" snap_time=\"").Uint(d.snapshotted_time).Put("\">\n");
+}
+
+// Every device with its mappings, in device order, streamed to `out`; stops
+// early (OK) once `out` fails.
+absl::Status DumpDevices(const Source& source, const Superblock& sb,
+                         const DetailsList& details, Output& out) {
+  Walker top(source);
+  Walker device(source);
+  top.set_ignore_non_fatal(true);
+  device.set_ignore_non_fatal(true);
+  MappingEmitter emitter(out);
+  uint64_t current_dev = 0;
+  absl::Status s = top.Walk(sb.data_mapping_root, 8, [&](const Leaf& leaf) {
+    for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
+      uint64_t dev = current_dev = leaf.key(i);
+      auto it = std::lower_bound(
+          details.begin(), details.end(), dev,
+          [](const auto& d, uint64_t k) { return d.first < k; });
+      if (it == details.end() || it->first != dev) {
+        return absl::DataLossError(
+            absl::StrCat("mappings present for device ", dev,
+                         ", but it isn't present in device tree"));
+      }
+      PutDevice(dev, it->second, out);
+      device.ForgetVisited();
+      absl::Status ds = device.Walk(leaf.value64(i), 8, [&](const Leaf& m) {
+        for (uint32_t j = 0; j < m.nr_entries; ++j) {
+          uint64_t v = m.value64(j);
+          emitter.Add(m.key(j), v >> 24, static_cast<uint32_t>(v & 0xffffff));
+        }
+        return absl::OkStatus();
+      });
+      emitter.End();
+      out.Put("  </device>\n");
+      if (!ds.ok()) return ds;
+      if (out.failed()) return absl::OkStatus();
+    }
+    return absl::OkStatus();
+  });
+  return s.ok() ? s : MappingTreeError(source, current_dev, s);
+}
+
+int DumpMetadata(const Source& source, const Superblock& sb) {
+  // thin_dump 0.9.0 walks with ignore_non_fatal: underfull nodes pass
+  // (thin_ls does not ignore them).
+  absl::StatusOr<DetailsList> details =
+      ReadAllDetails(source, sb, /*ignore_non_fatal=*/true);
+  if (!details.ok()) return Fail("dump", details.status());
+  Output out(STDOUT_FILENO);
+  PutSuperblock(sb, out);
+  if (absl::Status s = DumpDevices(source, sb, *details, out); !s.ok()) {
+    out.Flush();
+    return Fail("dump", s);
+  }
+  out.Put("</superblock>\n");
+  if (!out.Flush()) {
+    return Fail("dump", absl::UnknownError(absl::StrCat(
+                            "write to standard output: ", strerror(errno))));
+  }
+  return 0;
+}
+
+int Dump(OpenDeviceMapper open_dm, int argc, char** argv) {
+  MetadataSource from;
   static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
                                  {"metadata-snap", no_argument, nullptr, 'm'},
                                  {"format", required_argument, nullptr, 'f'},
@@ -149,127 +320,22 @@ int Dump(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, "hmf:", kLong, nullptr)) != -1) {
-    switch (c) {
-      case 'h':
-        fputs(kDumpUsage, stdout);
-        return 0;
-      case 'm':
-        snap = true;
-        break;
-      case 3:
-        pool = optarg;
-        break;
-      case 'f':
-        if (strcmp(optarg, "xml") != 0) {
-          return UsageError("dump", absl::StrCat("unsupported format '", optarg,
-                                                 "' (only xml)"));
-        }
-        break;
-      default:
-        return UsageError("dump",
-                          absl::StrCat("bad option '", argv[optind - 1], "'"));
+    if (TakeSourceOption(c, &from)) continue;
+    if (c == 'h') {
+      fputs(kDumpUsage, stdout);
+      return 0;
+    }
+    if (c != 'f') {
+      return UsageError("dump",
+                        absl::StrCat("bad option '", argv[optind - 1], "'"));
+    }
+    if (strcmp(optarg, "xml") != 0) {
+      return UsageError(
+          "dump", absl::StrCat("unsupported format '", optarg, "' (only xml)"));
     }
   }
-  if (argc - optind != 1) {
-    return UsageError("dump", argc == optind ? "no metadata device given"
-                                             : "more than one device given");
-  }
-  // With --pool the snapshot the pool holds for us is what is read.
-  snap |= !pool.empty();
-  return RunWithPoolSnapshot(
-      std::move(dm), "dmkit thin dump", pool, argv[optind], [&]() -> int {
-        // Like thin-provisioning-tools: O_EXCL unless reading the metadata
-        // snapshot, so a pool's live metadata device is refused (EBUSY).
-        absl::StatusOr<Source> source =
-            Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
-        if (!source.ok()) return Fail("dump", source.status());
-        absl::StatusOr<Superblock> sb = OpenMetadata(*source, snap, nullptr);
-        if (!sb.ok()) return Fail("dump", sb.status());
-
-        // thin_dump 0.9.0 walks with ignore_non_fatal: underfull nodes pass
-        // (thin_ls does not ignore them).
-        Walker details_walker(*source);
-        details_walker.set_ignore_non_fatal(true);
-        std::vector<std::pair<uint64_t, DeviceDetails>> details;
-        if (absl::Status s =
-                ReadDetails(details_walker, sb->device_details_root, &details);
-            !s.ok()) {
-          return Fail("dump", absl::DataLossError(absl::StrCat(
-                                  source->name(),
-                                  ": device details tree: ", s.message())));
-        }
-
-        Output out(STDOUT_FILENO);
-        // A metadata snapshot's space map roots are zero: 0.9.0 prints 0.
-        uint64_t nr_data_blocks =
-            sb->location == 0 ? sb->data_space_map.nr_blocks : 0;
-        out.Put("<superblock uuid=\"\" time=\"").Uint(sb->time);
-        out.Put("\" transaction=\"").Uint(sb->transaction_id);
-        out.Put("\" flags=\"").Uint(sb->flags);
-        out.Put("\" version=\"").Uint(sb->version);
-        out.Put("\" data_block_size=\"").Uint(sb->data_block_size);
-        out.Put("\" nr_data_blocks=\"").Uint(nr_data_blocks).Put("\">\n");
-
-        Walker top(*source);
-        Walker device(*source);
-        top.set_ignore_non_fatal(true);
-        device.set_ignore_non_fatal(true);
-        MappingEmitter emitter(out);
-        uint64_t current_dev = 0;
-        absl::Status s =
-            top.Walk(sb->data_mapping_root, 8, [&](const Leaf& leaf) {
-              for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
-                uint64_t dev = leaf.key(i);
-                current_dev = dev;
-                auto it = std::lower_bound(
-                    details.begin(), details.end(), dev,
-                    [](const auto& d, uint64_t k) { return d.first < k; });
-                if (it == details.end() || it->first != dev) {
-                  return absl::DataLossError(
-                      absl::StrCat("mappings present for device ", dev,
-                                   ", but it isn't present in device tree"));
-                }
-                const DeviceDetails& d = it->second;
-                out.Put("  <device dev_id=\"").Uint(dev & 0xffffffff);
-                out.Put("\" mapped_blocks=\"").Uint(d.mapped_blocks);
-                out.Put("\" transaction=\"").Uint(d.transaction_id);
-                out.Put("\" creation_time=\"").Uint(d.creation_time);
-                out.Put("\" snap_time=\"")
-                    .Uint(d.snapshotted_time)
-                    .Put("\">\n");
-                device.ForgetVisited();
-                absl::Status ds =
-                    device.Walk(leaf.value64(i), 8, [&](const Leaf& m) {
-                      for (uint32_t j = 0; j < m.nr_entries; ++j) {
-                        uint64_t v = m.value64(j);
-                        emitter.Add(m.key(j), v >> 24,
-                                    static_cast<uint32_t>(v & 0xffffff));
-                      }
-                      return absl::OkStatus();
-                    });
-                emitter.End();
-                out.Put("  </device>\n");
-                if (!ds.ok()) return ds;
-                if (out.failed()) return absl::OkStatus();
-              }
-              return absl::OkStatus();
-            });
-        if (!s.ok()) {
-          out.Flush();
-          return Fail("dump", absl::DataLossError(absl::StrCat(
-                                  source->name(), ": mapping tree of device ",
-                                  current_dev, ": ", s.message(),
-                                  " (metadata contains errors; run 'dmkit thin "
-                                  "check' for details)")));
-        }
-        out.Put("</superblock>\n");
-        if (!out.Flush()) {
-          return Fail("dump",
-                      absl::UnknownError(absl::StrCat(
-                          "write to standard output: ", strerror(errno))));
-        }
-        return 0;
-      });
+  if (int r = TakeDevice("dump", argc, argv, &from); r != kGoOn) return r;
+  return ReadMetadata(open_dm, "dump", from, nullptr, &DumpMetadata);
 }
 
 // ---------------------------------------------------------------------------
@@ -384,12 +450,34 @@ class MappingSet {
   std::vector<uint64_t> bits_;
 };
 
-int Ls(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
-  bool snap = false;
-  std::string pool;
+// `thin ls`'s options.
+struct LsOptions {
+  MetadataSource from;
   bool headers = true;
   bool json = false;
   std::vector<Field> fields = {kDev, kMapped, kCreateTime, kSnapTime};
+};
+
+// -o's list. As getline(',') splits: an empty item is an error, a trailing
+// comma is not.
+int ParseFields(absl::string_view list, std::vector<Field>* fields) {
+  fields->clear();
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    absl::string_view item = list.substr(0, comma);
+    list = comma == absl::string_view::npos ? absl::string_view()
+                                            : list.substr(comma + 1);
+    int f = 0;
+    while (f < kNumFields && item != kFieldNames[f]) ++f;
+    if (f == kNumFields) {
+      return UsageError("ls", absl::StrCat("unknown field '", item, "'"));
+    }
+    fields->push_back(static_cast<Field>(f));
+  }
+  return kGoOn;
+}
+
+int ParseLsArgs(int argc, char** argv, LsOptions* o) {
   static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
                                  {"metadata-snap", no_argument, nullptr, 'm'},
                                  {"format", required_argument, nullptr, 'o'},
@@ -401,215 +489,212 @@ int Ls(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, "hmo:", kLong, nullptr)) != -1) {
+    if (TakeSourceOption(c, &o->from)) continue;
     switch (c) {
       case 'h':
         fputs(kLsUsage, stdout);
         return 0;
-      case 'm':
-        snap = true;
-        break;
-      case 3:
-        pool = optarg;
-        break;
       case 1:
-        headers = false;
+        o->headers = false;
         break;
       case 2:
-        json = true;
+        o->json = true;
         break;
-      case 'o': {
-        fields.clear();
-        // As getline(',') splits: an empty item is an error, a trailing
-        // comma is not.
-        absl::string_view list = optarg;
-        while (!list.empty()) {
-          size_t comma = list.find(',');
-          absl::string_view item = list.substr(0, comma);
-          list = comma == absl::string_view::npos ? absl::string_view()
-                                                  : list.substr(comma + 1);
-          int f = 0;
-          while (f < kNumFields && item != kFieldNames[f]) ++f;
-          if (f == kNumFields) {
-            return UsageError("ls", absl::StrCat("unknown field '", item, "'"));
-          }
-          fields.push_back(static_cast<Field>(f));
-        }
+      case 'o':
+        if (int r = ParseFields(optarg, &o->fields); r != kGoOn) return r;
         break;
-      }
       default:
         return UsageError("ls",
                           absl::StrCat("bad option '", argv[optind - 1], "'"));
     }
   }
-  if (argc - optind != 1) {
-    return UsageError("ls", argc == optind ? "no metadata device given"
-                                           : "more than one device given");
+  return TakeDevice("ls", argc, argv, &o->from);
+}
+
+bool NeedsSharing(const std::vector<Field>& fields) {
+  for (Field f : fields) {
+    if (f == kExclusiveBlocks || f == kSharedBlocks || f == kExclusiveSectors ||
+        f == kSharedSectors || f == kExclusiveBytes || f == kSharedBytes ||
+        f == kExclusive || f == kShared) {
+      return true;
+    }
   }
-  // With --pool the snapshot the pool holds for us is what is read.
-  snap |= !pool.empty();
-  return RunWithPoolSnapshot(
-      std::move(dm), "dmkit thin ls", pool, argv[optind], [&]() -> int {
-        // Like thin-provisioning-tools: O_EXCL unless reading the metadata
-        // snapshot, so a pool's live metadata device is refused (EBUSY).
-        absl::StatusOr<Source> source =
-            Source::Open(argv[optind], /*writable=*/false, /*exclusive=*/!snap);
-        if (!source.ok()) return Fail("ls", source.status());
-        uint64_t data_blocks = 0;
-        absl::StatusOr<Superblock> sb =
-            OpenMetadata(*source, snap, &data_blocks);
-        if (!sb.ok()) return Fail("ls", sb.status());
+  return false;
+}
 
-        Walker walker(*source);
-        std::vector<std::pair<uint64_t, DeviceDetails>> details;
-        if (absl::Status s =
-                ReadDetails(walker, sb->device_details_root, &details);
-            !s.ok()) {
-          return Fail("ls", absl::DataLossError(absl::StrCat(
-                                source->name(),
-                                ": device details tree: ", s.message())));
-        }
-
-        bool need_sharing = false;
-        for (Field f : fields) {
-          need_sharing |= f == kExclusiveBlocks || f == kSharedBlocks ||
-                          f == kExclusiveSectors || f == kSharedSectors ||
-                          f == kExclusiveBytes || f == kSharedBytes ||
-                          f == kExclusive || f == kShared;
-        }
-        // Pass 1 counts each data block's references over all devices; pass 2
-        // counts, per device, the mappings whose block has one reference.
-        std::vector<uint64_t> exclusive(details.size(), 0);
-        if (need_sharing) {
-          MappingSet set(data_blocks);
-          std::vector<uint64_t> roots;
-          roots.reserve(details.size());
-          for (const auto& [dev, d] : details) {
-            uint8_t root[8];
-            absl::Status s = walker.Lookup(sb->data_mapping_root, dev, 8, root);
-            if (!s.ok()) {
-              return Fail(
-                  "ls",
-                  absl::DataLossError(absl::StrCat(
-                      source->name(), ": device ", dev,
-                      ": couldn't find mapping tree root: ", s.message())));
-            }
-            roots.push_back(Le64(root));
-          }
-          for (int pass = 1; pass <= 2; ++pass) {
-            for (size_t i = 0; i < details.size(); ++i) {
-              walker.ForgetVisited();
-              uint64_t count = 0;
-              absl::Status s = walker.Walk(roots[i], 8, [&](const Leaf& leaf) {
-                for (uint32_t j = 0; j < leaf.nr_entries; ++j) {
-                  uint64_t block = leaf.value64(j) >> 24;
-                  if (pass == 1) {
-                    if (absl::Status is = set.Inc(block); !is.ok()) return is;
-                  } else {
-                    count += set.Exclusive(block);
-                  }
-                }
-                return absl::OkStatus();
-              });
-              if (!s.ok()) {
-                return Fail("ls",
-                            absl::DataLossError(absl::StrCat(
-                                source->name(), ": mapping tree of device ",
-                                details[i].first, ": ", s.message(),
-                                " (metadata contains errors; run 'dmkit thin "
-                                "check' for details)")));
-              }
-              exclusive[i] = count;
-            }
+// Per device, the mappings whose data block no other mapping uses. Pass 1
+// counts each data block's references over all devices; pass 2 counts,
+// per device, the mappings whose block has one reference.
+absl::StatusOr<std::vector<uint64_t>> CountExclusive(const Source& source,
+                                                     const Superblock& sb,
+                                                     const DetailsList& details,
+                                                     uint64_t data_blocks) {
+  Walker walker(source);
+  std::vector<uint64_t> roots;
+  roots.reserve(details.size());
+  for (const auto& [dev, d] : details) {
+    uint8_t root[8];
+    absl::Status s = walker.Lookup(sb.data_mapping_root, dev, 8, root);
+    if (!s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(source.name(), ": device ", dev,
+                       ": couldn't find mapping tree root: ", s.message()));
+    }
+    roots.push_back(Le64(root));
+  }
+  MappingSet set(data_blocks);
+  std::vector<uint64_t> exclusive(details.size(), 0);
+  for (int pass = 1; pass <= 2; ++pass) {
+    for (size_t i = 0; i < details.size(); ++i) {
+      walker.ForgetVisited();
+      uint64_t count = 0;
+      absl::Status s = walker.Walk(roots[i], 8, [&](const Leaf& leaf) {
+        for (uint32_t j = 0; j < leaf.nr_entries; ++j) {
+          uint64_t block = leaf.value64(j) >> 24;
+          if (pass == 1) {
+            if (absl::Status is = set.Inc(block); !is.ok()) return is;
+          } else {
+            count += set.Exclusive(block);
           }
         }
-
-        uint64_t block_sectors = sb->data_block_size;
-        auto value = [&](Field f, size_t i) -> uint64_t {
-          const DeviceDetails& d = details[i].second;
-          uint64_t mapped = d.mapped_blocks;
-          uint64_t excl = exclusive[i];
-          switch (f) {
-            case kDev:
-              return details[i].first;
-            case kMappedBlocks:
-              return mapped;
-            case kExclusiveBlocks:
-              return excl;
-            case kSharedBlocks:
-              return mapped - excl;
-            case kMappedSectors:
-            case kMapped:
-              return mapped * block_sectors;
-            case kExclusiveSectors:
-            case kExclusive:
-              return excl * block_sectors;
-            case kSharedSectors:
-            case kShared:
-              return (mapped - excl) * block_sectors;
-            case kMappedBytes:
-              return mapped * block_sectors * 512;
-            case kExclusiveBytes:
-              return excl * block_sectors * 512;
-            case kSharedBytes:
-              return (mapped - excl) * block_sectors * 512;
-            case kTransaction:
-              return d.transaction_id;
-            case kCreateTime:
-              return d.creation_time;
-            case kSnapTime:
-              return d.snapshotted_time;
-            case kNumFields:
-              break;
-          }
-          return 0;
-        };
-        auto human = [](Field f) {
-          return f == kMapped || f == kExclusive || f == kShared;
-        };
-
-        if (json) {
-          json::Writer w;
-          w.BeginObject().Key("devices").BeginArray();
-          for (size_t i = 0; i < details.size(); ++i) {
-            w.BeginObject();
-            for (Field f : fields) {
-              std::string key = kFieldNames[f];
-              for (char& ch : key) ch = static_cast<char>(tolower(ch));
-              w.Key(key).Uint(human(f) ? value(f, i) * 512 : value(f, i));
-            }
-            w.EndObject();
-          }
-          w.EndArray().EndObject();
-          std::string text = w.Take();
-          fputs(text.c_str(), stdout);
-          return 0;
-        }
-
-        // thin_ls's grid: every column right-aligned to its widest cell, each
-        // cell followed by one space.
-        std::vector<std::string> cells;
-        if (headers) {
-          for (Field f : fields) cells.push_back(kFieldNames[f]);
-        }
-        for (size_t i = 0; i < details.size(); ++i) {
-          for (Field f : fields) {
-            cells.push_back(human(f) ? FormatDiskUnit(value(f, i))
-                                     : Decimal(value(f, i)));
-          }
-        }
-        size_t cols = fields.size();
-        if (cols == 0) return 0;
-        std::vector<size_t> width(cols, 0);
-        for (size_t k = 0; k < cells.size(); ++k) {
-          width[k % cols] = std::max(width[k % cols], cells[k].size());
-        }
-        Output out(STDOUT_FILENO);
-        for (size_t k = 0; k < cells.size(); ++k) {
-          out.Put(std::string(width[k % cols] - cells[k].size(), ' '));
-          out.Put(cells[k]).Put(k % cols == cols - 1 ? " \n" : " ");
-        }
-        return out.Flush() ? 0 : 1;
+        return absl::OkStatus();
       });
+      if (!s.ok()) return MappingTreeError(source, details[i].first, s);
+      exclusive[i] = count;
+    }
+  }
+  return exclusive;
+}
+
+// One device's row, for the fields and the output.
+struct LsRow {
+  uint64_t dev;
+  const DeviceDetails* details;
+  uint64_t exclusive;  // 0 unless a field needs it
+};
+
+// Field `f` of `row`; MAPPED, EXCLUSIVE and SHARED in sectors.
+uint64_t FieldValue(Field f, const LsRow& row, uint64_t block_sectors) {
+  const uint64_t mapped = row.details->mapped_blocks;
+  const uint64_t excl = row.exclusive;
+  switch (f) {
+    case kDev:
+      return row.dev;
+    case kMappedBlocks:
+      return mapped;
+    case kExclusiveBlocks:
+      return excl;
+    case kSharedBlocks:
+      return mapped - excl;
+    case kMappedSectors:
+    case kMapped:
+      return mapped * block_sectors;
+    case kExclusiveSectors:
+    case kExclusive:
+      return excl * block_sectors;
+    case kSharedSectors:
+    case kShared:
+      return (mapped - excl) * block_sectors;
+    case kMappedBytes:
+      return mapped * block_sectors * 512;
+    case kExclusiveBytes:
+      return excl * block_sectors * 512;
+    case kSharedBytes:
+      return (mapped - excl) * block_sectors * 512;
+    case kTransaction:
+      return row.details->transaction_id;
+    case kCreateTime:
+      return row.details->creation_time;
+    case kSnapTime:
+      return row.details->snapshotted_time;
+    case kNumFields:
+      break;
+  }
+  return 0;
+}
+
+// The fields thin_ls prints as a human-readable size.
+bool IsHumanSize(Field f) {
+  return f == kMapped || f == kExclusive || f == kShared;
+}
+
+int PrintLsJson(const std::vector<Field>& fields,
+                const std::vector<LsRow>& rows, uint64_t block_sectors) {
+  json::Writer w;
+  w.BeginObject().Key("devices").BeginArray();
+  for (const LsRow& row : rows) {
+    w.BeginObject();
+    for (Field f : fields) {
+      std::string key = kFieldNames[f];
+      for (char& ch : key) ch = static_cast<char>(tolower(ch));
+      uint64_t v = FieldValue(f, row, block_sectors);
+      w.Key(key).Uint(IsHumanSize(f) ? v * 512 : v);
+    }
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  std::string text = w.Take();
+  fputs(text.c_str(), stdout);
+  return 0;
+}
+
+// thin_ls's grid: every column right-aligned to its widest cell, each cell
+// followed by one space.
+int PrintLsGrid(const LsOptions& o, const std::vector<LsRow>& rows,
+                uint64_t block_sectors) {
+  std::vector<std::string> cells;
+  if (o.headers) {
+    for (Field f : o.fields) cells.push_back(kFieldNames[f]);
+  }
+  for (const LsRow& row : rows) {
+    for (Field f : o.fields) {
+      uint64_t v = FieldValue(f, row, block_sectors);
+      cells.push_back(IsHumanSize(f) ? FormatDiskUnit(v) : Decimal(v));
+    }
+  }
+  size_t cols = o.fields.size();
+  if (cols == 0) return 0;
+  std::vector<size_t> width(cols, 0);
+  for (size_t k = 0; k < cells.size(); ++k) {
+    width[k % cols] = std::max(width[k % cols], cells[k].size());
+  }
+  Output out(STDOUT_FILENO);
+  for (size_t k = 0; k < cells.size(); ++k) {
+    out.Put(std::string(width[k % cols] - cells[k].size(), ' '));
+    out.Put(cells[k]).Put(k % cols == cols - 1 ? " \n" : " ");
+  }
+  return out.Flush() ? 0 : 1;
+}
+
+int ListDevices(const LsOptions& o, const Source& source, const Superblock& sb,
+                uint64_t data_blocks) {
+  absl::StatusOr<DetailsList> details =
+      ReadAllDetails(source, sb, /*ignore_non_fatal=*/false);
+  if (!details.ok()) return Fail("ls", details.status());
+  std::vector<uint64_t> exclusive(details->size(), 0);
+  if (NeedsSharing(o.fields)) {
+    absl::StatusOr<std::vector<uint64_t>> counted =
+        CountExclusive(source, sb, *details, data_blocks);
+    if (!counted.ok()) return Fail("ls", counted.status());
+    exclusive = *std::move(counted);
+  }
+  std::vector<LsRow> rows;
+  rows.reserve(details->size());
+  for (size_t i = 0; i < details->size(); ++i) {
+    rows.push_back({(*details)[i].first, &(*details)[i].second, exclusive[i]});
+  }
+  return o.json ? PrintLsJson(o.fields, rows, sb.data_block_size)
+                : PrintLsGrid(o, rows, sb.data_block_size);
+}
+
+int Ls(OpenDeviceMapper open_dm, int argc, char** argv) {
+  LsOptions o;
+  if (int r = ParseLsArgs(argc, argv, &o); r != kGoOn) return r;
+  uint64_t data_blocks = 0;
+  return ReadMetadata(open_dm, "ls", o.from, &data_blocks,
+                      [&](const Source& source, const Superblock& sb) {
+                        return ListDevices(o, source, sb, data_blocks);
+                      });
 }
 
 constexpr char kUsage[] =
@@ -631,7 +716,7 @@ namespace dmkit {
 
 namespace thin {
 
-int Run(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
+int Run(OpenDeviceMapper open_dm, int argc, char** argv) {
   if (argc < 2) {
     fputs(thin::kUsage, stderr);
     return 1;
@@ -641,8 +726,8 @@ int Run(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
     fputs(thin::kUsage, stdout);
     return 0;
   }
-  if (command == "ls") return thin::Ls(std::move(dm), argc - 1, argv + 1);
-  if (command == "dump") return thin::Dump(std::move(dm), argc - 1, argv + 1);
+  if (command == "ls") return thin::Ls(open_dm, argc - 1, argv + 1);
+  if (command == "dump") return thin::Dump(open_dm, argc - 1, argv + 1);
   if (command == "check") return thin::CheckMain(argc - 1, argv + 1);
   fprintf(stderr,
           "dmkit thin: unknown command '%s' (ls, dump or check; try 'dmkit "
@@ -654,9 +739,8 @@ int Run(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv) {
 }  // namespace thin
 
 int ThinMain(int argc, char** argv) {
-  // Only --pool talks to the kernel; DeviceMapper::Instance() reports a
-  // failed open of the control device to that command alone.
-  return thin::Run(dmioctl::DeviceMapper::Instance(), argc, argv);
+  // Only --pool talks to the kernel: the control device is opened then.
+  return thin::Run(&dmioctl::DeviceMapper::Instance, argc, argv);
 }
 
 }  // namespace dmkit

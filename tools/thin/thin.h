@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dmioctl/device_mapper.h"
@@ -22,9 +23,13 @@ int Fail(const char* command, const absl::Status& status);
 // A usage error on stderr; returns 1.
 int UsageError(const char* command, const std::string& what);
 
-// dmkit thin ARGS (argv[0] is "thin") with the DeviceMapper --pool uses
-// (its open's error, reported only when --pool is given).
-int Run(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv);
+// Opens device-mapper, or says why it could not.
+using OpenDeviceMapper =
+    absl::FunctionRef<absl::StatusOr<dmioctl::DeviceMapper*>()>;
+
+// dmkit thin ARGS (argv[0] is "thin"); `open_dm` is called only for --pool,
+// once the command line has been parsed.
+int Run(OpenDeviceMapper open_dm, int argc, char** argv);
 
 // dmkit thin check ARGS (argv[0] is "check").
 int CheckMain(int argc, char** argv);
