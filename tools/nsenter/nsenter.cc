@@ -250,20 +250,23 @@ absl::StatusOr<mountns::UniqueFd> OpenTargetFd(pid_t target,
   return mountns::OpenFile(where, O_RDONLY);
 }
 
-int Run(int argc, char** argv) {
-  Reporter reporter(argc > 0 ? Basename(argv[0]) : "nsenter");
-  // Quietly first: getopt's own complaint must not come before the error of
-  // a file named earlier on the line.
-  nsenter::Args options = nsenter::ParseArgs(argc, argv, /*quiet=*/true);
+// What Run() opens before entering anything.
+struct Opened {
   mountns::NamespaceSet namespaces;
   mountns::UniqueFd root_fd;
   mountns::UniqueFd wd_fd;
+};
 
-  // util-linux opens each file as it parses its option: the ones named
-  // before a bad option or --help can fail first.
+// Returned by the steps of Run() when it goes on.
+constexpr int kGoOn = -1;
+
+// The files named on the command line. util-linux opens each as it parses
+// its option: the ones named before a bad option or --help can fail first.
+int OpenNamedFiles(const nsenter::Args& options, const Reporter& reporter,
+                   Opened* opened) {
   for (const nsenter::Args::File& file : options.files) {
     if (file.kind == nsenter::Args::File::Kind::kNamespace) {
-      absl::Status added = namespaces.AddFile(file.type, file.path);
+      absl::Status added = opened->namespaces.AddFile(file.type, file.path);
       if (!added.ok()) return reporter.Fail(added);
       continue;
     }
@@ -271,8 +274,113 @@ int Run(int argc, char** argv) {
     absl::StatusOr<mountns::UniqueFd> fd =
         OpenTargetFd(options.target, root ? "root" : "cwd", file.path.c_str());
     if (!fd.ok()) return reporter.Fail(fd.status());
-    (root ? root_fd : wd_fd) = *std::move(fd);
+    (root ? opened->root_fd : opened->wd_fd) = *std::move(fd);
   }
+  return kGoOn;
+}
+
+// The target's files (--all, -t's namespaces, -r and -w without a path),
+// opened while /proc is still ours.
+int OpenTargetFiles(nsenter::Args& options, const Reporter& reporter,
+                    Opened* opened) {
+  if (options.follow_context) {
+    if (absl::Status followed = FollowContext(options.target); !followed.ok()) {
+      return reporter.Fail(followed);
+    }
+  }
+  if (options.all) {
+    if (options.target == 0) {
+      return reporter.Fail("no target PID specified for --all");
+    }
+    absl::StatusOr<int> usable =
+        mountns::UsableNamespaces(options.target, opened->namespaces.mask());
+    if (!usable.ok()) return reporter.Fail(usable.status());
+    options.namespaces |= *usable;
+  }
+  if (absl::Status added =
+          opened->namespaces.AddTarget(options.target, options.namespaces);
+      !added.ok()) {
+    return reporter.Fail(added);
+  }
+  for (bool root : {true, false}) {
+    if (!(root ? options.root_from_target : options.wd_from_target)) continue;
+    absl::StatusOr<mountns::UniqueFd> fd =
+        OpenTargetFd(options.target, root ? "root" : "cwd", nullptr);
+    if (!fd.ok()) return reporter.Fail(fd.status());
+    (root ? opened->root_fd : opened->wd_fd) = *std::move(fd);
+  }
+  return kGoOn;
+}
+
+// The current directory as a file, for -w's default and --wdns.
+int OpenDirectory(const char* path, const Reporter& reporter,
+                  mountns::UniqueFd* fd) {
+  absl::StatusOr<mountns::UniqueFd> opened = mountns::OpenFile(path, O_RDONLY);
+  if (!opened.ok()) {
+    return reporter.FailErrno("cannot open current working directory",
+                              dmkit::ErrnoOf(opened.status()));
+  }
+  *fd = *std::move(opened);
+  return kGoOn;
+}
+
+// -r and -w (and --wdns), after the namespaces were entered.
+int ChangeRootAndDirectory(const nsenter::Args& options,
+                           const Reporter& reporter, Opened* opened) {
+  // Keep the current directory across a chroot unless told otherwise.
+  if (opened->root_fd.valid() && !opened->wd_fd.valid() && !options.wdns) {
+    if (int r = OpenDirectory(".", reporter, &opened->wd_fd); r != kGoOn) {
+      return r;
+    }
+  }
+  if (opened->root_fd.valid()) {
+    if (fchdir(opened->root_fd.get()) < 0) {
+      return reporter.FailErrno(
+          "change directory by root file descriptor failed", errno);
+    }
+    if (chroot(".") < 0) return reporter.FailErrno("chroot failed", errno);
+    if (chdir("/") != 0) {
+      return reporter.FailErrno("cannot change directory to /", errno);
+    }
+    opened->root_fd.reset();
+  }
+  if (options.wdns) {
+    int r = OpenDirectory(options.wdns->c_str(), reporter, &opened->wd_fd);
+    if (r != kGoOn) return r;
+  }
+  if (opened->wd_fd.valid()) {
+    if (fchdir(opened->wd_fd.get()) < 0) {
+      return reporter.FailErrno(
+          "change directory by working directory file descriptor failed",
+          errno);
+    }
+    opened->wd_fd.reset();
+  }
+  return kGoOn;
+}
+
+// -G/-S and a user namespace's root. Supplementary groups are dropped
+// before and after entering; only both failing (`setgroups_failed` says
+// the first did) is an error.
+int SetCredentials(const nsenter::Args& options, bool setgroups_failed,
+                   const Reporter& reporter) {
+  if (options.force_gid) {
+    if (setgroups(0, nullptr) != 0 && setgroups_failed) {
+      return reporter.FailErrno("setgroups failed", errno);
+    }
+    if (setgid(options.gid) < 0) {
+      return reporter.FailErrno("setgid failed", errno);
+    }
+  }
+  if (options.force_uid && setuid(options.uid) < 0) {
+    return reporter.FailErrno("setuid failed", errno);
+  }
+  return kGoOn;
+}
+
+// Ends a parse that found an error or asked for --help or --version.
+int EndParse(const nsenter::Args& options, const Reporter& reporter, int argc,
+             char** argv) {
   if (options.error) {
     if (options.getopt_error) {
       (void)nsenter::ParseArgs(argc, argv);  // getopt prints its message
@@ -288,112 +396,42 @@ int Run(int argc, char** argv) {
     case nsenter::Args::Action::kRun:
       break;
   }
+  return kGoOn;
+}
 
-  if (options.follow_context) {
-    if (absl::Status followed = FollowContext(options.target); !followed.ok()) {
-      return reporter.Fail(followed);
-    }
-  }
+int Run(int argc, char** argv) {
+  Reporter reporter(argc > 0 ? Basename(argv[0]) : "nsenter");
+  // Quietly first: getopt's own complaint must not come before the error of
+  // a file named earlier on the line.
+  nsenter::Args options = nsenter::ParseArgs(argc, argv, /*quiet=*/true);
+  Opened opened;
+  if (int r = OpenNamedFiles(options, reporter, &opened); r != kGoOn) return r;
+  if (int r = EndParse(options, reporter, argc, argv); r != kGoOn) return r;
+  if (int r = OpenTargetFiles(options, reporter, &opened); r != kGoOn) return r;
 
-  if (options.all) {
-    if (options.target == 0) {
-      return reporter.Fail("no target PID specified for --all");
-    }
-    absl::StatusOr<int> usable =
-        mountns::UsableNamespaces(options.target, namespaces.mask());
-    if (!usable.ok()) return reporter.Fail(usable.status());
-    options.namespaces |= *usable;
-  }
-
-  // Open everything while /proc is still ours.
-  if (absl::Status added =
-          namespaces.AddTarget(options.target, options.namespaces);
-      !added.ok()) {
-    return reporter.Fail(added);
-  }
-  if (options.root_from_target) {
-    absl::StatusOr<mountns::UniqueFd> fd =
-        OpenTargetFd(options.target, "root", nullptr);
-    if (!fd.ok()) return reporter.Fail(fd.status());
-    root_fd = *std::move(fd);
-  }
-  if (options.wd_from_target) {
-    absl::StatusOr<mountns::UniqueFd> fd =
-        OpenTargetFd(options.target, "cwd", nullptr);
-    if (!fd.ok()) return reporter.Fail(fd.status());
-    wd_fd = *std::move(fd);
-  }
-
-  const int entered = namespaces.mask();
-  // Entering a user namespace makes us root there unless asked not to;
-  // supplementary groups are dropped before and after entering, and only
-  // both failing is an error.
-  int setgroups_errors = 0;
+  const int entered = opened.namespaces.mask();
+  // Entering a user namespace makes us root there unless asked not to.
+  bool setgroups_failed = false;
   if ((entered & CLONE_NEWUSER) && !options.preserve_credentials) {
     options.force_uid = true;
     options.force_gid = true;
-    if (setgroups(0, nullptr) != 0) ++setgroups_errors;
+    setgroups_failed = setgroups(0, nullptr) != 0;
   }
-  if (absl::Status status = namespaces.Enter(); !status.ok()) {
+  if (absl::Status status = opened.namespaces.Enter(); !status.ok()) {
     return reporter.Fail(status);
   }
   if ((entered & CLONE_NEWPID) && options.fork == -1) options.fork = 1;
-
-  // Keep the current directory across a chroot unless told otherwise.
-  if (root_fd.valid() && !wd_fd.valid() && !options.wdns) {
-    absl::StatusOr<mountns::UniqueFd> fd = mountns::OpenFile(".", O_RDONLY);
-    if (!fd.ok()) {
-      return reporter.FailErrno("cannot open current working directory",
-                                dmkit::ErrnoOf(fd.status()));
-    }
-    wd_fd = *std::move(fd);
+  if (int r = ChangeRootAndDirectory(options, reporter, &opened); r != kGoOn) {
+    return r;
   }
-  if (root_fd.valid()) {
-    if (fchdir(root_fd.get()) < 0) {
-      return reporter.FailErrno(
-          "change directory by root file descriptor failed", errno);
-    }
-    if (chroot(".") < 0) return reporter.FailErrno("chroot failed", errno);
-    if (chdir("/") != 0) {
-      return reporter.FailErrno("cannot change directory to /", errno);
-    }
-    root_fd.reset();
-  }
-  if (options.wdns) {
-    absl::StatusOr<mountns::UniqueFd> fd =
-        mountns::OpenFile(*options.wdns, O_RDONLY);
-    if (!fd.ok()) {
-      return reporter.FailErrno("cannot open current working directory",
-                                dmkit::ErrnoOf(fd.status()));
-    }
-    wd_fd = *std::move(fd);
-  }
-  if (wd_fd.valid()) {
-    if (fchdir(wd_fd.get()) < 0) {
-      return reporter.FailErrno(
-          "change directory by working directory file descriptor failed",
-          errno);
-    }
-    wd_fd.reset();
-  }
-
   if (options.fork == 1) {
     absl::StatusOr<pid_t> child = ForkChild();
     if (!child.ok()) return reporter.Fail(child.status());
     if (*child != 0) return MirrorChild(*child);
   }
-
-  if (options.force_gid) {
-    if (setgroups(0, nullptr) != 0 && setgroups_errors != 0) {
-      return reporter.FailErrno("setgroups failed", errno);
-    }
-    if (setgid(options.gid) < 0)
-      return reporter.FailErrno("setgid failed", errno);
+  if (int r = SetCredentials(options, setgroups_failed, reporter); r != kGoOn) {
+    return r;
   }
-  if (options.force_uid && setuid(options.uid) < 0) {
-    return reporter.FailErrno("setuid failed", errno);
-  }
-
   if (options.program < argc) {
     execvp(argv[options.program], argv + options.program);
     return reporter.ExecFailed(argv[options.program], errno);
