@@ -442,6 +442,115 @@ int InspectCommand(const DeviceMapperOrError& dm_or_error,
   return status;
 }
 
+namespace {
+
+// One container's line of `df`.
+struct DfRow {
+  const Container* c;
+  std::optional<Usage> usage;
+  std::string state;
+};
+
+// The row of container `c` (which has a device); a failed measurement
+// sets `*status` to 1. An inactive device is measured by a brief read-only
+// activation unless --no-activate or the pool's state refuses it.
+DfRow MeasureRow(Session& s, DeviceMapper& dm, const PoolState& pool,
+                 const std::vector<ThinMapping>& mappings, const Container& c,
+                 const Options& options, int* status) {
+  DfRow r{&c, std::nullopt, ""};
+  DeviceView v = ViewDevice(s, c, mappings, nullptr);
+  const std::string refusal = pool.RefusalReason();
+  if (v.usage) {
+    r.usage = v.usage;
+    r.state =
+        v.active ? "active" : absl::StrCat("active as ", v.others[0].name);
+  } else if (!v.usage_error.ok()) {
+    r.state = absl::StrCat("error: ", Describe(v.usage_error));
+    *status = 1;
+  } else if (c.device->deleted) {
+    r.state = "deleted";
+  } else if (options.no_activate) {
+    r.state = "inactive";
+  } else if (!refusal.empty()) {
+    r.state = absl::StrCat("not measured: ", refusal);
+  } else if (absl::StatusOr<Usage> u =
+                 MeasureInactive(dm, pool, c.mount_id, *c.device);
+             u.ok()) {
+    r.usage = *u;
+    r.state = "inactive (measured read-only)";
+  } else {
+    r.state = absl::StrCat("error: ", Describe(u.status()));
+    *status = 1;
+  }
+  return r;
+}
+
+// Fullest first; rows without a measurement last; ties in id order.
+void SortFullestFirst(std::vector<DfRow>& rows) {
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    const DfRow& a = rows[x];
+    const DfRow& b = rows[y];
+    if (a.usage.has_value() != b.usage.has_value()) return a.usage.has_value();
+    if (a.usage && a.usage->percent() != b.usage->percent()) {
+      return a.usage->percent() > b.usage->percent();
+    }
+    return x < y;
+  });
+  std::vector<DfRow> sorted;
+  sorted.reserve(rows.size());
+  for (size_t i : order) sorted.push_back(std::move(rows[i]));
+  rows = std::move(sorted);
+}
+
+void PrintDfJson(Session& s, const absl::StatusOr<PoolState>& pool,
+                 const std::vector<DfRow>& rows) {
+  json::Writer w;
+  w.BeginObject();
+  w.Key("root").String(s.store().root());
+  PoolJson(w, pool, s.pool_choice());
+  w.Key("containers").BeginArray();
+  for (const DfRow& r : rows) {
+    w.BeginObject();
+    w.Key("id").String(r.c->id);
+    w.Key("name").String(r.c->ShortName());
+    w.Key("mount_id").String(r.c->mount_id);
+    w.Key("device_id").Uint(r.c->device->device_id);
+    w.Key("size").Uint(r.c->device->size);
+    if (r.usage) {
+      w.Key("used").Uint(r.usage->used_bytes);
+    } else {
+      w.Key("used").Null();
+    }
+    w.Key("state").String(r.state);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  fputs(w.Take().c_str(), stdout);
+}
+
+void PrintDfText(const PoolState& pool, const std::vector<DfRow>& rows) {
+  TextTable t(
+      {"CONTAINER", "NAME", "DEVICE_ID", "USED", "SIZE", "USE%", "STATE"});
+  for (const DfRow& r : rows) {
+    t.Row({Short(r.c->id), r.c->name.empty() ? "?" : r.c->ShortName(),
+           absl::StrCat(r.c->device->device_id),
+           r.usage ? HumanBytes(r.usage->used_bytes) : "-",
+           HumanBytes(r.c->device->size),
+           r.usage ? Percent(r.usage->percent()) : "-", r.state});
+  }
+  fputs(t.Render().c_str(), stdout);
+  std::vector<std::string> lines;
+  lines.push_back(absl::StrCat("pool     ", pool.name, " (",
+                               pool.info.dev.ToString(), ")"));
+  PoolUsageLines(pool, lines);
+  fputs(absl::StrCat("\n", absl::StrJoin(lines, "\n"), "\n").c_str(), stdout);
+}
+
+}  // namespace
+
 int DfCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   if (!options.args.empty()) return Fail("df takes no arguments");
   absl::StatusOr<std::unique_ptr<Session>> session =
@@ -456,102 +565,19 @@ int DfCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   absl::StatusOr<std::vector<ThinMapping>> mappings =
       ListThinMappings(**dm, pool->info.dev);
   if (!mappings.ok()) return Fail(mappings.status());
-  std::string refusal = pool->RefusalReason();
 
-  struct Row {
-    const Container* c;
-    std::optional<Usage> usage;
-    std::string state;
-  };
-  std::vector<Row> rows;
+  std::vector<DfRow> rows;
   int status = 0;
   for (const Container& c : s.containers()) {
     if (!c.device) continue;
-    Row r{&c, std::nullopt, ""};
-    DeviceView v = ViewDevice(s, c, *mappings, nullptr);
-    if (v.usage) {
-      r.usage = v.usage;
-      r.state =
-          v.active ? "active" : absl::StrCat("active as ", v.others[0].name);
-    } else if (!v.usage_error.ok()) {
-      r.state = absl::StrCat("error: ", Describe(v.usage_error));
-      status = 1;
-    } else if (c.device->deleted) {
-      r.state = "deleted";
-    } else if (options.no_activate) {
-      r.state = "inactive";
-    } else if (!refusal.empty()) {
-      r.state = absl::StrCat("not measured: ", refusal);
-    } else {
-      absl::StatusOr<Usage> u =
-          MeasureInactive(**dm, *pool, c.mount_id, *c.device);
-      if (u.ok()) {
-        r.usage = *u;
-        r.state = "inactive (measured read-only)";
-      } else {
-        r.state = absl::StrCat("error: ", Describe(u.status()));
-        status = 1;
-      }
-    }
-    rows.push_back(std::move(r));
+    rows.push_back(MeasureRow(s, **dm, *pool, *mappings, c, options, &status));
   }
-  // Fullest first; rows without a measurement last; ties in id order.
-  std::vector<size_t> order(rows.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-    const Row& a = rows[x];
-    const Row& b = rows[y];
-    if (a.usage.has_value() != b.usage.has_value()) return a.usage.has_value();
-    if (a.usage && a.usage->percent() != b.usage->percent()) {
-      return a.usage->percent() > b.usage->percent();
-    }
-    return x < y;
-  });
-  std::vector<Row> sorted;
-  for (size_t i : order) sorted.push_back(std::move(rows[i]));
-  rows = std::move(sorted);
-
+  SortFullestFirst(rows);
   if (options.json) {
-    json::Writer w;
-    w.BeginObject();
-    w.Key("root").String(s.store().root());
-    PoolJson(w, pool, s.pool_choice());
-    w.Key("containers").BeginArray();
-    for (const Row& r : rows) {
-      w.BeginObject();
-      w.Key("id").String(r.c->id);
-      w.Key("name").String(r.c->ShortName());
-      w.Key("mount_id").String(r.c->mount_id);
-      w.Key("device_id").Uint(r.c->device->device_id);
-      w.Key("size").Uint(r.c->device->size);
-      if (r.usage) {
-        w.Key("used").Uint(r.usage->used_bytes);
-      } else {
-        w.Key("used").Null();
-      }
-      w.Key("state").String(r.state);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    fputs(w.Take().c_str(), stdout);
-    return status;
+    PrintDfJson(s, pool, rows);
+  } else {
+    PrintDfText(*pool, rows);
   }
-  TextTable t(
-      {"CONTAINER", "NAME", "DEVICE_ID", "USED", "SIZE", "USE%", "STATE"});
-  for (const Row& r : rows) {
-    t.Row({Short(r.c->id), r.c->name.empty() ? "?" : r.c->ShortName(),
-           absl::StrCat(r.c->device->device_id),
-           r.usage ? HumanBytes(r.usage->used_bytes) : "-",
-           HumanBytes(r.c->device->size),
-           r.usage ? Percent(r.usage->percent()) : "-", r.state});
-  }
-  fputs(t.Render().c_str(), stdout);
-  std::vector<std::string> lines;
-  lines.push_back(absl::StrCat("pool     ", pool->name, " (",
-                               pool->info.dev.ToString(), ")"));
-  PoolUsageLines(*pool, lines);
-  fputs(absl::StrCat("\n", absl::StrJoin(lines, "\n"), "\n").c_str(), stdout);
   return status;
 }
 
