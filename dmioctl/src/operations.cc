@@ -212,17 +212,21 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
 absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
                                         absl::string_view name,
                                         absl::string_view new_name,
-                                        DeviceNodes* nodes) {
+                                        const RenameOptions& options) {
   DMKIT_ASSIGN_OR_RETURN(DeviceInfo renamed, dm.Rename(name, new_name));
-  if (nodes == nullptr) return renamed;
-  absl::Status moved = nodes->Rename(name, new_name, renamed.dev);
-  if (!moved.ok()) {
-    // Keep name and node in step: undo the kernel rename.
-    dm.Rename(new_name, name).IgnoreError();  // original error wins
-    return moved;
-  }
   renamed.name = std::string(new_name);
-  return renamed;
+  if (options.nodes == nullptr) return renamed;
+  absl::Status moved = options.nodes->Rename(name, new_name, renamed.dev);
+  if (moved.ok()) return renamed;
+  if (options.on_node_failure) {
+    options.on_node_failure(moved);
+    return renamed;
+  }
+  // Keep name and node in step: undo the kernel rename, and drop a node
+  // made for the new name (best effort; the node's error wins).
+  dm.Rename(new_name, name).IgnoreError();
+  options.nodes->RemoveIfFor(new_name, renamed.dev).IgnoreError();
+  return moved;
 }
 
 absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,
