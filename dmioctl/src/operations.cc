@@ -196,10 +196,7 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
     if (options.on_retry) options.on_retry(attempt + 1, removed.status());
     std::this_thread::sleep_for(options.retry_delay);
   }
-  if (!removed.ok()) {
-    if (options.on_failure) options.on_failure(removed.status());
-    return removed.status();
-  }
+  if (!removed.ok()) return removed.status();
   // With a deferred remove still pending the device (and its node) live on
   // until the last close.
   bool pending = options.deferred && removed->deferred_remove();

@@ -83,9 +83,6 @@ struct RemoveOptions {
   // Called after each failed attempt that will be retried, with its number
   // (1-based) and error, before the sleep (dmsetup prints each one).
   std::function<void(int attempt, const absl::Status& error)> on_retry;
-  // Called with the last attempt's error when the remove fails (before
-  // RemoveDevice returns it).
-  std::function<void(const absl::Status& error)> on_failure;
 };
 
 // RemoveDevice()
