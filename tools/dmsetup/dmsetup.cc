@@ -428,19 +428,10 @@ namespace {
 constexpr int kUdevFlagsShift = 16;
 constexpr uint32_t kUdevFlagsMask = 0xffff0000u;
 
-absl::StatusOr<uint32_t> CookieValue(const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  unsigned long value = strtoul(text.c_str(), &end, 0);
-  if (errno || value == 0 || *end || value > UINT32_MAX) {
-    return Failure("Incorrect cookie value.");
-  }
-  return static_cast<uint32_t>(value);
-}
 }  // namespace
 
 absl::Status CmdUdevFlags(Session& s, const CmdArgs& a) {
-  DMKIT_ASSIGN_OR_RETURN(uint32_t cookie, CookieValue(a.args[0]));
+  DMKIT_ASSIGN_OR_RETURN(uint32_t cookie, CookieValue(a.args[0].c_str()));
   static const char* const kNames[] = {
       "DISABLE_DM_RULES",   "DISABLE_SUBSYSTEM_RULES",
       "DISABLE_DISK_RULES", "DISABLE_OTHER_RULES",
@@ -465,7 +456,7 @@ absl::Status CmdUdevFlags(Session& s, const CmdArgs& a) {
 // libdevmapper finds udev synchronisation unavailable (DM_DISABLE_UDEV).
 
 absl::Status CmdUdevComplete(Session& s, const CmdArgs& a) {
-  DMKIT_ASSIGN_OR_RETURN(uint32_t cookie, CookieValue(a.args[0]));
+  DMKIT_ASSIGN_OR_RETURN(uint32_t cookie, CookieValue(a.args[0].c_str()));
   fprintf(s.out(), "DM_COOKIE_COMPLETED=0x%-10x\n", cookie);
   // There is no semaphore of ours to release.
   (void)kUdevFlagsMask;
@@ -480,7 +471,7 @@ absl::Status CmdUdevCreateCookie(Session&, const CmdArgs&) {
 absl::Status CmdUdevReleaseCookie(Session& s, const CmdArgs& a) {
   uint32_t cookie = s.opt().udev_cookie;
   if (!a.args.empty()) {
-    DMKIT_ASSIGN_OR_RETURN(cookie, CookieValue(a.args[0]));
+    DMKIT_ASSIGN_OR_RETURN(cookie, CookieValue(a.args[0].c_str()));
   }
   if (cookie == 0) return Failure("No udev transaction cookie given.");
   return absl::OkStatus();

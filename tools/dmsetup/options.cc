@@ -16,22 +16,11 @@ namespace {
 
 using Warnings = std::vector<std::string>;
 
-// dmsetup _get_cookie_value(): strtoul base 0, non-zero, fits 32 bits.
-bool CookieValue(const char* text, uint32_t* cookie) {
-  errno = 0;
-  char* end = nullptr;
-  unsigned long value = strtoul(text, &end, 0);
-  if (errno || value == 0 || *end || value > UINT32_MAX) return false;
-  *cookie = static_cast<uint32_t>(value);
-  return true;
-}
-
 absl::Status ParseCookie(const char* arg, Options& o, Warnings* warnings) {
   // A bad cookie is said, and parsing goes on.
-  if (!CookieValue(arg, &o.udev_cookie)) {
-    warnings->push_back("Incorrect cookie value.");
-    o.udev_cookie = 0;
-  }
+  absl::StatusOr<uint32_t> cookie = CookieValue(arg);
+  if (!cookie.ok()) warnings->emplace_back(cookie.status().message());
+  o.udev_cookie = cookie.value_or(0);
   return absl::OkStatus();
 }
 
@@ -304,6 +293,16 @@ absl::Status CheckCombinations(const Options& o) {
 }
 
 }  // namespace
+
+absl::StatusOr<uint32_t> CookieValue(const char* text) {
+  errno = 0;
+  char* end = nullptr;
+  unsigned long value = strtoul(text, &end, 0);
+  if (errno || value == 0 || *end || value > UINT32_MAX) {
+    return absl::InvalidArgumentError("Incorrect cookie value.");
+  }
+  return static_cast<uint32_t>(value);
+}
 
 absl::StatusOr<Options> ParseOptions(int argc, char** argv,
                                      std::vector<std::string>* warnings,

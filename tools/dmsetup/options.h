@@ -65,6 +65,12 @@ struct Options {
   std::vector<std::string> args;
 };
 
+// CookieValue()
+//
+// dmsetup _get_cookie_value(): strtoul base 0, non-zero, fits 32 bits; else
+// "Incorrect cookie value.".
+absl::StatusOr<uint32_t> CookieValue(const char* text);
+
 // ParseOptions()
 //
 // Parses argv[1..] with getopt_long (which prints its own complaints to

@@ -359,7 +359,10 @@ void Session::SetReadAhead(absl::string_view name, dmioctl::DevNum dev) {
     }
   }
   absl::StatusOr<int> fd = OpenNode(absl::StrCat(MapperDir(), "/", name));
-  if (!fd.ok()) return PrintError(fd.status());
+  if (!fd.ok()) {
+    PrintError(fd.status());
+    return;
+  }
   if (ioctl(*fd, BLKRASET, static_cast<long>(read_ahead)) != 0) {
     PrintError(
         Failure(absl::StrCat(name, ": BLKRASET failed: ", strerror(errno))));
