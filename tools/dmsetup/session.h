@@ -221,8 +221,9 @@ absl::Status Failure(absl::string_view lines);
 
 // Printed()
 //
-// A failure whose lines are out already (ProcessAll prints each device's
-// as it goes): PrintError() prints nothing for it.
+// A failure with nothing (more) to say: its lines are out already
+// (ProcessAll prints each device's as it goes), or dmsetup fails without a
+// line. PrintError() prints nothing for it.
 absl::Status Printed();
 
 // ReadFd()
