@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace dmioctl {
@@ -48,9 +49,16 @@ std::optional<IoctlErrorInfo> GetIoctlErrorInfo(const absl::Status& status) {
   info.ioctl_name = Payload(status, kIoctlUrl);
   info.name = Payload(status, kNameUrl);
   info.uuid = Payload(status, kUuidUrl);
+  // Whatever number the request carried, even one no device can have.
   std::string dev = Payload(status, kDevUrl);
-  if (!dev.empty()) {
-    if (auto parsed = DevNum::Parse(dev); parsed.ok()) info.dev = *parsed;
+  size_t colon = dev.find(':');
+  DevNum parsed;
+  if (colon != std::string::npos &&
+      absl::SimpleAtoi(absl::string_view(dev).substr(0, colon),
+                       &parsed.major) &&
+      absl::SimpleAtoi(absl::string_view(dev).substr(colon + 1),
+                       &parsed.minor)) {
+    info.dev = parsed;
   }
   return info;
 }

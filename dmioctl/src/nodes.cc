@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/error.h"
@@ -16,13 +17,35 @@
 namespace dmioctl {
 namespace {
 
+constexpr char kNodeStepUrl[] = "dmioctl/node-step";
+
+// A failed step on the node directory: the errno, and the step's name for
+// NodeErrorStep().
+absl::Status NodeError(const char* step, int error_number,
+                       absl::string_view context) {
+  absl::Status status = dmkit::ErrnoError(error_number, context);
+  status.SetPayload(kNodeStepUrl, absl::Cord(step));
+  return status;
+}
+
+// "<step> <path>: <strerror>".
+absl::Status StepError(const char* step, int error_number,
+                       absl::string_view path) {
+  return NodeError(step, error_number, absl::StrCat(step, " ", path));
+}
+
+// Something that is not a block node is where one should be.
+absl::Status InTheWay(absl::string_view path, absl::string_view what) {
+  return NodeError("exists", EEXIST, absl::StrCat(path, what));
+}
+
 // lstat() of a node's path: nullopt when nothing is there.
 absl::StatusOr<std::optional<struct stat>> LstatIfPresent(
     const std::string& path) {
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) return st;
   if (errno == ENOENT) return std::nullopt;
-  return dmkit::ErrnoError(errno, absl::StrCat("stat ", path));
+  return StepError("stat", errno, path);
 }
 
 }  // namespace
@@ -49,21 +72,21 @@ bool DeviceNodes::Injected(absl::string_view step,
 absl::Status DeviceNodes::MakeBlockNode(const std::string& path,
                                         DevNum dev) const {
   if (Injected("mknod", path)) {
-    return dmkit::ErrnoError(errno, absl::StrCat("mknod ", path));
+    return StepError("mknod", errno, path);
   }
   // umask must not narrow the mode, as in libdevmapper's _add_dev_node().
   mode_t old_umask = umask(0);
   int r = mknod(path.c_str(), S_IFBLK | (owner_.mode & 07777), dev.ToDevT());
   int saved = errno;
   umask(old_umask);
-  if (r != 0) return dmkit::ErrnoError(saved, absl::StrCat("mknod ", path));
+  if (r != 0) return StepError("mknod", saved, path);
   if ((Injected("chown", path) ||
        chown(path.c_str(), owner_.uid, owner_.gid) != 0) &&
       errno != EPERM) {
     // A node with the wrong owner is not left behind.
     saved = errno;
     unlink(path.c_str());
-    return dmkit::ErrnoError(saved, absl::StrCat("chown ", path));
+    return StepError("chown", saved, path);
   }
   return absl::OkStatus();
 }
@@ -81,7 +104,7 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
   std::string dir = MapperDir();
   if ((Injected("mkdir", dir) || mkdir(dir.c_str(), 0755) != 0) &&
       errno != EEXIST) {
-    return dmkit::ErrnoError(errno, absl::StrCat("mkdir ", dir));
+    return StepError("mkdir", errno, dir);
   }
   std::string path = PathFor(name);
   DMKIT_ASSIGN_OR_RETURN(std::optional<struct stat> existing,
@@ -97,15 +120,13 @@ absl::StatusOr<bool> DeviceNodes::Add(absl::string_view name, DevNum dev) {
         return false;
       }
     } else if (!S_ISBLK(st.st_mode)) {
-      return dmkit::ErrnoError(EEXIST, absl::StrCat(path,
-                                                    " exists and is not a "
-                                                    "block device"));
+      return InTheWay(path, " exists and is not a block device");
     } else if (st.st_rdev == dev.ToDevT()) {
       return false;
     }
     if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
         errno != ENOENT) {
-      return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
+      return StepError("unlink", errno, path);
     }
   }
   DMKIT_RETURN_IF_ERROR(MakeBlockNode(path, dev));
@@ -120,13 +141,11 @@ absl::Status DeviceNodes::Remove(absl::string_view name) {
   // A symlink here was made by udev; anything else that is not a block node
   // belongs to someone else.
   if (!S_ISBLK(st->st_mode) && !S_ISLNK(st->st_mode)) {
-    return dmkit::ErrnoError(EEXIST, absl::StrCat(path,
-                                                  " is not a block device; "
-                                                  "left in place"));
+    return InTheWay(path, " is not a block device; left in place");
   }
   if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
       errno != ENOENT) {
-    return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
+    return StepError("unlink", errno, path);
   }
   return absl::OkStatus();
 }
@@ -139,7 +158,7 @@ absl::Status DeviceNodes::RemoveIfFor(absl::string_view name, DevNum dev) {
     return absl::OkStatus();
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
+    return StepError("unlink", errno, path);
   }
   return absl::OkStatus();
 }
@@ -152,21 +171,33 @@ absl::Status DeviceNodes::Rename(absl::string_view old_name,
   std::string to = PathFor(new_name);
   struct stat st;
   if (lstat(from.c_str(), &st) == 0 && S_ISBLK(st.st_mode) &&
-      st.st_rdev == dev.ToDevT()) {
-    struct stat existing;
-    if (lstat(to.c_str(), &existing) == 0 && !S_ISBLK(existing.st_mode)) {
-      return dmkit::ErrnoError(EEXIST, absl::StrCat(to,
-                                                    " exists and is not a "
-                                                    "block device"));
-    }
-    if (Injected("rename", from) || rename(from.c_str(), to.c_str()) != 0) {
-      return dmkit::ErrnoError(errno,
-                               absl::StrCat("rename ", from, " to ", to));
-    }
-    return absl::OkStatus();
+      st.st_rdev != dev.ToDevT()) {
+    // A stale node (another number): the right one replaces it.
+    DMKIT_RETURN_IF_ERROR(Add(new_name, dev).status());
+    return Remove(old_name);
   }
-  DMKIT_RETURN_IF_ERROR(Add(new_name, dev).status());
-  return Remove(old_name);
+  // libdevmapper's _rename_dev_node(): what is at the new path must be a
+  // block node, or a link to one, and goes.
+  if (lstat(to.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode) && stat(to.c_str(), &st) != 0) {
+      return StepError("stat", errno, to);
+    }
+    if (!S_ISBLK(st.st_mode)) {
+      return InTheWay(to, " exists and is not a block device");
+    }
+    // EPERM is left to rename(), which replaces the entry or fails itself.
+    if ((Injected("unlink", to) || unlink(to.c_str()) != 0) &&
+        errno != ENOENT && errno != EPERM) {
+      return StepError("unlink", errno, to);
+    }
+  }
+  // No node to move (a device gets its node when it is first resumed).
+  if ((Injected("rename", from) || rename(from.c_str(), to.c_str()) != 0) &&
+      errno != ENOENT) {
+    return NodeError("rename", errno,
+                     absl::StrCat("rename ", from, " to ", to));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
@@ -195,7 +226,7 @@ absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
       }
       if ((Injected("unlink", path) || unlink(path.c_str()) != 0) &&
           errno != ENOENT) {
-        return dmkit::ErrnoError(errno, absl::StrCat("unlink ", path));
+        return StepError("unlink", errno, path);
       }
       report.removed.push_back(name);
     }
@@ -208,6 +239,11 @@ absl::StatusOr<MknodesReport> DeviceNodes::Reconcile(DeviceMapper& dm) {
     if (changed) (existed ? report.replaced : report.created).push_back(d.name);
   }
   return report;
+}
+
+std::string NodeErrorStep(const absl::Status& status) {
+  auto step = status.GetPayload(kNodeStepUrl);
+  return step ? std::string(*step) : std::string();
 }
 
 }  // namespace dmioctl

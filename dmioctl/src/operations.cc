@@ -205,10 +205,7 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
     if (options.on_retry) options.on_retry(attempt + 1, removed.status());
     std::this_thread::sleep_for(options.retry_delay);
   }
-  if (!removed.ok()) {
-    if (options.on_failure) options.on_failure(removed.status());
-    return removed.status();
-  }
+  if (!removed.ok()) return removed.status();
   // With a deferred remove still pending the device (and its node) live on
   // until the last close.
   bool pending = options.deferred && removed->deferred_remove();
@@ -221,17 +218,21 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
 absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
                                         absl::string_view name,
                                         absl::string_view new_name,
-                                        DeviceNodes* nodes) {
+                                        const RenameOptions& options) {
   DMKIT_ASSIGN_OR_RETURN(DeviceInfo renamed, dm.Rename(name, new_name));
-  if (nodes == nullptr) return renamed;
-  absl::Status moved = nodes->Rename(name, new_name, renamed.dev);
-  if (!moved.ok()) {
-    // Keep name and node in step: undo the kernel rename.
-    dm.Rename(new_name, name).IgnoreError();  // original error wins
-    return moved;
-  }
   renamed.name = std::string(new_name);
-  return renamed;
+  if (options.nodes == nullptr) return renamed;
+  absl::Status moved = options.nodes->Rename(name, new_name, renamed.dev);
+  if (moved.ok()) return renamed;
+  if (options.on_node_failure) {
+    options.on_node_failure(moved);
+    return renamed;
+  }
+  // Keep name and node in step: undo the kernel rename, and drop a node
+  // made for the new name (best effort; the node's error wins).
+  dm.Rename(new_name, name).IgnoreError();
+  options.nodes->RemoveIfFor(new_name, renamed.dev).IgnoreError();
+  return moved;
 }
 
 absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -262,18 +263,19 @@ void CheckNsenter(const Words& words) {
 
 void CheckDmsetup(const Words& words) {
   namespace dmsetup = dmkit::dmsetup;
-  dmsetup::Options o;
   std::vector<std::string> errors;
   Argv a(words);
-  bool ok = dmsetup::ParseOptions(a.argc(), a.argv(), &o, &errors, true);
-  for (const std::string& e : errors) CheckOneLine(e, words);
-  if (!ok) {
-    FUZZ_CHECK(!errors.empty());
-    return;
-  }
+  absl::StatusOr<dmsetup::Options> parsed =
+      dmsetup::ParseOptions(a.argc(), a.argv(), &errors, true);
   for (const std::string& e : errors) {
+    CheckOneLine(e, words);
     FUZZ_CHECK(e == "Incorrect cookie value.");
   }
+  if (!parsed.ok()) {
+    CheckOneLine(parsed.status().message(), words);
+    return;
+  }
+  const dmsetup::Options& o = *parsed;
   FUZZ_CHECK(o.major_set == o.minor_set);
   FUZZ_CHECK(!(o.table_set && o.notable));
   FUZZ_CHECK(!(o.addnodeonresume && o.addnodeoncreate));
@@ -285,11 +287,12 @@ void CheckDmsetup(const Words& words) {
   FUZZ_CHECK(o.command_given || (o.command.empty() && o.args.empty()));
   for (const std::string& arg : o.args) FUZZ_CHECK(IsWord(words, arg));
 
-  dmsetup::Options again;
   std::vector<std::string> again_errors;
   Argv b(words);
-  FUZZ_CHECK(
-      dmsetup::ParseOptions(b.argc(), b.argv(), &again, &again_errors, true));
+  absl::StatusOr<dmsetup::Options> reparsed =
+      dmsetup::ParseOptions(b.argc(), b.argv(), &again_errors, true);
+  FUZZ_CHECK(reparsed.ok());
+  const dmsetup::Options& again = *reparsed;
   FUZZ_CHECK(again_errors == errors && again.command_given == o.command_given &&
              again.command == o.command && again.args == o.args &&
              again.table == o.table && again.uuid == o.uuid &&

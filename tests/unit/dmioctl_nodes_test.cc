@@ -110,5 +110,50 @@ TEST_F(NodesTest, FaultHookFailsTheStepAndLeavesNoNode) {
   EXPECT_EQ(lstat((dir_ + "/mapper/d").c_str(), &st), 0);
 }
 
+// Rename() as libdevmapper moves a node: a node or a link to one in the
+// way is replaced; anything else, or a dangling link, stays and is the
+// error, named by its step; a missing old node stays missing; a stale old
+// node is replaced by the right one.
+TEST_F(NodesTest, RenameMovesLikeLibdevmapper) {
+  DeviceNodes nodes(dir_);
+  AddOrSkip(nodes, "a", DevNum{7, 5});
+  if (HasFatalFailure() || IsSkipped()) return;
+  const std::string mapper = dir_ + "/mapper/";
+  AddOrSkip(nodes, "target", DevNum{7, 6});
+  ASSERT_EQ(symlink((mapper + "target").c_str(), (mapper + "b").c_str()), 0);
+  ASSERT_TRUE(nodes.Rename("a", "b", DevNum{7, 5}).ok());
+  struct stat st;
+  ASSERT_EQ(lstat((mapper + "b").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISBLK(st.st_mode));
+  EXPECT_EQ(st.st_rdev, (DevNum{7, 5}.ToDevT()));
+  EXPECT_NE(lstat((mapper + "a").c_str(), &st), 0);
+
+  ASSERT_EQ(mkdir((mapper + "c").c_str(), 0755), 0);
+  absl::Status in_the_way = nodes.Rename("b", "c", DevNum{7, 5});
+  EXPECT_EQ(dmkit::ErrnoOf(in_the_way), EEXIST);
+  EXPECT_EQ(NodeErrorStep(in_the_way), "exists");
+  ASSERT_EQ(symlink("nowhere", (mapper + "d").c_str()), 0);
+  absl::Status dangling = nodes.Rename("b", "d", DevNum{7, 5});
+  EXPECT_EQ(dmkit::ErrnoOf(dangling), ENOENT);
+  EXPECT_EQ(NodeErrorStep(dangling), "stat");
+  nodes.set_fault_hook_for_testing(&FailOneStep);
+  failing_step = "rename";
+  fail_errno_for_step = EIO;
+  absl::Status failed = nodes.Rename("b", "e", DevNum{7, 5});
+  EXPECT_EQ(dmkit::ErrnoOf(failed), EIO);
+  EXPECT_EQ(NodeErrorStep(failed), "rename");
+  failing_step = "";
+  EXPECT_EQ(lstat((mapper + "b").c_str(), &st), 0);
+  EXPECT_EQ(NodeErrorStep(absl::InternalError("other")), "");
+
+  // No old node: none is made. A stale one: the right one replaces it.
+  ASSERT_TRUE(nodes.Rename("none", "f", DevNum{7, 7}).ok());
+  EXPECT_NE(lstat((mapper + "f").c_str(), &st), 0);
+  ASSERT_TRUE(nodes.Rename("target", "g", DevNum{7, 8}).ok());
+  ASSERT_EQ(lstat((mapper + "g").c_str(), &st), 0);
+  EXPECT_EQ(st.st_rdev, (DevNum{7, 8}.ToDevT()));
+  EXPECT_NE(lstat((mapper + "target").c_str(), &st), 0);
+}
+
 }  // namespace
 }  // namespace dmioctl

@@ -465,7 +465,7 @@ TEST_F(OperationsTest, RenameMovesNode) {
   auto info =
       dmioctl::CreateDevice(f_.dm, "old", LinearTable(), {.nodes = &nodes_});
   ASSERT_TRUE(info.ok());
-  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", &nodes_);
+  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", {.nodes = &nodes_});
   ASSERT_TRUE(renamed.ok()) << renamed.status();
   EXPECT_FALSE(Exists(nodes_.PathFor("old")));
   EXPECT_TRUE(IsBlockNode(nodes_.PathFor("new"), info->dev));
@@ -477,11 +477,31 @@ TEST_F(OperationsTest, RenameUndoneWhenNodeCannotMove) {
       dmioctl::CreateDevice(f_.dm, "old", LinearTable(), {.nodes = &nodes_})
           .ok());
   ASSERT_EQ(mkdir(nodes_.PathFor("new").c_str(), 0755), 0);
-  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", &nodes_);
+  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "new", {.nodes = &nodes_});
   EXPECT_THAT(renamed.status(), HasErrno(EEXIST));
   EXPECT_NE(f_.kernel->Find("old"), nullptr);
   EXPECT_EQ(f_.kernel->Find("new"), nullptr);
   EXPECT_TRUE(Exists(nodes_.PathFor("old")));
+}
+
+// libdevmapper's way: the rename stands and the hook gets the node's error.
+TEST_F(OperationsTest, RenameWithNodeHookKeepsTheKernelRename) {
+  auto info =
+      dmioctl::CreateDevice(f_.dm, "old", LinearTable(), {.nodes = &nodes_});
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(mkdir(nodes_.PathFor("new").c_str(), 0755), 0);
+  absl::Status node_error;
+  auto renamed = dmioctl::RenameDevice(
+      f_.dm, "old", "new",
+      {.nodes = &nodes_,
+       .on_node_failure = [&](const absl::Status& e) { node_error = e; }});
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_EQ(renamed->name, "new");
+  EXPECT_THAT(node_error, HasErrno(EEXIST));
+  EXPECT_EQ(dmioctl::NodeErrorStep(node_error), "exists");
+  EXPECT_EQ(f_.kernel->Find("old"), nullptr);
+  EXPECT_NE(f_.kernel->Find("new"), nullptr);
+  EXPECT_TRUE(IsBlockNode(nodes_.PathFor("old"), info->dev));
 }
 
 TEST_F(OperationsTest, RenameFailureChangesNothing) {
@@ -491,7 +511,8 @@ TEST_F(OperationsTest, RenameFailureChangesNothing) {
   ASSERT_TRUE(
       dmioctl::CreateDevice(f_.dm, "taken", LinearTable(), {.nodes = &nodes_})
           .ok());
-  auto renamed = dmioctl::RenameDevice(f_.dm, "old", "taken", &nodes_);
+  auto renamed =
+      dmioctl::RenameDevice(f_.dm, "old", "taken", {.nodes = &nodes_});
   EXPECT_THAT(renamed.status(), HasErrno(EBUSY));
   EXPECT_TRUE(Exists(nodes_.PathFor("old")));
   EXPECT_NE(f_.kernel->Find("old"), nullptr);

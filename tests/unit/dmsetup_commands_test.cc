@@ -31,6 +31,14 @@ struct Result {
   std::string err;
 };
 
+// The node step (DeviceNodes' fault hook names) the next run fails with
+// EACCES, if any.
+const char* g_failing_node_step = nullptr;
+int FailNodeStep(absl::string_view step, absl::string_view) {
+  return g_failing_node_step != nullptr && step == g_failing_node_step ? EACCES
+                                                                       : 0;
+}
+
 class DmsetupCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -46,6 +54,7 @@ class DmsetupCommandsTest : public ::testing::Test {
     if (!CanMknod()) GTEST_SKIP() << "cannot mknod in " << dev_dir_;
   }
   void TearDown() override {
+    g_failing_node_step = nullptr;
     if (had_dev_dir_) {
       setenv("DM_DEV_DIR", old_dev_dir_.c_str(), 1);
     } else {
@@ -64,7 +73,8 @@ class DmsetupCommandsTest : public ::testing::Test {
     FILE* out = open_memstream(&out_text, &out_size);
     FILE* err = open_memstream(&err_text, &err_size);
     Result r;
-    r.rc = dmsetup::RunDmsetup(&f_.dm, argv.argc(), argv.argv(), out, err);
+    r.rc = dmsetup::RunDmsetup(&f_.dm, argv.argc(), argv.argv(), out, err,
+                               FailNodeStep);
     fclose(out);
     fclose(err);
     r.out.assign(out_text, out_size);
@@ -96,6 +106,17 @@ class DmsetupCommandsTest : public ::testing::Test {
     return lstat(path.c_str(), &st) == 0;
   }
   FakeDevice* Device(const std::string& name) { return f_.kernel->Find(name); }
+  // No devices and no nodes.
+  void Reset() {
+    f_.kernel->devices.clear();
+    std::filesystem::remove_all(dev_dir_ + "/mapper");
+  }
+  std::string FileText(const std::string& path) const {
+    std::ifstream in(path);
+    std::string text;
+    std::getline(in, text);
+    return text;
+  }
   // Ioctls sent so far.
   int Sent() const { return static_cast<int>(f_.kernel->sent.size()); }
 
@@ -353,6 +374,280 @@ TEST_F(DmsetupCommandsTest, RenameMovesDeviceAndNode) {
   EXPECT_EQ(Device("b")->uuid, "NEWUUID");
 }
 
+// What libdm checks before the rename ioctl, and what the kernel refuses,
+// fail the command and change nothing: both devices and their nodes stay.
+TEST_F(DmsetupCommandsTest, RenameRefusedChangesNothing) {
+  ASSERT_EQ(Run({"create", "a", "-u", "UUID-a", "--table", "0 8 zero"}).rc, 0);
+  ASSERT_EQ(Run({"create", "b", "--table", "0 8 zero"}).rc, 0);
+  const uint32_t minor_a = Device("a")->minor;
+  const uint32_t minor_b = Device("b")->minor;
+  const std::string long_name(128, 'n');
+  const std::string long_uuid(129, 'u');
+  struct Case {
+    std::vector<std::string> words;
+    std::string line;
+    bool ioctl;  // whether the kernel was asked
+  };
+  const Case kCases[] = {
+      {{"rename", "a", "bad/name"},
+       "Name \"bad/name\" invalid. It contains \"/\".",
+       false},
+      {{"rename", "a", ""}, "Non empty new name is required.", false},
+      {{"rename", "a", long_name},
+       "Name \"" + long_name + "\" too long",
+       false},
+      {{"rename", "a", "--setuuid", long_uuid},
+       "Uuid \"" + long_uuid + "\" too long",
+       false},
+      // The kernel renames by name only: libdm's request by uuid fails.
+      {{"rename", "-u", "UUID-a", "zz"},
+       "device-mapper: rename ioctl on  UUID-a failed: No such device or "
+       "address",
+       false},
+      {{"rename", "a", "b"},
+       "device-mapper: rename ioctl on a  failed: Device or resource busy",
+       true},
+      {{"rename", "nosuch", "x"},
+       "device-mapper: rename ioctl on nosuch  failed: No such device or "
+       "address",
+       true},
+      {{"rename", "b", "--setuuid", "UUID-a"},
+       "device-mapper: rename ioctl on b  failed: Device or resource busy",
+       true},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.line);
+    int before = Sent();
+    Result r = Run(c.words);
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, c.line + "\nCommand failed.\n");
+    EXPECT_EQ(Sent() > before, c.ioctl);
+    ASSERT_NE(Device("a"), nullptr);
+    ASSERT_NE(Device("b"), nullptr);
+    EXPECT_EQ(Device("a")->uuid, "UUID-a");
+    EXPECT_EQ(Device("b")->uuid, "");
+    EXPECT_TRUE(IsNodeFor("a", minor_a));
+    EXPECT_TRUE(IsNodeFor("b", minor_b));
+  }
+  // A failing ioctl, as the kernel words it.
+  f_.kernel->fail_at = Sent() + 1;
+  f_.kernel->fail_errno = EIO;
+  Result r = Run({"rename", "a", "c"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err,
+            "device-mapper: rename ioctl on a  failed: Input/output error\n"
+            "Command failed.\n");
+  EXPECT_NE(Device("a"), nullptr);
+  EXPECT_TRUE(IsNodeFor("a", minor_a));
+  EXPECT_FALSE(Exists(NodePath("c")));
+}
+
+// When the node cannot follow, libdm says why and the rename stands (the
+// command succeeds); the node and whatever was in its way are left as
+// they were.
+TEST_F(DmsetupCommandsTest, RenameWhoseNodeCannotFollowSaysWhyAndStands) {
+  struct Case {
+    const char* in_the_way;    // what is at mapper/b first
+    const char* failing_step;  // a node step made to fail
+    std::string line;
+  };
+  const std::string b = NodePath("b");
+  const Case kCases[] = {
+      {"file", nullptr,
+       "A non-block device file at '" + b + "' is already present"},
+      {"dangling link", nullptr,
+       b + ": stat failed: No such file or directory"},
+      {"stale node", "unlink", "Unable to unlink device node for 'b'"},
+      {"nothing", "rename", "Unable to rename device node from 'a' to 'b'"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.in_the_way);
+    Reset();
+    ASSERT_EQ(Run({"create", "a", "--table", "0 8 zero"}).rc, 0);
+    const uint32_t minor = Device("a")->minor;
+    std::string what(c.in_the_way);
+    if (what == "file") {
+      std::ofstream(b) << "not a node";
+    } else if (what == "dangling link") {
+      ASSERT_EQ(symlink("nowhere", b.c_str()), 0);
+    } else if (what == "stale node") {
+      ASSERT_EQ(mknod(b.c_str(), S_IFBLK | 0600, makedev(7, 0)), 0);
+    }
+    g_failing_node_step = c.failing_step;
+    Result r = Run({"rename", "a", "b"});
+    g_failing_node_step = nullptr;
+    EXPECT_EQ(r.rc, 0);
+    EXPECT_EQ(r.err, c.line + "\n");
+    EXPECT_EQ(Device("a"), nullptr);
+    EXPECT_NE(Device("b"), nullptr);
+    EXPECT_TRUE(IsNodeFor("a", minor));
+    struct stat st;
+    if (what == "file") {
+      EXPECT_EQ(FileText(b), "not a node");
+    } else if (what == "dangling link") {
+      EXPECT_TRUE(lstat(b.c_str(), &st) == 0 && S_ISLNK(st.st_mode));
+    } else if (what == "stale node") {
+      EXPECT_TRUE(lstat(b.c_str(), &st) == 0 && S_ISBLK(st.st_mode) &&
+                  st.st_rdev == makedev(7, 0));
+    } else {
+      EXPECT_FALSE(Exists(b));
+    }
+  }
+}
+
+// As libdm does: a node or a link to one in the way is replaced, a device
+// without a node gets none, and a new uuid leaves the node alone.
+TEST_F(DmsetupCommandsTest, RenameMovesTheNodeAsLibdmDoes) {
+  ASSERT_EQ(Run({"create", "a", "--table", "0 8 zero"}).rc, 0);
+  ASSERT_EQ(Run({"create", "other", "--table", "0 8 zero"}).rc, 0);
+  ASSERT_EQ(symlink(NodePath("other").c_str(), NodePath("b").c_str()), 0);
+  Result r = Run({"rename", "a", "b"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.err, "");
+  EXPECT_TRUE(IsNodeFor("b", Device("b")->minor));
+  EXPECT_FALSE(Exists(NodePath("a")));
+  EXPECT_TRUE(IsNodeFor("other", Device("other")->minor));
+
+  ASSERT_EQ(Run({"create", "d", "--notable"}).rc, 0);
+  r = Run({"rename", "d", "e"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(Device("e"), nullptr);
+  EXPECT_FALSE(Exists(NodePath("d")));
+  EXPECT_FALSE(Exists(NodePath("e")));
+
+  r = Run({"rename", "b", "--setuuid", "UUID-b"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(Device("b")->uuid, "UUID-b");
+  EXPECT_TRUE(IsNodeFor("b", Device("b")->minor));
+}
+
+// Every failed request is one line, naming the device as the request
+// addressed it (name, uuid or number), with libdm's operation name.
+TEST_F(DmsetupCommandsTest, ErrorLinesNameTheRequestAsSent) {
+  ASSERT_EQ(Run({"create", "a", "--table", "0 8 zero"}).rc, 0);
+  const std::string kMissing = " failed: No such device or address";
+  struct Case {
+    std::vector<std::string> words;
+    std::string err;
+  };
+  const Case kCases[] = {
+      {{"suspend", "nosuch"},
+       "device-mapper: suspend ioctl on nosuch " + kMissing},
+      {{"resume", "nosuch"},
+       "device-mapper: resume ioctl on nosuch " + kMissing},
+      {{"clear", "nosuch"}, "device-mapper: clear ioctl on nosuch " + kMissing},
+      {{"wait", "nosuch"},
+       "device-mapper: waitevent ioctl on nosuch " + kMissing},
+      {{"deps", "nosuch"}, "device-mapper: deps ioctl on nosuch " + kMissing},
+      {{"table", "nosuch"}, "device-mapper: table ioctl on nosuch " + kMissing},
+      {{"table", "-u", "NOPE"},
+       "device-mapper: table ioctl on  NOPE" + kMissing},
+      {{"table", "-j", "253", "-m", "99"},
+       "device-mapper: table ioctl on  (253:99)" + kMissing},
+      {{"info", "nosuch"}, "Device does not exist."},
+      {{"status", "-u", "NOPE"}, "Device does not exist."},
+      {{"message", "-u", "NOPE", "0", "hi"},
+       "device-mapper: message ioctl on  NOPE" + kMissing},
+      {{"setgeometry", "nosuch", "1", "2", "3", "0"},
+       "device-mapper: setgeometry ioctl on nosuch " + kMissing},
+      {{"setgeometry", "a", "x", "2", "3", "0"},
+       "device-mapper: setgeometry ioctl on a  failed: Invalid argument"},
+      {{"load", "-j", "253", "-m", "99", "--table", "0 8 zero"},
+       "device-mapper: reload ioctl on  (253:99)" + kMissing},
+      // The size cannot be had (and is taken as 0); the load fails.
+      {{"wipe_table", "nosuch"},
+       "device-mapper: table ioctl on nosuch " + kMissing +
+           "\ndevice-mapper: reload ioctl on nosuch " + kMissing},
+      // ENXIO is not mangle's to report.
+      {{"mangle", "nosuch"}, ""},
+      // The library's refusal before any ioctl.
+      {{"remove", "control"}, "device name 'control' is reserved"},
+      {{"target-version", "averyveryverylongtargetname"},
+       "device-mapper: target-version ioctl on averyveryverylongtargetname  "
+       "failed: Invalid argument"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.words[0] + " " + c.words[1]);
+    Result r = Run(c.words);
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, c.err + (c.err.empty() ? "" : "\n") + "Command failed.\n");
+  }
+  EXPECT_NE(Device("a"), nullptr);
+}
+
+// -j/-m: every step of a failing create names the number, the load the one
+// the create returned; so does a rollback that fails.
+TEST_F(DmsetupCommandsTest, CreateWithNumberNamesItAtEveryStep) {
+  const char* kLines[] = {
+      "device-mapper: create ioctl on a (253:5) failed: Input/output error\n",
+      "device-mapper: reload ioctl on a (253:5) failed: Input/output error\n",
+      "device-mapper: resume ioctl on a (253:5) failed: Input/output error\n",
+      "device-mapper: info ioctl on a (253:5) failed: Input/output error\n",
+  };
+  for (int step = 1; step <= 4; ++step) {
+    SCOPED_TRACE(step);
+    Reset();
+    f_.kernel->sent.clear();
+    f_.kernel->fail_at = step;
+    f_.kernel->fail_errno = EIO;
+    Result r =
+        Run({"create", "a", "-j", "253", "-m", "5", "--table", "0 8 zero"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.err, std::string(kLines[step - 1]) + "Command failed.\n");
+    EXPECT_TRUE(f_.kernel->devices.empty());
+    EXPECT_FALSE(Exists(NodePath("a")));
+  }
+  Reset();
+  f_.kernel->sent.clear();
+  f_.kernel->fail_at = 3;  // resume
+  f_.kernel->fail_errno = EIO;
+  for (int i = 5; i < 40; ++i) f_.kernel->more_failures[i] = EBUSY;
+  Result r =
+      Run({"create", "a", "-j", "253", "-m", "5", "--table", "0 8 zero"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err,
+            "device-mapper: resume ioctl on a (253:5) failed: Input/output "
+            "error\n"
+            "device-mapper: remove ioctl on a (253:5) failed: Device or "
+            "resource busy\n"
+            "Failed to revert device creation.\n"
+            "Command failed.\n");
+}
+
+// A node libdm cannot unlink is said, and the remove goes on.
+TEST_F(DmsetupCommandsTest, RemoveWhoseNodeCannotGoSaysSo) {
+  ASSERT_EQ(Run({"create", "a", "--table", "0 8 zero"}).rc, 0);
+  ASSERT_EQ(unlink(NodePath("a").c_str()), 0);
+  ASSERT_EQ(mkdir(NodePath("a").c_str(), 0755), 0);
+  Result r = Run({"remove", "a"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.err, "Unable to unlink device node for 'a'\n");
+  EXPECT_EQ(Device("a"), nullptr);
+  EXPECT_TRUE(Exists(NodePath("a")));
+}
+
+// Over all devices, each failure is printed as it comes and the others
+// still run; the command fails.
+TEST_F(DmsetupCommandsTest, EveryDeviceRunsDespiteAFailure) {
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_EQ(Run({"create", name, "--table", "0 8 zero"}).rc, 0);
+  }
+  int before = Sent();
+  ASSERT_EQ(Run({"table"}).rc, 0);
+  ASSERT_EQ(Sent(), before + 4);  // the list, then each table
+  f_.kernel->fail_at = Sent() + 3;
+  f_.kernel->fail_errno = EIO;
+  Result r = Run({"table"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out, "a: 0 8 zero \nc: 0 8 zero \n");
+  EXPECT_EQ(r.err,
+            "device-mapper: table ioctl on b  failed: Input/output error\n"
+            "Command failed.\n");
+}
+
 TEST_F(DmsetupCommandsTest, LoadFillsInactiveSlotAndResumeSwaps) {
   ASSERT_EQ(Run({"create", "a", "--table", "0 8 zero"}).rc, 0);
   Result r = Run({"load", "a", "--table", "0 16 zero"});
@@ -475,6 +770,29 @@ TEST_F(DmsetupCommandsTest, NoKernelIsReportedByCommandsThatNeedIt) {
   EXPECT_NE(printed.find("Failure to communicate with kernel device-mapper "
                          "driver.\n"),
             std::string::npos);
+}
+
+// remove_all asks for the kernel twice (remove_all, then mknodes): its
+// lines are said once.
+TEST_F(DmsetupCommandsTest, NoKernelIsSaidOnce) {
+  Argv argv({"dmsetup", "remove_all"});
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* err = open_memstream(&text, &size);
+  FILE* out = fopen("/dev/null", "w");
+  int rc = dmsetup::RunDmsetup(dmkit::ErrnoError(ENOENT, "open control"),
+                               argv.argc(), argv.argv(), out, err);
+  fclose(err);
+  fclose(out);
+  std::string printed(text, size);
+  free(text);
+  EXPECT_EQ(rc, 1);
+  size_t first = printed.find("Failure to communicate");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_EQ(printed.find("Failure to communicate", first + 1),
+            std::string::npos);
+  EXPECT_EQ(printed.substr(printed.rfind('\n', printed.size() - 2) + 1),
+            "Command failed.\n");
 }
 
 }  // namespace

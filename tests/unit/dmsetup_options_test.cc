@@ -11,10 +11,18 @@ namespace {
 
 using ::dmkit::testing::Argv;
 
+// Parses `words` into `o`; on failure, dmsetup's message is the last of
+// `errors` (after the warnings).
 bool Parse(std::vector<std::string> words, Options* o,
            std::vector<std::string>* errors) {
   Argv a(std::move(words));
-  return ParseOptions(a.argc(), a.argv(), o, errors);
+  absl::StatusOr<Options> parsed = ParseOptions(a.argc(), a.argv(), errors);
+  if (!parsed.ok()) {
+    errors->emplace_back(parsed.status().message());
+    return false;
+  }
+  *o = *std::move(parsed);
+  return true;
 }
 
 TEST(Options, CommandAndPermutedOptions) {
@@ -136,6 +144,50 @@ TEST(Options, UnknownOptionFails) {
   Options o;
   std::vector<std::string> errors;
   EXPECT_FALSE(Parse({"dmsetup", "--bogus", "ls"}, &o, &errors));
+  // getopt said so itself.
+  EXPECT_EQ(errors, std::vector<std::string>{""});
+}
+
+TEST(Options, BadCookieIsAWarning) {
+  Options o;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(Parse({"dmsetup", "--udevcookie", "x", "ls"}, &o, &errors));
+  EXPECT_EQ(errors, std::vector<std::string>{"Incorrect cookie value."});
+  EXPECT_TRUE(o.udevcookie_set);
+  EXPECT_EQ(o.udev_cookie, 0u);
+}
+
+// Every kind of switch in the table: counted, with text, with a number,
+// with its own parser, short and long, and the ignored ones.
+TEST(Options, TableKinds) {
+  Options o;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(
+      Parse({"dmsetup",    "-cC",    "--units",     "k",       "-j",      "253",
+             "-m",         "7",      "-U",          "5",       "--count", "3",
+             "--interval", "2",      "--histogram", "--areas", "4",       "-O",
+             "name",       "--jobs", "8",           "info"},
+            &o, &errors));
+  EXPECT_EQ(o.columns, 2);
+  EXPECT_EQ(o.units_set, 1);
+  EXPECT_EQ(o.units, "k");
+  EXPECT_TRUE(o.major_set && o.minor_set && o.uid_set && o.count_set);
+  EXPECT_EQ(o.major, 253);
+  EXPECT_EQ(o.minor, 7);
+  EXPECT_EQ(o.uid, 5);
+  EXPECT_EQ(o.count, 3);
+  EXPECT_EQ(o.interval, 2);
+  EXPECT_TRUE(o.sort_set);
+  EXPECT_EQ(o.sort, "name");
+  EXPECT_EQ(o.jobs, 8);
+  EXPECT_EQ(o.command, "info");
+  EXPECT_FALSE(Parse({"dmsetup", "--count", "-1", "info"}, &o, &errors));
+  EXPECT_EQ(errors.back(), "Count must be zero or greater.");
+  EXPECT_FALSE(Parse({"dmsetup", "--interval", "0", "info"}, &o, &errors));
+  EXPECT_EQ(errors.back(), "Interval must be a positive integer.");
+  EXPECT_FALSE(Parse({"dmsetup", "--jobs", "0", "remove"}, &o, &errors));
+  EXPECT_EQ(errors.back(),
+            "--jobs takes a number of devices to work on at once (1-1024).");
 }
 
 }  // namespace

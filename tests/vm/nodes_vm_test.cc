@@ -56,7 +56,7 @@ TEST_F(Nodes, NodesFollowCreateRenameSetUuidAndRemove) {
 
   ASSERT_OK_AND_ASSIGN(
       DeviceInfo renamed,
-      dmioctl::RenameDevice(dm(), Name("a"), Name("b"), &nodes));
+      dmioctl::RenameDevice(dm(), Name("a"), Name("b"), {.nodes = &nodes}));
   EXPECT_EQ(renamed.name, Name("b"));
   EXPECT_FALSE(PathExists(nodes.PathFor(Name("a"))));
   EXPECT_TRUE(IsNodeFor(nodes.PathFor(Name("b")), created.dev));
@@ -81,7 +81,8 @@ TEST_F(Nodes, RenameIsUndoneWhenTheNodeCannotMove) {
       ScopedDevice dev,
       MakeDevice("a", OneTarget(targets::Zero(0, 64)), {.nodes = &nodes}));
   ASSERT_EQ(mkdir(nodes.PathFor(Name("b")).c_str(), 0755), 0);
-  auto renamed = dmioctl::RenameDevice(dm(), Name("a"), Name("b"), &nodes);
+  auto renamed =
+      dmioctl::RenameDevice(dm(), Name("a"), Name("b"), {.nodes = &nodes});
   ASSERT_FALSE(renamed.ok());
   EXPECT_EQ(dmkit::ErrnoOf(renamed.status()), EEXIST) << renamed.status();
   ASSERT_OK(dm().GetInfo(DeviceRef::ByName(Name("a"))));

@@ -65,74 +65,28 @@ class BatchSignals {
   struct sigaction old_term_;
 };
 
-bool ReadStdin(std::string* text) {
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) return true;
-    text->append(buf, static_cast<size_t>(n));
-  }
-}
-
-// The error line of a failed batch: libdm's ioctl line when the status came
-// from an ioctl, else its message.
-std::string ErrorLine(const absl::Status& status) {
-  std::optional<dmioctl::IoctlErrorInfo> info =
-      dmioctl::GetIoctlErrorInfo(status);
-  if (!info) return std::string(status.message());
-  IoctlTarget target{info->name, info->uuid, -1, -1};
-  if (info->dev) {
-    target.major = static_cast<int>(info->dev->major);
-    target.minor = static_cast<int>(info->dev->minor);
-  }
-  return FormatStatusError(info->operation, target, status);
-}
-
-void ReportError(Session& s, const absl::Status& status) {
-  s.Err(ErrorLine(status));
-}
-
-bool CreateConciseBatch(Session& s, const std::vector<std::string>& args) {
+absl::Status CreateConciseBatch(Session& s,
+                                const std::vector<std::string>& args) {
   Options& o = s.opt();
   if (o.table_set || o.minor_set || o.uuid_set || o.notable || o.inactive) {
-    s.Err(
+    return Failure(
         "--concise is incompatible with --[no]table, --minor, --uuid and "
         "--inactive.");
-    return false;
   }
   if (args.size() > 1) {
-    s.Err("dmsetup create --concise takes at most one argument");
-    return false;
+    return Failure("dmsetup create --concise takes at most one argument");
   }
-  std::string text;
-  if (!args.empty()) {
-    text = args[0];
-  } else if (!ReadStdin(&text)) {
-    s.Err(absl::StrCat("Read from stdin aborted: ", strerror(errno)));
-    return false;
-  }
+  DMKIT_ASSIGN_OR_RETURN(std::string text, ConciseText(args));
   // Everything is checked before the first ioctl.
-  absl::StatusOr<std::vector<dmioctl::DeviceSpec>> parsed =
-      dmioctl::ParseConcise(text);
-  if (!parsed.ok()) {
-    s.Err(parsed.status().message());
-    return false;
-  }
-  std::vector<dmioctl::DeviceSpec>& specs = *parsed;
+  DMKIT_ASSIGN_OR_RETURN(std::vector<dmioctl::DeviceSpec> specs,
+                         dmioctl::ParseConcise(text));
   for (dmioctl::DeviceSpec& spec : specs) {
-    std::optional<std::string> name = s.TaskName(spec.name, true);
-    if (!name) return false;
-    spec.name = *name;
+    DMKIT_ASSIGN_OR_RETURN(spec.name, s.TaskName(spec.name, true));
     if (!spec.uuid.empty()) {
-      std::optional<std::string> uuid = s.TaskUuid(spec.uuid);
-      if (!uuid) return false;
-      spec.uuid = *uuid;
+      DMKIT_ASSIGN_OR_RETURN(spec.uuid, s.TaskUuid(spec.uuid));
     }
   }
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
   s.Nodes().set_ownership(kDebianNodeOwnership);
   absl::StatusOr<std::vector<dmioctl::DeviceInfo>> made;
   {
@@ -140,31 +94,27 @@ bool CreateConciseBatch(Session& s, const std::vector<std::string>& args) {
     made = dmioctl::CreateDevices(
         *dm, specs, {.jobs = o.jobs, .nodes = &s.Nodes(), .cancel = &g_cancel});
   }
+  if (absl::IsCancelled(made.status())) {
+    return Failure(
+        absl::StrCat("Interrupted by signal ", g_signal.load(),
+                     ": the devices this command created were removed."));
+  }
   if (!made.ok()) {
-    if (absl::IsCancelled(made.status())) {
-      s.Err(absl::StrCat("Interrupted by signal ", g_signal.load(),
-                         ": the devices this command created were removed."));
-    } else {
-      // One line: what failed, and (for several devices) that the rest of
-      // the batch is undone.
-      std::string line = ErrorLine(made.status());
-      if (specs.size() > 1) {
-        absl::StrAppend(&line,
-                        " (the devices this command created were removed)");
-      }
-      s.Err(line);
-    }
-    return false;
+    // One line: what failed, and (for several devices) that the rest of
+    // the batch is undone.
+    if (specs.size() == 1) return made.status();
+    return Failure(
+        absl::StrCat(ErrorText(made.status()),
+                     " (the devices this command created were removed)"));
   }
   for (const dmioctl::DeviceInfo& info : *made) {
     s.SetReadAhead(info.name, info.dev);
     if (o.verbose) {
-      std::optional<std::string> shown = s.Unmangled(info.name, "name");
-      if (!shown) return false;
-      s.DisplayInfo(info, *shown);
+      DMKIT_ASSIGN_OR_RETURN(std::string shown, s.Unmangled(info.name, "name"));
+      s.DisplayInfo(info, shown);
     }
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // The batch wipes the table itself for --force (dmsetup remove -f wipes it
@@ -175,20 +125,18 @@ dmioctl::RemoveOptions BatchRemoveOptions(const Options& o) {
   return remove;
 }
 
-bool RemoveBatch(Session& s, const std::vector<std::string>& args) {
+absl::Status RemoveBatch(Session& s, const std::vector<std::string>& args) {
   std::vector<dmioctl::DeviceRef> refs;
   if (args.empty()) {
-    std::optional<DeviceSel> sel = s.SelectDevice(nullptr);  // -u / -j -m
-    if (!sel) return false;
-    refs.push_back(sel->Ref());
+    // -u / -j -m
+    DMKIT_ASSIGN_OR_RETURN(DeviceSel sel, s.SelectDevice(nullptr));
+    refs.push_back(sel.Ref());
   }
   for (const std::string& arg : args) {
-    std::optional<DeviceSel> sel = s.SelectDevice(&arg);
-    if (!sel) return false;
-    refs.push_back(sel->Ref());
+    DMKIT_ASSIGN_OR_RETURN(DeviceSel sel, s.SelectDevice(&arg));
+    refs.push_back(sel.Ref());
   }
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
   absl::Status removed;
   {
     BatchSignals signals;
@@ -197,41 +145,35 @@ bool RemoveBatch(Session& s, const std::vector<std::string>& args) {
         {.jobs = s.opt().jobs, .nodes = &s.Nodes(), .cancel = &g_cancel});
   }
   if (absl::IsCancelled(removed)) {
-    s.Err(absl::StrCat("Interrupted by signal ", g_signal.load(),
-                       ": devices not yet started were left in place."));
-    return false;
+    return Failure(absl::StrCat("Interrupted by signal ", g_signal.load(),
+                                ": devices not yet started were left in "
+                                "place."));
   }
-  if (!removed.ok()) ReportError(s, removed);
-  return removed.ok();
+  return removed;
 }
 
 // Rounds of parallel removes of every device, as long as a round removes
 // something (a device used by another one goes once its user is gone); then
 // mknodes. Devices still open are left, as the kernel's remove_all leaves
-// them.
-bool RemoveAllBatch(Session& s) {
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
+// them. Failures are printed as they come, the rounds' before mknodes runs.
+absl::Status RemoveAllBatch(Session& s) {
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
   BatchSignals signals;
   size_t before = SIZE_MAX;
-  bool ok = true;
+  absl::Status rounds;
   for (;;) {
-    absl::StatusOr<std::vector<dmioctl::DeviceListEntry>> list =
-        dm->ListDevices({.with_uuid = false});
-    if (!list.ok()) {
-      s.IoctlError("names", IoctlTarget{}, list.status());
-      return false;
-    }
-    if (list->empty() || list->size() >= before || g_cancel) {
-      if (!list->empty() && s.opt().force) {
-        s.Err(absl::StrCat("Unable to remove ", list->size(), " device(s)."));
-        ok = false;
+    DMKIT_ASSIGN_OR_RETURN(std::vector<dmioctl::DeviceListEntry> list,
+                           dm->ListDevices({.with_uuid = false}));
+    if (list.empty() || list.size() >= before || g_cancel) {
+      if (!list.empty() && s.opt().force) {
+        rounds = Failure(
+            absl::StrCat("Unable to remove ", list.size(), " device(s)."));
       }
       break;
     }
-    before = list->size();
+    before = list.size();
     std::vector<dmioctl::DeviceRef> refs;
-    for (const dmioctl::DeviceListEntry& d : *list) {
+    for (const dmioctl::DeviceListEntry& d : list) {
       refs.push_back(dmioctl::DeviceRef::ByName(d.name));
     }
     absl::Status removed = dmioctl::RemoveDevices(
@@ -241,30 +183,36 @@ bool RemoveAllBatch(Session& s) {
     // Busy devices are the next round's (or stay); vanished ones are fine.
     if (!removed.ok() && e != EBUSY && e != ENXIO &&
         !absl::IsCancelled(removed)) {
-      ReportError(s, removed);
-      ok = false;
+      rounds = removed;
       break;
     }
   }
+  s.PrintError(rounds);
   if (g_cancel) {
-    s.Err(absl::StrCat("Interrupted by signal ", g_signal.load(), "."));
-    ok = false;
+    s.PrintError(
+        Failure(absl::StrCat("Interrupted by signal ", g_signal.load(), ".")));
+    rounds = Printed();
   }
-  return Mknodes(s, nullptr) && ok;
+  absl::Status made = Mknodes(s, nullptr);
+  if (rounds.ok()) return made;
+  s.PrintError(made);
+  return Printed();
 }
 
 }  // namespace
 
-bool RunBatch(Session& s, const Command* cmd,
-              const std::vector<std::string>& args, bool* handled) {
-  std::string name = cmd->name;
-  *handled = true;
-  if (name == "create" && s.opt().concise) return CreateConciseBatch(s, args);
+bool BatchHandles(const Command* cmd, const Options& o) {
+  absl::string_view name = cmd->name;
+  return (name == "create" && o.concise) || name == "remove" ||
+         name == "remove_all";
+}
+
+absl::Status RunBatch(Session& s, const Command* cmd,
+                      const std::vector<std::string>& args) {
+  absl::string_view name = cmd->name;
+  if (name == "create") return CreateConciseBatch(s, args);
   if (name == "remove") return RemoveBatch(s, args);
-  if (name == "remove_all") return RemoveAllBatch(s);
-  *handled = false;
-  s.Err("--jobs is only for create --concise, remove and remove_all.");
-  return false;
+  return RemoveAllBatch(s);
 }
 
 }  // namespace dmkit::dmsetup

@@ -11,13 +11,19 @@
 
 namespace dmkit::dmsetup {
 
+// BatchHandles()
+//
+// Whether --jobs applies to `cmd`: `create --concise`, `remove` and
+// `remove_all`.
+bool BatchHandles(const Command* cmd, const Options& o);
+
 // RunBatch()
 //
-// dmkit's --jobs N (tools/dmsetup/batch.cc): `create --concise`, `remove`
-// and `remove_all` with N devices at a time. Sets `*handled` to false (and
-// fails) for any other command.
-bool RunBatch(Session& s, const Command* cmd,
-              const std::vector<std::string>& args, bool* handled);
+// One of those commands with N devices at a time (tools/dmsetup/batch.cc);
+// its failure for Session::PrintError().
+absl::Status RunBatch(Session& s, const Command* cmd,
+                      const std::vector<std::string>& args);
+
 }  // namespace dmkit::dmsetup
 
 #endif  // DMKIT_TOOLS_DMSETUP_BATCH_H_

@@ -1,7 +1,7 @@
 // File: tools/dmsetup/commands.h
 //
 // The dmsetup commands that change devices (commands.cc), on dmioctl's
-// operations.
+// operations. Each returns its failure for Session::PrintError().
 #ifndef DMKIT_TOOLS_DMSETUP_COMMANDS_H_
 #define DMKIT_TOOLS_DMSETUP_COMMANDS_H_
 
@@ -11,20 +11,23 @@
 
 namespace dmkit::dmsetup {
 
-bool CmdCreate(Session& s, const CmdArgs& a);
-bool CmdLoad(Session& s, const CmdArgs& a);
-bool CmdRemove(Session& s, const CmdArgs& a);
-bool CmdRemoveAll(Session& s, const CmdArgs& a);
-bool CmdSuspend(Session& s, const CmdArgs& a);
-bool CmdResume(Session& s, const CmdArgs& a);
-bool CmdClear(Session& s, const CmdArgs& a);
-bool CmdWipeTable(Session& s, const CmdArgs& a);
-bool CmdRename(Session& s, const CmdArgs& a);
-bool CmdMessage(Session& s, const CmdArgs& a);
-bool CmdSetGeometry(Session& s, const CmdArgs& a);
-bool CmdWait(Session& s, const CmdArgs& a);
-bool CmdMknodes(Session& s, const CmdArgs& a);
-bool CmdMangle(Session& s, const CmdArgs& a);
+absl::Status CmdCreate(Session& s, const CmdArgs& a);
+absl::Status CmdLoad(Session& s, const CmdArgs& a);
+absl::Status CmdRemove(Session& s, const CmdArgs& a);
+absl::Status CmdRemoveAll(Session& s, const CmdArgs& a);
+absl::Status CmdSuspend(Session& s, const CmdArgs& a);
+absl::Status CmdResume(Session& s, const CmdArgs& a);
+absl::Status CmdClear(Session& s, const CmdArgs& a);
+absl::Status CmdWipeTable(Session& s, const CmdArgs& a);
+absl::Status CmdRename(Session& s, const CmdArgs& a);
+absl::Status CmdMessage(Session& s, const CmdArgs& a);
+absl::Status CmdSetGeometry(Session& s, const CmdArgs& a);
+absl::Status CmdWait(Session& s, const CmdArgs& a);
+absl::Status CmdMknodes(Session& s, const CmdArgs& a);
+absl::Status CmdMangle(Session& s, const CmdArgs& a);
+
+// create --concise's text: its argument, or stdin.
+absl::StatusOr<std::string> ConciseText(const std::vector<std::string>& args);
 
 // How dmsetup removes a device: --deferred, and --retry as libdm's
 // DM_IOCTL_RETRIES and DM_RETRY_USLEEP_DELAY (25 attempts, 200 ms apart).

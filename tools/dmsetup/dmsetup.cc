@@ -20,7 +20,8 @@
 //    one more line says what holds the device (DescribeHolders).
 //  - mknodes without arguments leaves stale entries that are neither block
 //    nodes nor links alone (libdevmapper unlinks them).
-//  - Names ".", ".." and "control" are refused before any ioctl.
+//  - Names ".", ".." and "control" are refused before any ioctl, with
+//    dmioctl's line ("device name 'control' is reserved").
 //  - Not implemented: stats, measure, -S/--select, libdm's -vv debug log;
 //    "-o all" means every non-statistics field.
 //  - create -j/-m: a failed create is rolled back by name (libdm sends name
@@ -40,6 +41,9 @@
 //  - remove leaves a file at the node's path that is neither a block node
 //    nor a link alone, and says "Unable to unlink device node for 'NAME'"
 //    (libdm unlinks it).
+//  - rename (dmioctl::RenameDevice) moves the node as libdm does, but an
+//    old node with another device's number is replaced by the right one
+//    (libdm moves it as it is).
 //  - message output over 64 KiB fails instead of sending the message again.
 //  - ls --tree picks UTF-8 line drawing from LC_ALL/LC_CTYPE/LANG.
 #include "tools/dmsetup/dmsetup.h"
@@ -81,14 +85,14 @@
 namespace dmkit {
 namespace dmsetup {
 
-bool CmdHelp(Session& s, const CmdArgs& a);
-bool CmdNotSupported(Session& s, const CmdArgs& a);
-bool CmdUdevFlags(Session& s, const CmdArgs& a);
-bool CmdUdevComplete(Session& s, const CmdArgs& a);
-bool CmdUdevCreateCookie(Session& s, const CmdArgs& a);
-bool CmdUdevReleaseCookie(Session& s, const CmdArgs& a);
-bool CmdUdevCompleteAll(Session& s, const CmdArgs& a);
-bool CmdUdevCookies(Session& s, const CmdArgs& a);
+absl::Status CmdHelp(Session& s, const CmdArgs& a);
+absl::Status CmdNotSupported(Session& s, const CmdArgs& a);
+absl::Status CmdUdevFlags(Session& s, const CmdArgs& a);
+absl::Status CmdUdevComplete(Session& s, const CmdArgs& a);
+absl::Status CmdUdevCreateCookie(Session& s, const CmdArgs& a);
+absl::Status CmdUdevReleaseCookie(Session& s, const CmdArgs& a);
+absl::Status CmdUdevCompleteAll(Session& s, const CmdArgs& a);
+absl::Status CmdUdevCookies(Session& s, const CmdArgs& a);
 
 namespace {
 
@@ -196,12 +200,12 @@ void Usage(FILE* out) {
 }
 
 // dmsetup _process_options(): -o for ls and deps (or --tree).
-bool ProcessOptions(Session& s) {
+absl::Status ProcessOptions(Session& s) {
   Options& o = s.opt();
   if (o.tree) {
-    return ParseTreeOptions(s, o.options_set ? o.options : "", &o.tree_style);
+    return ParseTreeOptions(o.options_set ? o.options : "", &o.tree_style);
   }
-  if (o.columns || !o.options_set) return true;
+  if (o.columns || !o.options_set) return absl::OkStatus();
   s.set_dev_name_type(DevNameType::kDevNo);
   absl::string_view rest = o.options;
   while (!rest.empty()) {
@@ -219,8 +223,7 @@ bool ProcessOptions(Session& s) {
     } else if (is("devname")) {
       s.set_dev_name_type(DevNameType::kMap);
     } else {
-      s.Err(absl::StrCat("Option not recognised: ", rest, "."));
-      return false;
+      return Failure(absl::StrCat("Option not recognised: ", rest, "."));
     }
     if (comma == absl::string_view::npos) break;
     rest.remove_prefix(comma);
@@ -228,10 +231,10 @@ bool ProcessOptions(Session& s) {
     // there (a trailing comma ends the list).
     rest.remove_prefix(1);
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool ReportInit(Session& s, const Command* cmd) {
+absl::Status ReportInit(Session& s, const Command* cmd) {
   Options& o = s.opt();
   ReportOptions ro;
   bool splitname = absl::string_view(cmd->name) == "splitname";
@@ -244,8 +247,7 @@ bool ReportInit(Session& s, const Command* cmd) {
   ro.sort_keys = o.sort_set ? o.sort : "";
   if (o.sort_set && (absl::string_view(cmd->name) == "status" ||
                      absl::string_view(cmd->name) == "table")) {
-    s.Err("--sort is not yet supported with status and table.");
-    return false;
+    return Failure("--sort is not yet supported with status and table.");
   }
   ro.separator_set = o.separator_set;
   ro.separator = o.separator;
@@ -254,12 +256,22 @@ bool ReportInit(Session& s, const Command* cmd) {
   ro.unquoted = o.unquoted > 0;
   ro.rows = o.rows > 0;
   ro.unbuffered = o.unbuffered > 0;
+  // The report's own lines (the field list for "help", warnings) go out
+  // whatever happens.
   std::string messages;
   std::unique_ptr<Report> report = Report::Create(ro, &messages);
   fputs(messages.c_str(), s.err());
-  if (!report) return false;
+  if (!report) return Printed();
   s.set_report(std::move(report));
-  return true;
+  return absl::OkStatus();
+}
+
+// Whether a command went well; if not, its failure and "Command failed.".
+bool Done(Session& s, const absl::Status& done) {
+  if (done.ok()) return true;
+  s.PrintError(done);
+  s.Err("Command failed.");
+  return false;
 }
 
 // dmsetup _perform_command_for_all_repeatable_args().
@@ -271,10 +283,7 @@ bool PerformCommand(Session& s, const Command* cmd,
     a.cmd = cmd;
     a.args.assign(args.begin() + std::min(i, args.size()), args.end());
     a.multiple = multiple;
-    if (!cmd->fn(s, a)) {
-      s.Err("Command failed.");
-      return false;
-    }
+    if (!Done(s, cmd->fn(s, a))) return false;
     ++i;
   } while (cmd->repeatable && i < args.size());
   return true;
@@ -289,108 +298,129 @@ std::string DevDirFromEnvironment() {
 
 }  // namespace
 
+namespace {
+
+// The command the words ask for (--help and --version stand for theirs),
+// or why there is none: the line before the usage.
+absl::StatusOr<const Command*> ChooseCommand(const Options& o) {
+  if (o.help) return FindCommand("help");
+  if (o.version) return FindCommand("version");
+  if (!o.command_given) return Printed();
+  const Command* cmd = FindCommand(o.command);
+  if (cmd == nullptr) return Failure("Unknown command.");
+  int n = static_cast<int>(o.args.size());
+  if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
+    return Failure("Incorrect number of arguments.");
+  }
+  return cmd;
+}
+
+// What dmsetup sets up before a command runs: the -o of ls and deps, and
+// the report of a columns command.
+absl::Status Prepare(Session& s, const Command* cmd) {
+  Options& o = s.opt();
+  absl::string_view name = cmd->name;
+  if (!o.columns && name == "splitname") ++o.columns;
+  if (name == "mangle") s.set_mangling(Mangling::kNone);
+  if (absl::Status processed = ProcessOptions(s); !processed.ok()) {
+    return Failure(
+        absl::StrCat(processed.message(), "\nCouldn't process command line."));
+  }
+  if (o.select_set && cmd->repeatable == 2) {
+    return Failure("dmkit: -S/--select is not supported.");
+  }
+  if (o.columns && !o.json) return ReportInit(s, cmd);
+  return absl::OkStatus();
+}
+
+// The command, once per argument where it repeats, or as a --jobs batch.
+bool Perform(Session& s, const Command* cmd) {
+  const Options& o = s.opt();
+  const std::vector<std::string>& args = o.args;
+  if (o.jobs > 0 && !o.help && !o.version) {
+    if (BatchHandles(cmd, o)) return Done(s, RunBatch(s, cmd, args));
+    s.PrintError(
+        Failure("--jobs is only for create --concise, remove and remove_all."));
+    return false;
+  }
+  bool multiple = cmd->repeatable && args.size() != 1 &&
+                  (!args.empty() || (!o.uuid_set && !o.major_set));
+  return PerformCommand(s, cmd, args, multiple);
+}
+
+// What is due once the command is done: the end of concise and report
+// output, the JSON document, and (after a busy remove) what holds it.
+void Finish(Session& s) {
+  if (s.concise_output()) {
+    fputc('\n', s.out());
+    fflush(s.out());
+  }
+  if (s.report() != nullptr) fputs(s.report()->Output().c_str(), s.out());
+  if (s.json_started()) fprintf(s.out(), "%s\n", s.JsonEnd().c_str());
+  fflush(s.out());
+  if (!s.busy_hint().empty()) fprintf(s.err(), "%s\n", s.busy_hint().c_str());
+}
+
+}  // namespace
+
 int RunDmsetup(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv,
-               FILE* out, FILE* err) {
+               FILE* out, FILE* err,
+               dmioctl::DeviceNodes::FaultHook node_faults) {
   std::string dev_dir = DevDirFromEnvironment();
   if (dev_dir.empty()) {
     fputs("Invalid DM_DEV_DIR environment variable value.\n", err);
     return 1;
   }
-  Options options;
-  std::vector<std::string> errors;
-  bool parsed = ParseOptions(argc, argv, &options, &errors);
-  for (const std::string& e : errors) fprintf(err, "%s\n", e.c_str());
-  if (!parsed) {
+  std::vector<std::string> warnings;
+  absl::StatusOr<Options> options = ParseOptions(argc, argv, &warnings);
+  for (const std::string& w : warnings) fprintf(err, "%s\n", w.c_str());
+  if (!options.ok()) {
+    if (!options.status().message().empty()) {
+      fprintf(err, "%s\n", std::string(options.status().message()).c_str());
+    }
     fputs("Couldn't process command line.\n", err);
     return 1;
   }
-  Session s(std::move(options), dev_dir, std::move(dm), out, err);
-  Options& o = s.opt();
+  Session s(*std::move(options), dev_dir, std::move(dm), out, err);
+  s.Nodes().set_fault_hook_for_testing(node_faults);
+  const Options& o = s.opt();
   if (const char* env = getenv("DM_DEFAULT_NAME_MANGLING_MODE")) {
     if (!strcasecmp(env, "none")) s.set_mangling(Mangling::kNone);
     if (!strcasecmp(env, "auto")) s.set_mangling(Mangling::kAuto);
     if (!strcasecmp(env, "hex")) s.set_mangling(Mangling::kHex);
   }
   if (o.manglename_set) s.set_mangling(o.manglename);
-
-  const Command* cmd = nullptr;
-  std::vector<std::string> args = o.args;
-  if (o.help) {
-    cmd = FindCommand("help");
-  } else if (o.version) {
-    cmd = FindCommand("version");
-  } else {
-    if (!o.command_given) {
-      Usage(err);
-      return 1;
-    }
-    cmd = FindCommand(o.command);
-    if (cmd == nullptr) {
-      fputs("Unknown command.\n", err);
-      Usage(err);
-      return 1;
-    }
-    int n = static_cast<int>(args.size());
-    if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
-      fputs("Incorrect number of arguments.\n", err);
-      Usage(err);
-      return 1;
-    }
+  absl::StatusOr<const Command*> cmd = ChooseCommand(o);
+  if (!cmd.ok()) {
+    s.PrintError(cmd.status());
+    Usage(err);
+    return 1;
   }
   const bool always_ok = o.help || o.version;
-  int ret = 1;
   if (!always_ok) {
-    if (!o.columns && absl::string_view(cmd->name) == "splitname") ++o.columns;
-    if (absl::string_view(cmd->name) == "mangle") {
-      s.set_mangling(Mangling::kNone);
-    }
-    if (!ProcessOptions(s)) {
-      fputs("Couldn't process command line.\n", err);
+    if (absl::Status prepared = Prepare(s, *cmd); !prepared.ok()) {
+      s.PrintError(prepared);
       return 1;
     }
-    if (o.select_set && cmd->repeatable == 2) {
-      fputs("dmkit: -S/--select is not supported.\n", err);
-      return 1;
-    }
-    if (o.columns && !o.json) {
-      if (!ReportInit(s, cmd)) return 1;
-    }
   }
-  bool multiple = cmd->repeatable && args.size() != 1 &&
-                  (!args.empty() || (!o.uuid_set && !o.major_set));
-  bool r;
-  if (o.jobs > 0 && !always_ok) {
-    bool handled;
-    r = RunBatch(s, cmd, args, &handled);
-    if (!r && handled) s.Err("Command failed.");
-  } else {
-    r = PerformCommand(s, cmd, args, multiple);
-  }
-  if (s.concise_output()) {
-    fputc('\n', out);
-    fflush(out);
-  }
-  if (s.report() != nullptr) fputs(s.report()->Output().c_str(), out);
-  if (s.json_started()) fprintf(out, "%s\n", s.JsonEnd().c_str());
-  if (r) ret = 0;
-  fflush(out);
-  if (!s.busy_hint().empty()) fprintf(err, "%s\n", s.busy_hint().c_str());
-  return always_ok ? 0 : ret;
+  bool r = Perform(s, *cmd);
+  Finish(s);
+  return always_ok || r ? 0 : 1;
 }
 
-bool CmdHelp(Session& s, const CmdArgs&) {
+absl::Status CmdHelp(Session& s, const CmdArgs&) {
   Usage(s.err());
   if (s.opt().columns) {
     // dmsetup _dmsetup_help(): the field list of a report asked for "help".
     fputs(FieldHelpText(), s.err());
     fputs(" \n", s.err());
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdNotSupported(Session& s, const CmdArgs& a) {
-  s.Err(absl::StrCat("dmkit: dmsetup ", a.cmd->name, " is not supported."));
-  return false;
+absl::Status CmdNotSupported(Session&, const CmdArgs& a) {
+  return Failure(
+      absl::StrCat("dmkit: dmsetup ", a.cmd->name, " is not supported."));
 }
 
 namespace {
@@ -398,22 +428,10 @@ namespace {
 constexpr int kUdevFlagsShift = 16;
 constexpr uint32_t kUdevFlagsMask = 0xffff0000u;
 
-bool CookieValue(Session& s, const std::string& text, uint32_t* cookie) {
-  errno = 0;
-  char* end = nullptr;
-  unsigned long value = strtoul(text.c_str(), &end, 0);
-  if (errno || value == 0 || *end || value > UINT32_MAX) {
-    s.Err("Incorrect cookie value.");
-    return false;
-  }
-  *cookie = static_cast<uint32_t>(value);
-  return true;
-}
 }  // namespace
 
-bool CmdUdevFlags(Session& s, const CmdArgs& a) {
-  uint32_t cookie;
-  if (!CookieValue(s, a.args[0], &cookie)) return false;
+absl::Status CmdUdevFlags(Session& s, const CmdArgs& a) {
+  DMKIT_ASSIGN_OR_RETURN(uint32_t cookie, CookieValue(a.args[0].c_str()));
   static const char* const kNames[] = {
       "DISABLE_DM_RULES",   "DISABLE_SUBSYSTEM_RULES",
       "DISABLE_DISK_RULES", "DISABLE_OTHER_RULES",
@@ -431,34 +449,32 @@ bool CmdUdevFlags(Session& s, const CmdArgs& a) {
               i - kUdevFlagsShift / 2);
     }
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // dmkit never synchronises with udev: these behave as dmsetup's do when
 // libdevmapper finds udev synchronisation unavailable (DM_DISABLE_UDEV).
 
-bool CmdUdevComplete(Session& s, const CmdArgs& a) {
-  uint32_t cookie;
-  if (!CookieValue(s, a.args[0], &cookie)) return false;
+absl::Status CmdUdevComplete(Session& s, const CmdArgs& a) {
+  DMKIT_ASSIGN_OR_RETURN(uint32_t cookie, CookieValue(a.args[0].c_str()));
   fprintf(s.out(), "DM_COOKIE_COMPLETED=0x%-10x\n", cookie);
   // There is no semaphore of ours to release.
   (void)kUdevFlagsMask;
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdUdevCreateCookie(Session&, const CmdArgs&) {
+absl::Status CmdUdevCreateCookie(Session&, const CmdArgs&) {
   // dm_udev_create_cookie() without synchronisation: cookie 0, not printed.
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdUdevReleaseCookie(Session& s, const CmdArgs& a) {
+absl::Status CmdUdevReleaseCookie(Session& s, const CmdArgs& a) {
   uint32_t cookie = s.opt().udev_cookie;
-  if (!a.args.empty() && !CookieValue(s, a.args[0], &cookie)) return false;
-  if (cookie == 0) {
-    s.Err("No udev transaction cookie given.");
-    return false;
+  if (!a.args.empty()) {
+    DMKIT_ASSIGN_OR_RETURN(cookie, CookieValue(a.args[0].c_str()));
   }
-  return true;
+  if (cookie == 0) return Failure("No udev transaction cookie given.");
+  return absl::OkStatus();
 }
 
 namespace {
@@ -487,11 +503,10 @@ char YesNo(Session& s, const char* prompt) {
 
 // Semaphores left behind by processes that died waiting for udev: dmsetup
 // can list and remove them, and so can dmkit.
-bool CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
+absl::Status CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
   unsigned age = 0;
   if (a.args.size() == 1 && sscanf(a.args[0].c_str(), "%u", &age) != 1) {
-    s.Err("Failed to read age_in_minutes parameter.");
-    return false;
+    return Failure("Failed to read age_in_minutes parameter.");
   }
   if (!s.opt().yes) {
     if (age) {
@@ -509,14 +524,13 @@ bool CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
       fprintf(s.out(),
               "Semaphores with keys prefixed by %u (0x%x) NOT destroyed.\n",
               kCookieMagic, kCookieMagic);
-      return true;
+      return absl::OkStatus();
     }
   }
   struct seminfo info;
   int max_id = semctl(0, 0, SEM_INFO, &info);
   if (max_id < 0) {
-    s.Err(absl::StrCat("SEM_INFO: semctl failed: ", strerror(errno)));
-    return false;
+    return Failure(absl::StrCat("SEM_INFO: semctl failed: ", strerror(errno)));
   }
   int counter = 0, skipped = 0;
   for (int id = 0; id <= max_id; ++id) {
@@ -532,9 +546,9 @@ bool CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
       continue;
     }
     if (semctl(sid, 0, IPC_RMID, 0) < 0) {
-      s.Err(absl::StrCat("Could not cleanup notification semaphore with semid ",
-                         sid, " and cookie value ", key, " (0x", absl::Hex(key),
-                         ")."));
+      s.PrintError(Failure(absl::StrCat(
+          "Could not cleanup notification semaphore with semid ", sid,
+          " and cookie value ", key, " (0x", absl::Hex(key), ").")));
       continue;
     }
     ++counter;
@@ -543,15 +557,14 @@ bool CmdUdevCompleteAll(Session& s, const CmdArgs& a) {
           "%d semaphores with keys prefixed by %u (0x%x) destroyed. %d "
           "skipped.\n",
           counter, kCookieMagic, kCookieMagic, skipped);
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdUdevCookies(Session& s, const CmdArgs&) {
+absl::Status CmdUdevCookies(Session& s, const CmdArgs&) {
   struct seminfo info;
   int max_id = semctl(0, 0, SEM_INFO, &info);
   if (max_id < 0) {
-    s.Err(absl::StrCat("SEM_INFO: sem_ctl failed: ", strerror(errno)));
-    return false;
+    return Failure(absl::StrCat("SEM_INFO: sem_ctl failed: ", strerror(errno)));
   }
   fprintf(s.out(),
           "Cookie       Semid      Value      Last semop time           Last "
@@ -564,8 +577,9 @@ bool CmdUdevCookies(Session& s, const CmdArgs&) {
     if (key >> 16 != kCookieMagic) continue;
     int val = semctl(sid, 0, GETVAL);
     if (val < 0) {
-      s.Err(absl::StrCat("semid ", sid, ": sem_ctl failed for cookie 0x",
-                         absl::Hex(key), ": ", strerror(errno)));
+      s.PrintError(
+          Failure(absl::StrCat("semid ", sid, ": sem_ctl failed for cookie 0x",
+                               absl::Hex(key), ": ", strerror(errno))));
       continue;
     }
     char otime[26], ctime_buf[26];
@@ -576,7 +590,7 @@ bool CmdUdevCookies(Session& s, const CmdArgs&) {
     fprintf(s.out(), "0x%-10x %-10d %-10d %s  %s\n", key, sid, val,
             o ? o : "unknown", c ? c : "unknown");
   }
-  return true;
+  return absl::OkStatus();
 }
 
 }  // namespace dmsetup

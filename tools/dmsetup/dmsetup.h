@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "dmioctl/device_mapper.h"
+#include "dmioctl/nodes.h"
 
 namespace dmkit::dmsetup {
 
@@ -20,8 +21,11 @@ namespace dmkit::dmsetup {
 // `dm` is the kernel, or the error opening it, which a command that needs
 // the kernel prints as dmsetup does. Returns the exit status. Reads stdin
 // where dmsetup does (a table, concise input, a prompt's answer).
+// `node_faults` is a test seam: it fails steps on the nodes in
+// $DM_DEV_DIR/mapper (DeviceNodes::set_fault_hook_for_testing()).
 int RunDmsetup(absl::StatusOr<dmioctl::DeviceMapper*> dm, int argc, char** argv,
-               FILE* out, FILE* err);
+               FILE* out, FILE* err,
+               dmioctl::DeviceNodes::FaultHook node_faults = nullptr);
 
 }  // namespace dmkit::dmsetup
 

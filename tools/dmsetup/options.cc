@@ -6,479 +6,328 @@
 #include <string.h>
 #include <strings.h>
 
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
+#include "dmkit/status.h"
 
 namespace dmkit::dmsetup {
 namespace {
 
-// dmsetup's switch indices, for the long options that have no short form.
-enum LongOption {
-  kReadOnly = 1000,
-  kAlias,
-  kAllDevices,
-  kAllPrograms,
-  kAllRegions,
-  kArea,
-  kAreas,
-  kAreaSize,
-  kBounds,
-  kChecks,
-  kClear,
-  kColumns,
-  kConcise,
-  kCount,
-  kDeferred,
-  kSelect,
-  kExec,
-  kFilemap,
-  kFollow,
-  kForce,
-  kForeground,
-  kGid,
-  kGroup,
-  kGroupId,
-  kHelp,
-  kHistogram,
-  kInactive,
-  kInterval,
-  kLength,
-  kManglename,
-  kMajor,
-  kMinor,
-  kMode,
-  kNameprefixes,
-  kNogroup,
-  kNoflush,
-  kNoheadings,
-  kNolockfs,
-  kNoopencount,
-  kNosuffix,
-  kNotable,
-  kNotimesuffix,
-  kUdevcookie,
-  kNomonitor,
-  kNoudevrules,
-  kNoudevsync,
-  kOptions,
-  kPrecise,
-  kProgramId,
-  kRaw,
-  kReadahead,
-  kRegion,
-  kRegions,
-  kRegionId,
-  kRelative,
-  kRetry,
-  kRows,
-  kSegments,
-  kSeparator,
-  kSetuuid,
-  kShowkeys,
-  kSort,
-  kStart,
-  kTable,
-  kTarget,
-  kTree,
-  kUid,
-  kUnits,
-  kUuid,
-  kUnbuffered,
-  kUnquoted,
-  kUserData,
-  kVerbose,
-  kVerifyudev,
-  kVersion,
-  kYes,
-  kAddNodeOnResume,
-  kAddNodeOnCreate,
-  kJson,
-  kJobs,
-};
+using Warnings = std::vector<std::string>;
 
-// The table of dmsetup.c _process_switches, in its order (getopt's
-// ambiguity messages list candidates in table order). "verbose" takes an
-// argument there, and so it does here.
-const struct option kLongOptions[] = {
-    {"readonly", 0, nullptr, kReadOnly},
-    {"alias", 1, nullptr, kAlias},
-    {"alldevices", 0, nullptr, kAllDevices},
-    {"allprograms", 0, nullptr, kAllPrograms},
-    {"allregions", 0, nullptr, kAllRegions},
-    {"area", 0, nullptr, kArea},
-    {"areas", 1, nullptr, kAreas},
-    {"areasize", 1, nullptr, kAreaSize},
-    {"bounds", 1, nullptr, kBounds},
-    {"checks", 0, nullptr, kChecks},
-    {"clear", 0, nullptr, kClear},
-    {"columns", 0, nullptr, kColumns},
-    {"concise", 0, nullptr, kConcise},
-    {"count", 1, nullptr, kCount},
-    {"deferred", 0, nullptr, kDeferred},
-    {"select", 1, nullptr, kSelect},
-    {"exec", 1, nullptr, kExec},
-    {"filemap", 0, nullptr, kFilemap},
-    {"follow", 1, nullptr, kFollow},
-    {"force", 0, nullptr, kForce},
-    {"foreground", 0, nullptr, kForeground},
-    {"gid", 1, nullptr, kGid},
-    {"group", 0, nullptr, kGroup},
-    {"groupid", 1, nullptr, kGroupId},
-    {"help", 0, nullptr, kHelp},
-    {"histogram", 0, nullptr, kHistogram},
-    {"inactive", 0, nullptr, kInactive},
-    {"interval", 1, nullptr, kInterval},
-    {"length", 1, nullptr, kLength},
-    {"manglename", 1, nullptr, kManglename},
-    {"major", 1, nullptr, kMajor},
-    {"minor", 1, nullptr, kMinor},
-    {"mode", 1, nullptr, kMode},
-    {"nameprefixes", 0, nullptr, kNameprefixes},
-    {"nogroup", 0, nullptr, kNogroup},
-    {"noflush", 0, nullptr, kNoflush},
-    {"noheadings", 0, nullptr, kNoheadings},
-    {"nolockfs", 0, nullptr, kNolockfs},
-    {"noopencount", 0, nullptr, kNoopencount},
-    {"nosuffix", 0, nullptr, kNosuffix},
-    {"notable", 0, nullptr, kNotable},
-    {"notimesuffix", 0, nullptr, kNotimesuffix},
-    {"udevcookie", 1, nullptr, kUdevcookie},
-    {"nomonitor", 0, nullptr, kNomonitor},
-    {"noudevrules", 0, nullptr, kNoudevrules},
-    {"noudevsync", 0, nullptr, kNoudevsync},
-    {"options", 1, nullptr, kOptions},
-    {"precise", 0, nullptr, kPrecise},
-    {"programid", 1, nullptr, kProgramId},
-    {"raw", 0, nullptr, kRaw},
-    {"readahead", 1, nullptr, kReadahead},
-    {"region", 0, nullptr, kRegion},
-    {"regions", 1, nullptr, kRegions},
-    {"regionid", 1, nullptr, kRegionId},
-    {"relative", 0, nullptr, kRelative},
-    {"retry", 0, nullptr, kRetry},
-    {"rows", 0, nullptr, kRows},
-    {"segments", 0, nullptr, kSegments},
-    {"separator", 1, nullptr, kSeparator},
-    {"setuuid", 0, nullptr, kSetuuid},
-    {"showkeys", 0, nullptr, kShowkeys},
-    {"sort", 1, nullptr, kSort},
-    {"start", 1, nullptr, kStart},
-    {"table", 1, nullptr, kTable},
-    {"target", 1, nullptr, kTarget},
-    {"tree", 0, nullptr, kTree},
-    {"uid", 1, nullptr, kUid},
-    {"units", 1, nullptr, kUnits},
-    {"uuid", 1, nullptr, kUuid},
-    {"unbuffered", 0, nullptr, kUnbuffered},
-    {"unquoted", 0, nullptr, kUnquoted},
-    {"userdata", 1, nullptr, kUserData},
-    {"verbose", 1, nullptr, kVerbose},
-    {"verifyudev", 0, nullptr, kVerifyudev},
-    {"version", 0, nullptr, kVersion},
-    {"yes", 0, nullptr, kYes},
-    {"addnodeonresume", 0, nullptr, kAddNodeOnResume},
-    {"addnodeoncreate", 0, nullptr, kAddNodeOnCreate},
-    {"json", 0, nullptr, kJson},
-    {"jobs", 1, nullptr, kJobs},
-    {nullptr, 0, nullptr, 0},
-};
+absl::Status ParseCookie(const char* arg, Options& o, Warnings* warnings) {
+  // A bad cookie is said, and parsing goes on.
+  absl::StatusOr<uint32_t> cookie = CookieValue(arg);
+  if (!cookie.ok()) warnings->emplace_back(cookie.status().message());
+  o.udev_cookie = cookie.value_or(0);
+  return absl::OkStatus();
+}
 
-// dmsetup _get_cookie_value(): strtoul base 0, non-zero, fits 32 bits.
-bool CookieValue(const char* text, uint32_t* cookie) {
+absl::Status ParseMode(const char* arg, Options& o, Warnings*) {
   errno = 0;
   char* end = nullptr;
-  unsigned long value = strtoul(text, &end, 0);
-  if (errno || value == 0 || *end || value > UINT32_MAX) return false;
-  *cookie = static_cast<uint32_t>(value);
-  return true;
+  o.mode = static_cast<int>(strtol(arg, &end, 8));
+  if (errno || !end || *end || !o.mode) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid argument for --mode: ", arg, ". ",
+                     errno ? strerror(errno) : ""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseMangling(const char* arg, Options& o, Warnings*) {
+  if (!strcasecmp(arg, "none")) {
+    o.manglename = Mangling::kNone;
+  } else if (!strcasecmp(arg, "auto")) {
+    o.manglename = Mangling::kAuto;
+  } else if (!strcasecmp(arg, "hex")) {
+    o.manglename = Mangling::kHex;
+  } else {
+    return absl::InvalidArgumentError("Unknown name mangling mode.");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseReadAhead(const char* arg, Options& o, Warnings*) {
+  if (!strcasecmp(arg, "auto")) {
+    o.readahead = kReadAheadAuto;
+  } else if (!strcasecmp(arg, "none")) {
+    o.readahead = kReadAheadNone;
+  } else {
+    const char* s = arg;
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r')) ++s;
+    if (*s == '+') o.readahead_minimum = true;
+    int value = Atoi(arg);
+    if (value < -1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Negative read ahead value (", value, ") is not understood."));
+    }
+    o.readahead = static_cast<uint32_t>(value);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseJobs(const char* arg, Options& o, Warnings*) {
+  char* end = nullptr;
+  errno = 0;
+  long jobs = strtol(arg, &end, 10);
+  if (errno || end == arg || *end || jobs < 1 || jobs > 1024) {
+    return absl::InvalidArgumentError(
+        "--jobs takes a number of devices to work on at once (1-1024).");
+  }
+  o.jobs = static_cast<int>(jobs);
+  return absl::OkStatus();
+}
+
+absl::Status CheckCount(const char*, Options& o, Warnings*) {
+  if (o.count < 0) {
+    return absl::InvalidArgumentError("Count must be zero or greater.");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckInterval(const char*, Options& o, Warnings*) {
+  if (o.interval <= 0) {
+    return absl::InvalidArgumentError("Interval must be a positive integer.");
+  }
+  return absl::OkStatus();
+}
+
+// One switch of dmsetup's _process_switches and what it sets. One with
+// nothing to set is accepted and ignored (statistics and other options
+// dmkit has no use for, as dmsetup accepts them for commands that do not
+// use them).
+using Parser = absl::Status (*)(const char* arg, Options& o,
+                                Warnings* warnings);
+struct Switch {
+  const char* name;
+  char short_names[3] = "";
+  bool has_arg = false;
+  bool counted = false;  // ++value, else value = atoi(arg)
+  int Options::*value = nullptr;
+  bool Options::*given = nullptr;        // given = true
+  std::string Options::*text = nullptr;  // text = the argument
+  Parser parse = nullptr;  // last, and may refuse the command line
+};
+
+constexpr bool kArg = true;
+
+constexpr Switch Short(Switch s, const char* short_names) {
+  for (int i = 0; i < 2 && short_names[i] != '\0'; ++i) {
+    s.short_names[i] = short_names[i];
+  }
+  return s;
+}
+// A switch counted each time it is given.
+constexpr Switch Flag(const char* name, int Options::*count,
+                      const char* short_names = "", bool has_arg = false) {
+  return Short(
+      {.name = name, .has_arg = has_arg, .counted = true, .value = count},
+      short_names);
+}
+constexpr Switch Text(const char* name, bool Options::*given,
+                      std::string Options::*text,
+                      const char* short_names = "") {
+  return Short({.name = name, .has_arg = true, .given = given, .text = text},
+               short_names);
+}
+constexpr Switch Number(const char* name, bool Options::*given,
+                        int Options::*number, Parser check,
+                        const char* short_names = "") {
+  return Short({.name = name,
+                .has_arg = true,
+                .value = number,
+                .given = given,
+                .parse = check},
+               short_names);
+}
+constexpr Switch Parsed(const char* name, bool Options::*given, Parser parse,
+                        const char* short_names = "") {
+  return Short({.name = name, .has_arg = true, .given = given, .parse = parse},
+               short_names);
+}
+constexpr Switch Ignored(const char* name, bool has_arg = false) {
+  return {.name = name, .has_arg = has_arg};
+}
+
+// In the order of dmsetup.c's getopt table (getopt's ambiguity messages
+// list candidates in table order). "verbose" takes an argument there, and
+// so it does here.
+constexpr Switch kSwitches[] = {
+    Flag("readonly", &Options::readonly, "r"),
+    Ignored("alias", kArg),
+    Ignored("alldevices"),
+    Ignored("allprograms"),
+    Ignored("allregions"),
+    Ignored("area"),
+    Ignored("areas", kArg),
+    Ignored("areasize", kArg),
+    Ignored("bounds", kArg),
+    Flag("checks", &Options::checks),
+    Ignored("clear"),
+    Flag("columns", &Options::columns, "cC"),
+    Flag("concise", &Options::concise),
+    Number("count", &Options::count_set, &Options::count, CheckCount),
+    Flag("deferred", &Options::deferred),
+    Text("select", &Options::select_set, &Options::select, "S"),
+    Text("exec", &Options::exec_set, &Options::exec),
+    Ignored("filemap"),
+    Ignored("follow", kArg),
+    Flag("force", &Options::force, "f"),
+    Ignored("foreground"),
+    Number("gid", &Options::gid_set, &Options::gid, nullptr, "G"),
+    Ignored("group"),
+    Ignored("groupid", kArg),
+    Flag("help", &Options::help, "h"),
+    Ignored("histogram"),
+    Flag("inactive", &Options::inactive),
+    Number("interval", &Options::interval_set, &Options::interval,
+           CheckInterval),
+    Ignored("length", kArg),
+    Parsed("manglename", &Options::manglename_set, ParseMangling),
+    Number("major", &Options::major_set, &Options::major, nullptr, "j"),
+    Number("minor", &Options::minor_set, &Options::minor, nullptr, "m"),
+    Parsed("mode", &Options::mode_set, ParseMode, "M"),
+    Flag("nameprefixes", &Options::nameprefixes),
+    Ignored("nogroup"),
+    Flag("noflush", &Options::noflush),
+    Flag("noheadings", &Options::noheadings),
+    Flag("nolockfs", &Options::nolockfs),
+    Flag("noopencount", &Options::noopencount),
+    Flag("nosuffix", &Options::nosuffix),
+    Flag("notable", &Options::notable, "n"),
+    Ignored("notimesuffix"),
+    Parsed("udevcookie", &Options::udevcookie_set, ParseCookie),
+    Ignored("nomonitor"),
+    Flag("noudevrules", &Options::noudevrules),
+    Flag("noudevsync", &Options::noudevsync),
+    Text("options", &Options::options_set, &Options::options, "o"),
+    Ignored("precise"),
+    Ignored("programid", kArg),
+    Ignored("raw"),
+    Parsed("readahead", &Options::readahead_set, ParseReadAhead),
+    Ignored("region"),
+    Ignored("regions", kArg),
+    Ignored("regionid", kArg),
+    Ignored("relative"),
+    Flag("retry", &Options::retry),
+    Flag("rows", &Options::rows),
+    Ignored("segments"),
+    Text("separator", &Options::separator_set, &Options::separator),
+    Flag("setuuid", &Options::setuuid),
+    Flag("showkeys", &Options::showkeys),
+    Text("sort", &Options::sort_set, &Options::sort, "O"),
+    Ignored("start", kArg),
+    Text("table", &Options::table_set, &Options::table),
+    Text("target", &Options::target_set, &Options::target),
+    Flag("tree", &Options::tree),
+    Number("uid", &Options::uid_set, &Options::uid, nullptr, "U"),
+    {.name = "units",
+     .has_arg = true,
+     .counted = true,
+     .value = &Options::units_set,
+     .text = &Options::units},
+    Text("uuid", &Options::uuid_set, &Options::uuid, "u"),
+    Flag("unbuffered", &Options::unbuffered),
+    Flag("unquoted", &Options::unquoted),
+    Ignored("userdata", kArg),
+    Flag("verbose", &Options::verbose, "v", kArg),
+    Flag("verifyudev", &Options::verifyudev),
+    Flag("version", &Options::version),
+    Flag("yes", &Options::yes, "y"),
+    Flag("addnodeonresume", &Options::addnodeonresume),
+    Flag("addnodeoncreate", &Options::addnodeoncreate),
+    Flag("json", &Options::json),
+    Parsed("jobs", nullptr, ParseJobs),
+};
+
+constexpr int kLongBase = 1000;
+
+// getopt_long's table, from kSwitches.
+const struct option* LongOptions() {
+  static const std::vector<struct option> options = [] {
+    std::vector<struct option> v;
+    for (size_t i = 0; i < std::size(kSwitches); ++i) {
+      v.push_back({kSwitches[i].name, kSwitches[i].has_arg, nullptr,
+                   kLongBase + static_cast<int>(i)});
+    }
+    v.push_back({nullptr, 0, nullptr, 0});
+    return v;
+  }();
+  return options.data();
+}
+
+// The switch getopt_long returned `c` for.
+const Switch* FindSwitch(int c) {
+  if (c >= kLongBase) return &kSwitches[c - kLongBase];
+  for (const Switch& s : kSwitches) {
+    if (strchr(s.short_names, c) != nullptr) return &s;
+  }
+  return nullptr;
+}
+
+absl::Status Apply(const Switch& s, const char* arg, Options& o,
+                   Warnings* warnings) {
+  if (s.value) o.*s.value = s.counted ? o.*s.value + 1 : Atoi(arg);
+  if (s.given) o.*s.given = true;
+  if (s.text) o.*s.text = arg;
+  return s.parse ? s.parse(arg, o, warnings) : absl::OkStatus();
+}
+
+// dmsetup's checks of the whole command line.
+absl::Status CheckCombinations(const Options& o) {
+  if (o.major_set != o.minor_set) {
+    return absl::InvalidArgumentError(
+        "Please specify both major number and minor number.");
+  }
+  if (o.table_set && o.notable) {
+    return absl::InvalidArgumentError(
+        "--table and --notable are incompatible.");
+  }
+  if (o.addnodeonresume && o.addnodeoncreate) {
+    return absl::InvalidArgumentError(
+        "--addnodeonresume and --addnodeoncreate are incompatible.");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-bool ParseOptions(int argc, char** argv, Options* o,
-                  std::vector<std::string>* errors, bool quiet) {
-  *o = Options();
+absl::StatusOr<uint32_t> CookieValue(const char* text) {
+  errno = 0;
+  char* end = nullptr;
+  unsigned long value = strtoul(text, &end, 0);
+  if (errno || value == 0 || *end || value > UINT32_MAX) {
+    return absl::InvalidArgumentError("Incorrect cookie value.");
+  }
+  return static_cast<uint32_t>(value);
+}
+
+absl::StatusOr<Options> ParseOptions(int argc, char** argv,
+                                     std::vector<std::string>* warnings,
+                                     bool quiet) {
+  Options o;
   // glibc: optind = 0 re-initialises getopt completely.
   optind = 0;
   opterr = quiet ? 0 : 1;
   int c;
   while ((c = getopt_long(argc, argv, "cCfG:hj:m:M:no:O:rS:u:U:vy",
-                          kLongOptions, nullptr)) != -1) {
-    switch (c) {
-      case ':':
-      case '?':
-        if (quiet) {
-          errors->push_back("Unrecognised option or missing argument.");
-        }
-        return false;
-      case 'h':
-      case kHelp:
-        ++o->help;
-        break;
-      case kConcise:
-        ++o->concise;
-        break;
-      case 'c':
-      case 'C':
-      case kColumns:
-        ++o->columns;
-        break;
-      case 'f':
-      case kForce:
-        ++o->force;
-        break;
-      case 'r':
-      case kReadOnly:
-        ++o->readonly;
-        break;
-      case 'j':
-      case kMajor:
-        o->major_set = true;
-        o->major = Atoi(optarg);
-        break;
-      case 'm':
-      case kMinor:
-        o->minor_set = true;
-        o->minor = Atoi(optarg);
-        break;
-      case kNosuffix:
-        ++o->nosuffix;
-        break;
-      case 'n':
-      case kNotable:
-        ++o->notable;
-        break;
-      case 'o':
-      case kOptions:
-        o->options_set = true;
-        o->options = optarg;
-        break;
-      case kSeparator:
-        o->separator_set = true;
-        o->separator = optarg;
-        break;
-      case kUnits:
-        ++o->units_set;
-        o->units = optarg;
-        break;
-      case 'O':
-      case kSort:
-        o->sort_set = true;
-        o->sort = optarg;
-        break;
-      case 'S':
-      case kSelect:
-        o->select_set = true;
-        o->select = optarg;
-        break;
-      case 'v':
-      case kVerbose:
-        ++o->verbose;
-        break;
-      case 'u':
-      case kUuid:
-        o->uuid_set = true;
-        o->uuid = optarg;
-        break;
-      case 'y':
-      case kYes:
-        ++o->yes;
-        break;
-      case kAddNodeOnResume:
-        ++o->addnodeonresume;
-        break;
-      case kAddNodeOnCreate:
-        ++o->addnodeoncreate;
-        break;
-      case kChecks:
-        ++o->checks;
-        break;
-      case kCount:
-        o->count_set = true;
-        o->count = Atoi(optarg);
-        if (o->count < 0) {
-          errors->push_back("Count must be zero or greater.");
-          return false;
-        }
-        break;
-      case kUdevcookie:
-        o->udevcookie_set = true;
-        if (!CookieValue(optarg, &o->udev_cookie)) {
-          errors->push_back("Incorrect cookie value.");
-          o->udev_cookie = 0;
-        }
-        break;
-      case kNoudevrules:
-        ++o->noudevrules;
-        break;
-      case kNoudevsync:
-        ++o->noudevsync;
-        break;
-      case kVerifyudev:
-        ++o->verifyudev;
-        break;
-      case 'G':
-      case kGid:
-        o->gid_set = true;
-        o->gid = Atoi(optarg);
-        break;
-      case 'U':
-      case kUid:
-        o->uid_set = true;
-        o->uid = Atoi(optarg);
-        break;
-      case 'M':
-      case kMode: {
-        o->mode_set = true;
-        errno = 0;
-        char* end = nullptr;
-        o->mode = static_cast<int>(strtol(optarg, &end, 8));
-        if (errno || !end || *end || !o->mode) {
-          errors->push_back(
-              absl::StrCat("Invalid argument for --mode: ", optarg, ". ",
-                           errno ? strerror(errno) : ""));
-          return false;
-        }
-        break;
-      }
-      case kDeferred:
-        ++o->deferred;
-        break;
-      case kExec:
-        o->exec_set = true;
-        o->exec = optarg;
-        break;
-      case kTarget:
-        o->target_set = true;
-        o->target = optarg;
-        break;
-      case kInactive:
-        ++o->inactive;
-        break;
-      case kInterval:
-        o->interval_set = true;
-        o->interval = Atoi(optarg);
-        if (o->interval <= 0) {
-          errors->push_back("Interval must be a positive integer.");
-          return false;
-        }
-        break;
-      case kManglename:
-        o->manglename_set = true;
-        if (!strcasecmp(optarg, "none")) {
-          o->manglename = Mangling::kNone;
-        } else if (!strcasecmp(optarg, "auto")) {
-          o->manglename = Mangling::kAuto;
-        } else if (!strcasecmp(optarg, "hex")) {
-          o->manglename = Mangling::kHex;
-        } else {
-          errors->push_back("Unknown name mangling mode.");
-          return false;
-        }
-        break;
-      case kNameprefixes:
-        ++o->nameprefixes;
-        break;
-      case kNoflush:
-        ++o->noflush;
-        break;
-      case kNoheadings:
-        ++o->noheadings;
-        break;
-      case kNolockfs:
-        ++o->nolockfs;
-        break;
-      case kNoopencount:
-        ++o->noopencount;
-        break;
-      case kReadahead: {
-        o->readahead_set = true;
-        if (!strcasecmp(optarg, "auto")) {
-          o->readahead = kReadAheadAuto;
-        } else if (!strcasecmp(optarg, "none")) {
-          o->readahead = kReadAheadNone;
-        } else {
-          const char* s = optarg;
-          while (*s == ' ' || (*s >= '\t' && *s <= '\r')) ++s;
-          if (*s == '+') o->readahead_minimum = true;
-          int value = Atoi(optarg);
-          if (value < -1) {
-            errors->push_back(absl::StrCat("Negative read ahead value (", value,
-                                           ") is not understood."));
-            return false;
-          }
-          o->readahead = static_cast<uint32_t>(value);
-        }
-        break;
-      }
-      case kRetry:
-        ++o->retry;
-        break;
-      case kRows:
-        ++o->rows;
-        break;
-      case kSetuuid:
-        ++o->setuuid;
-        break;
-      case kShowkeys:
-        ++o->showkeys;
-        break;
-      case kTable:
-        o->table_set = true;
-        o->table = optarg;
-        break;
-      case kTree:
-        ++o->tree;
-        break;
-      case kUnquoted:
-        ++o->unquoted;
-        break;
-      case kUnbuffered:
-        ++o->unbuffered;
-        break;
-      case kVersion:
-        ++o->version;
-        break;
-      case kJson:
-        ++o->json;
-        break;
-      case kJobs: {
-        char* end = nullptr;
-        errno = 0;
-        long jobs = strtol(optarg, &end, 10);
-        if (errno || end == optarg || *end || jobs < 1 || jobs > 1024) {
-          errors->push_back(
-              "--jobs takes a number of devices to work on at "
-              "once (1-1024).");
-          return false;
-        }
-        o->jobs = static_cast<int>(jobs);
-        break;
-      }
-      default:
-        // Statistics and other options dmkit accepts and ignores, as dmsetup
-        // accepts them for commands that do not use them.
-        break;
+                          LongOptions(), nullptr)) != -1) {
+    const Switch* s = FindSwitch(c);
+    if (s == nullptr) {  // '?' or ':'
+      return absl::InvalidArgumentError(
+          quiet ? "Unrecognised option or missing argument." : "");
     }
+    DMKIT_RETURN_IF_ERROR(Apply(*s, optarg, o, warnings));
   }
-  if (o->major_set != o->minor_set) {
-    errors->push_back("Please specify both major number and minor number.");
-    return false;
-  }
-  if (o->table_set && o->notable) {
-    errors->push_back("--table and --notable are incompatible.");
-    return false;
-  }
-  if (o->addnodeonresume && o->addnodeoncreate) {
-    errors->push_back(
-        "--addnodeonresume and --addnodeoncreate are incompatible.");
-    return false;
-  }
+  DMKIT_RETURN_IF_ERROR(CheckCombinations(o));
   if (optind < argc) {
-    o->command_given = true;
-    o->command = argv[optind];
-    for (int i = optind + 1; i < argc; ++i) o->args.emplace_back(argv[i]);
+    o.command_given = true;
+    o.command = argv[optind];
+    for (int i = optind + 1; i < argc; ++i) o.args.emplace_back(argv[i]);
   }
-  return true;
+  return o;
 }
 
 }  // namespace dmkit::dmsetup

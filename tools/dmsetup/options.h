@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "tools/dmsetup/text.h"
 
 namespace dmkit::dmsetup {
@@ -64,15 +65,24 @@ struct Options {
   std::vector<std::string> args;
 };
 
+// CookieValue()
+//
+// dmsetup _get_cookie_value(): strtoul base 0, non-zero, fits 32 bits; else
+// "Incorrect cookie value.".
+absl::StatusOr<uint32_t> CookieValue(const char* text);
+
 // ParseOptions()
 //
 // Parses argv[1..] with getopt_long (which prints its own complaints to
-// stderr, prefixed with argv[0], unless `quiet`). Returns false on a bad
-// command line, with dmsetup's own messages in `errors` (the caller then
-// prints "Couldn't process command line."; when quiet, getopt's complaint
-// is a line in `errors` too). May permute argv, as getopt does.
-bool ParseOptions(int argc, char** argv, Options* options,
-                  std::vector<std::string>* errors, bool quiet = false);
+// stderr, prefixed with argv[0], unless `quiet`). Returns the options, or
+// dmsetup's message for a bad command line (the caller then prints
+// "Couldn't process command line."): empty when getopt printed its own
+// complaint, "Unrecognised option or missing argument." for it when quiet.
+// `warnings` gets what dmsetup says and goes on from (a bad --udevcookie).
+// May permute argv, as getopt does.
+absl::StatusOr<Options> ParseOptions(int argc, char** argv,
+                                     std::vector<std::string>* warnings,
+                                     bool quiet = false);
 
 }  // namespace dmkit::dmsetup
 

@@ -46,15 +46,41 @@ dmioctl::DeviceRef DeviceSel::Ref() const {
   return dmioctl::DeviceRef::ByName(name);
 }
 
-IoctlTarget DeviceSel::Target() const {
-  IoctlTarget t;
-  if (kind == dmioctl::DeviceRef::Kind::kName) t.name = name;
-  if (kind == dmioctl::DeviceRef::Kind::kUuid) t.uuid = uuid;
-  if (kind == dmioctl::DeviceRef::Kind::kDevNum) {
-    t.major = major;
-    t.minor = minor;
+absl::Status DeviceSel::AsSent(const absl::Status& status,
+                               const char* op) const {
+  std::optional<dmioctl::IoctlErrorInfo> sent =
+      dmioctl::GetIoctlErrorInfo(status);
+  if (!sent) return status;
+  dmioctl::IoctlErrorInfo info{.error_number = sent->error_number,
+                               .operation = op,
+                               .ioctl_name = sent->ioctl_name,
+                               .detail = sent->detail};
+  if (kind == dmioctl::DeviceRef::Kind::kName) info.name = name;
+  if (kind == dmioctl::DeviceRef::Kind::kUuid) info.uuid = uuid;
+  if (kind == dmioctl::DeviceRef::Kind::kDevNum) info.dev = Ref().dev();
+  return dmioctl::KernelError(info);
+}
+
+absl::Status DeviceSel::KernelError(const char* op, int error_number) const {
+  return AsSent(dmioctl::KernelError({.error_number = error_number}), op);
+}
+
+absl::Status Failure(absl::string_view lines) {
+  return absl::UnknownError(lines);
+}
+
+absl::Status Printed() { return absl::UnknownError(""); }
+
+absl::StatusOr<std::string> ReadFd(int fd) {
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return dmkit::ErrnoError(errno, "read");
+    if (n == 0) return text;
+    text.append(buf, static_cast<size_t>(n));
   }
-  return t;
 }
 
 Session::Session(Options options, std::string dev_dir,
@@ -84,269 +110,227 @@ void Session::Err(absl::string_view line) {
   fprintf(err_, "%.*s\n", static_cast<int>(line.size()), line.data());
 }
 
-dmioctl::DeviceMapper* Session::Dm() {
+void Session::PrintError(const absl::Status& status) {
+  if (status.ok() || status.message().empty()) return;
+  Err(ErrorText(status));
+}
+
+absl::StatusOr<dmioctl::DeviceMapper*> Session::Dm() {
   if (dm_.ok()) return *dm_;
-  if (dm_failure_printed_) return nullptr;
-  dm_failure_printed_ = true;
+  if (dm_failure_returned_) return Printed();
+  dm_failure_returned_ = true;
   int err = dmkit::ErrnoOf(dm_.status());
-  std::string control = absl::StrCat(MapperDir(), "/control");
-  if (err != 0) {
-    Err(absl::StrCat(control, ": open failed: ", strerror(err)));
-  } else {
-    Err(dm_.status().message());
-  }
-  Err("Failure to communicate with kernel device-mapper driver.");
+  std::string lines =
+      err != 0
+          ? absl::StrCat(MapperDir(), "/control: open failed: ", strerror(err))
+          : std::string(dm_.status().message());
+  absl::StrAppend(&lines,
+                  "\nFailure to communicate with kernel device-mapper "
+                  "driver.");
   if (geteuid() == 0) {
-    Err("Check that device-mapper is available in the kernel.");
+    absl::StrAppend(&lines,
+                    "\nCheck that device-mapper is available in the kernel.");
   }
-  Err(absl::StrCat("Incompatible libdevmapper dmkit ", DMKIT_VERSION,
-                   " and kernel driver (unknown version)."));
-  return nullptr;
+  absl::StrAppend(&lines, "\nIncompatible libdevmapper dmkit ", DMKIT_VERSION,
+                  " and kernel driver (unknown version).");
+  return Failure(lines);
 }
 
-std::optional<std::string> Session::TaskName(absl::string_view name,
-                                             bool creating) {
-  std::string resolved(name);
-  if (size_t slash = name.rfind('/'); slash != absl::string_view::npos) {
+namespace {
+
+// _dm_task_set_name_from_path(): the name of the device a node path is for
+// (an existing node's name is used as it is, unmangled).
+absl::StatusOr<std::string> NameFromPath(const std::string& dir,
+                                         absl::string_view path) {
+  absl::string_view base = path.substr(path.rfind('/') + 1);
+  auto not_found = [](absl::string_view what) {
+    return Failure(absl::StrCat("Device ", what, " not found"));
+  };
+  struct stat st1, st2;
+  if (stat(std::string(path).c_str(), &st1) == 0) {
+    std::string mapper = absl::StrCat(dir, "/", base);
+    if (stat(mapper.c_str(), &st2) == 0 && st1.st_rdev == st2.st_rdev) {
+      return std::string(base);
+    }
+  } else {
+    size_t slashes = std::count(path.begin(), path.end(), '/');
+    if (path.size() < 3 || path[0] == '/' || slashes != 1) {
+      return not_found(path);
+    }
+    std::string alt = absl::StrCat(dir, "/../", path);
+    if (stat(alt.c_str(), &st1) != 0) return not_found(path);
+  }
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    return Failure(absl::StrCat(dir, ": opendir failed: ", strerror(errno),
+                                "\nDevice ", base, " not found"));
+  }
+  std::string found;
+  while (dirent* e = readdir(d)) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    std::string p = absl::StrCat(dir, "/", e->d_name);
+    if (stat(p.c_str(), &st2) == 0 && st2.st_rdev == st1.st_rdev) {
+      found = e->d_name;
+      break;
+    }
+  }
+  closedir(d);
+  if (found.empty()) return not_found(base);
+  return found;
+}
+
+// libdm's checks and mangling of a name or uuid given to a task: `noun`
+// names it in the last line of a mangling error ("device name", "new
+// device UUID"); `end` is what that line ends with.
+absl::StatusOr<std::string> MangledForTask(absl::string_view value,
+                                           absl::string_view what,
+                                           absl::string_view noun,
+                                           absl::string_view end,
+                                           Mangling mode) {
+  DMKIT_RETURN_IF_ERROR(CheckMultipleMangled(value, what, mode));
+  if (mode == Mangling::kNone) return std::string(value);
+  absl::StatusOr<std::string> mangled = MangleString(value, what, mode);
+  if (!mangled.ok()) {
+    return Failure(absl::StrCat(mangled.status().message(),
+                                "\nFailed to mangle ", noun, " \"", value, "\"",
+                                end));
+  }
+  return mangled;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Session::TaskName(absl::string_view name,
+                                              bool creating) {
+  if (name.find('/') != absl::string_view::npos) {
     if (creating) {
-      Err(absl::StrCat("Name \"", name, "\" invalid. It contains \"/\"."));
-      return std::nullopt;
+      return Failure(
+          absl::StrCat("Name \"", name, "\" invalid. It contains \"/\"."));
     }
-    // _dm_task_set_name_from_path(): a node path names its device.
-    std::string path(name);
-    absl::string_view base = name.substr(slash + 1);
-    struct stat st1, st2;
-    std::string found;
-    if (stat(path.c_str(), &st1) == 0) {
-      std::string mapper = absl::StrCat(MapperDir(), "/", base);
-      if (stat(mapper.c_str(), &st2) == 0 && st1.st_rdev == st2.st_rdev) {
-        found = std::string(base);
-      }
-    } else {
-      size_t slashes = std::count(name.begin(), name.end(), '/');
-      if (name.size() < 3 || name[0] == '/' || slashes != 1) {
-        Err(absl::StrCat("Device ", name, " not found"));
-        return std::nullopt;
-      }
-      std::string alt = absl::StrCat(MapperDir(), "/../", name);
-      if (stat(alt.c_str(), &st1) != 0) {
-        Err(absl::StrCat("Device ", name, " not found"));
-        return std::nullopt;
-      }
-    }
-    if (found.empty()) {
-      std::string dir = MapperDir();
-      if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-          if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-          std::string p = absl::StrCat(dir, "/", e->d_name);
-          if (stat(p.c_str(), &st2) == 0 && st2.st_rdev == st1.st_rdev) {
-            found = e->d_name;
-            break;
-          }
-        }
-        closedir(d);
-      } else {
-        Err(absl::StrCat(dir, ": opendir failed: ", strerror(errno)));
-      }
-      if (found.empty()) {
-        Err(absl::StrCat("Device ", base, " not found"));
-        return std::nullopt;
-      }
-    }
-    // An existing node's name is used as it is, unmangled.
-    return found;
+    return NameFromPath(MapperDir(), name);
   }
-  if (resolved.size() >= 128) {
-    Err(absl::StrCat("Name \"", name, "\" too long."));
-    return std::nullopt;
+  if (name.size() >= 128) {
+    return Failure(absl::StrCat("Name \"", name, "\" too long."));
   }
-  if (std::string e = CheckMultipleMangled(name, "name", mangling_);
-      !e.empty()) {
-    Err(e);
-    return std::nullopt;
-  }
-  if (mangling_ != Mangling::kNone) {
-    MangleResult m = MangleString(name, "name", mangling_);
-    if (m.changed < 0) {
-      Err(m.error);
-      Err(absl::StrCat("Failed to mangle device name \"", name, "\"."));
-      return std::nullopt;
-    }
-    if (m.changed) return m.value;
-  }
-  return resolved;
+  return MangledForTask(name, "name", "device name", ".", mangling_);
 }
 
-std::optional<std::string> Session::TaskUuid(absl::string_view uuid) {
-  if (std::string e = CheckMultipleMangled(uuid, "UUID", mangling_);
-      !e.empty()) {
-    Err(e);
-    return std::nullopt;
-  }
-  if (mangling_ != Mangling::kNone) {
-    MangleResult m = MangleString(uuid, "UUID", mangling_);
-    if (m.changed < 0) {
-      Err(m.error);
-      Err(absl::StrCat("Failed to mangle device uuid \"", uuid, "\"."));
-      return std::nullopt;
-    }
-    if (m.changed) return m.value;
-  }
-  return std::string(uuid);
+absl::StatusOr<std::string> Session::TaskUuid(absl::string_view uuid) {
+  return MangledForTask(uuid, "UUID", "device uuid", ".", mangling_);
 }
 
-std::optional<DeviceSel> Session::SelectDevice(const std::string* name,
-                                               bool optional) {
+absl::StatusOr<std::string> Session::NewName(absl::string_view new_name) {
+  if (new_name.find('/') != absl::string_view::npos) {
+    return Failure(
+        absl::StrCat("Name \"", new_name, "\" invalid. It contains \"/\"."));
+  }
+  if (new_name.size() >= 128) {
+    return Failure(absl::StrCat("Name \"", new_name, "\" too long"));
+  }
+  if (new_name.empty()) return Failure("Non empty new name is required.");
+  return MangledForTask(new_name, "new name", "new device name", "", mangling_);
+}
+
+absl::StatusOr<std::string> Session::NewUuid(absl::string_view new_uuid) {
+  if (new_uuid.size() >= 129) {
+    return Failure(absl::StrCat("Uuid \"", new_uuid, "\" too long"));
+  }
+  return MangledForTask(new_uuid, "new UUID", "new device UUID", "", mangling_);
+}
+
+absl::StatusOr<DeviceSel> Session::SelectDevice(const std::string* name,
+                                                bool optional) {
   DeviceSel sel;
   if (name != nullptr) {
-    std::optional<std::string> n = TaskName(*name, false);
-    if (!n) return std::nullopt;
+    DMKIT_ASSIGN_OR_RETURN(sel.name, TaskName(*name, false));
     sel.kind = dmioctl::DeviceRef::Kind::kName;
-    sel.name = *n;
   } else if (options_.uuid_set) {
-    std::optional<std::string> u = TaskUuid(options_.uuid);
-    if (!u) return std::nullopt;
+    DMKIT_ASSIGN_OR_RETURN(sel.uuid, TaskUuid(options_.uuid));
     sel.kind = dmioctl::DeviceRef::Kind::kUuid;
-    sel.uuid = *u;
   } else if (options_.major_set && options_.minor_set) {
     sel.kind = dmioctl::DeviceRef::Kind::kDevNum;
     sel.major = options_.major;
     sel.minor = options_.minor;
   } else if (!optional) {
-    Err("No device specified.");
-    return std::nullopt;
+    return Failure("No device specified.");
   }
   return sel;
 }
 
-std::optional<std::string> Session::Unmangled(absl::string_view kernel_name,
-                                              absl::string_view what) {
+absl::StatusOr<std::string> Session::Unmangled(absl::string_view kernel_name,
+                                               absl::string_view what) {
   if (mangling_ == Mangling::kNone) return std::string(kernel_name);
-  if (std::string e = CheckMultipleMangled(kernel_name, what, mangling_);
-      !e.empty()) {
-    Err(e);
-    return std::nullopt;
-  }
-  MangleResult m = UnmangleString(kernel_name, what, mangling_);
-  if (m.changed < 0) {
-    Err(m.error);
-    return std::nullopt;
-  }
-  return m.changed ? m.value : std::string(kernel_name);
+  DMKIT_RETURN_IF_ERROR(CheckMultipleMangled(kernel_name, what, mangling_));
+  return UnmangleString(kernel_name, what, mangling_);
 }
 
-void Session::IoctlErrno(absl::string_view op, const IoctlTarget& target,
-                         int error_number) {
-  Err(FormatIoctlError(op, target, error_number));
-}
-
-void Session::IoctlError(absl::string_view op, const IoctlTarget& target,
-                         const absl::Status& status) {
-  Err(FormatStatusError(op, target, status));
-}
-
+// DeviceNodes::Add() replaces a link at the node's path unless it points
+// at the device; libdm's _add_dev_node() follows the link and refuses a
+// non-block file behind it. That check, and libdm's wording, are why this
+// is not a plain Add().
 void Session::AddNode(absl::string_view name, dmioctl::DevNum dev,
                       const dmioctl::NodeOwnership* owner) {
   if (name.empty()) return;
   std::string path = absl::StrCat(MapperDir(), "/", name);
   struct stat st;
-  // libdm _add_dev_node() follows links and refuses anything but a block
-  // device in the node's place.
   if (stat(path.c_str(), &st) == 0 && !S_ISBLK(st.st_mode)) {
-    Err(absl::StrCat("A non-block device file at '", path,
-                     "' is already present"));
+    PrintError(Failure(absl::StrCat("A non-block device file at '", path,
+                                    "' is already present")));
     return;
   }
   nodes_.set_ownership(owner ? *owner : kDebianNodeOwnership);
   absl::StatusOr<bool> added = nodes_.Add(name, dev);
   if (!added.ok()) {
-    Err(absl::StrCat(path, ": mknod for ", name,
-                     " failed: ", strerror(dmkit::ErrnoOf(added.status()))));
-  }
-}
-
-void Session::RemoveNode(absl::string_view name) {
-  if (name.empty()) return;
-  // libdm _rm_dev_node()'s message; like libdm, the command goes on.
-  if (!nodes_.Remove(name).ok()) {
-    Err(absl::StrCat("Unable to unlink device node for '", name, "'"));
-  }
-}
-
-void Session::RenameNode(absl::string_view old_name,
-                         absl::string_view new_name) {
-  std::string from = absl::StrCat(MapperDir(), "/", old_name);
-  std::string to = absl::StrCat(MapperDir(), "/", new_name);
-  struct stat st;
-  if (lstat(to.c_str(), &st) == 0) {
-    struct stat target = st;
-    if (S_ISLNK(st.st_mode) && stat(to.c_str(), &target) != 0) {
-      Err(absl::StrCat(to, ": stat failed: ", strerror(errno)));
-      return;
-    }
-    if (!S_ISBLK(target.st_mode)) {
-      Err(absl::StrCat("A non-block device file at '", to,
-                       "' is already present"));
-      return;
-    }
-    if (unlink(to.c_str()) != 0 && errno != EPERM) {
-      Err(absl::StrCat("Unable to unlink device node for '", new_name, "'"));
-      return;
-    }
-  }
-  if (rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
-    Err(absl::StrCat("Unable to rename device node from '", old_name, "' to '",
-                     new_name, "'"));
+    PrintError(Failure(absl::StrCat(path, ": mknod for ", name, " failed: ",
+                                    strerror(dmkit::ErrnoOf(added.status())))));
   }
 }
 
 namespace {
+
 std::string SysBlockPath(dmioctl::DevNum dev, absl::string_view rest) {
   return absl::StrCat("/sys/dev/block/", dev.major, ":", dev.minor, rest);
 }
 
-bool ReadFileText(const std::string& path, std::string* text) {
+// A small sysfs file, read at once.
+absl::StatusOr<std::string> ReadFileText(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return dmkit::ErrnoError(errno, path);
   char buf[4096];
   ssize_t n = read(fd, buf, sizeof(buf) - 1);
   int saved = errno;
   close(fd);
-  if (n < 0) {
-    errno = saved;
-    return false;
-  }
-  text->assign(buf, static_cast<size_t>(n));
-  return true;
+  if (n < 0) return dmkit::ErrnoError(saved, path);
+  return std::string(buf, static_cast<size_t>(n));
 }
-}  // namespace
 
-std::optional<uint32_t> Session::ReadAhead(absl::string_view name,
-                                           dmioctl::DevNum dev) {
-  if (dev.major != 0) {
-    std::string text;
-    if (ReadFileText(SysBlockPath(dev, "/bdi/read_ahead_kb"), &text)) {
-      return static_cast<uint32_t>(Atoi(text) * 2);
-    }
-  }
-  if (name.empty()) {
-    Err("Empty device name passed to BLKRAGET");
-    return std::nullopt;
-  }
-  std::string path = absl::StrCat(MapperDir(), "/", name);
+// The node of `name` opened for a BLKRA* ioctl, or libdm's message.
+absl::StatusOr<int> OpenNode(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    Err(absl::StrCat(path, ": open failed: ", strerror(errno)));
-    return std::nullopt;
+    return Failure(absl::StrCat(path, ": open failed: ", strerror(errno)));
   }
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<uint32_t> Session::ReadAhead(absl::string_view name,
+                                            dmioctl::DevNum dev) {
+  if (dev.major != 0) {
+    absl::StatusOr<std::string> text =
+        ReadFileText(SysBlockPath(dev, "/bdi/read_ahead_kb"));
+    if (text.ok()) return static_cast<uint32_t>(Atoi(*text) * 2);
+  }
+  if (name.empty()) return Failure("Empty device name passed to BLKRAGET");
+  DMKIT_ASSIGN_OR_RETURN(int fd,
+                         OpenNode(absl::StrCat(MapperDir(), "/", name)));
   long value = 0;
   int r = ioctl(fd, BLKRAGET, &value);
   int saved = errno;
   close(fd);
   if (r != 0) {
-    Err(absl::StrCat(name, ": BLKRAGET failed: ", strerror(saved)));
-    return std::nullopt;
+    return Failure(absl::StrCat(name, ": BLKRAGET failed: ", strerror(saved)));
   }
   return static_cast<uint32_t>(value);
 }
@@ -355,8 +339,9 @@ void Session::SetReadAhead(absl::string_view name, dmioctl::DevNum dev) {
   uint32_t read_ahead = options_.readahead;
   if (!options_.readahead_set || read_ahead == kReadAheadAuto) return;
   if (options_.readahead_minimum) {
-    std::optional<uint32_t> current = ReadAhead(name, dev);
-    if (!current || *current >= read_ahead) return;
+    absl::StatusOr<uint32_t> current = ReadAhead(name, dev);
+    PrintError(current.status());
+    if (!current.ok() || *current >= read_ahead) return;
   }
   if (dev.major != 0) {
     std::string path = SysBlockPath(dev, "/bdi/read_ahead_kb");
@@ -366,30 +351,32 @@ void Session::SetReadAhead(absl::string_view name, dmioctl::DevNum dev) {
       std::string text = absl::StrCat((read_ahead + 1) / 2);
       if (write(fd, text.data(), text.size()) !=
           static_cast<ssize_t>(text.size())) {
-        Err(absl::StrCat(path, ": write failed: ", strerror(errno)));
+        PrintError(
+            Failure(absl::StrCat(path, ": write failed: ", strerror(errno))));
       }
       close(fd);
       return;
     }
   }
-  std::string path = absl::StrCat(MapperDir(), "/", name);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    Err(absl::StrCat(path, ": open failed: ", strerror(errno)));
+  absl::StatusOr<int> fd = OpenNode(absl::StrCat(MapperDir(), "/", name));
+  if (!fd.ok()) {
+    PrintError(fd.status());
     return;
   }
-  if (ioctl(fd, BLKRASET, static_cast<long>(read_ahead)) != 0) {
-    Err(absl::StrCat(name, ": BLKRASET failed: ", strerror(errno)));
+  if (ioctl(*fd, BLKRASET, static_cast<long>(read_ahead)) != 0) {
+    PrintError(
+        Failure(absl::StrCat(name, ": BLKRASET failed: ", strerror(errno))));
   }
-  close(fd);
+  close(*fd);
 }
 
-std::optional<std::string> Session::DeviceName(dmioctl::DevNum dev,
-                                               bool prefer_kernel_name) {
+absl::StatusOr<std::string> Session::DeviceName(dmioctl::DevNum dev,
+                                                bool prefer_kernel_name) {
   if (IsDmMajor(dev.major) && !prefer_kernel_name) {
-    std::string text;
-    if (ReadFileText(SysBlockPath(dev, "/dm/name"), &text)) {
-      if (!text.empty()) text.pop_back();  // '\n'
+    absl::StatusOr<std::string> text =
+        ReadFileText(SysBlockPath(dev, "/dm/name"));
+    if (text.ok()) {
+      if (!text->empty()) text->pop_back();  // '\n'
       return text;
     }
   }
@@ -397,17 +384,14 @@ std::optional<std::string> Session::DeviceName(dmioctl::DevNum dev,
   std::string path = SysBlockPath(dev, "");
   ssize_t n = readlink(path.c_str(), link, sizeof(link) - 1);
   if (n < 0) {
-    if (errno != ENOENT) {
-      Err(absl::StrCat(path, ": readlink failed: ", strerror(errno)));
-    }
-    return std::nullopt;
+    if (errno == ENOENT) return Printed();
+    return Failure(absl::StrCat(path, ": readlink failed: ", strerror(errno)));
   }
   link[n] = '\0';
   const char* base = strrchr(link, '/');
   if (base == nullptr) {
-    Err(absl::StrCat("Could not locate device kernel name in sysfs path ",
-                     link));
-    return std::nullopt;
+    return Failure(absl::StrCat(
+        "Could not locate device kernel name in sysfs path ", link));
   }
   return std::string(base + 1);
 }
@@ -441,8 +425,10 @@ bool Session::IsDmMajor(uint32_t major) {
 
 void Session::DisplayInfo(const dmioctl::DeviceInfo& info,
                           absl::string_view name) {
-  std::optional<uint32_t> ra = ReadAhead(name, info.dev);
-  Out(FormatInfoLong(info, name, ra));
+  absl::StatusOr<uint32_t> ra = ReadAhead(name, info.dev);
+  PrintError(ra.status());
+  Out(FormatInfoLong(info, name,
+                     ra.ok() ? std::optional<uint32_t>(*ra) : std::nullopt));
 }
 
 void Session::JsonBegin(absl::string_view key) {
@@ -492,73 +478,61 @@ std::string FormatInfoLong(const dmioctl::DeviceInfo& info,
 
 void Session::set_report_tree(std::unique_ptr<DepTree> tree) {
   report_tree_ = std::move(tree);
-  report_tree_built_ = true;
 }
 
-bool ProcessAll(Session& s, const CmdArgs& a, bool silent, PerDeviceFn fn) {
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
-  absl::StatusOr<std::vector<dmioctl::DeviceListEntry>> list =
-      dm->ListDevices({.with_uuid = false});
-  if (!list.ok()) {
-    s.IoctlError("names", IoctlTarget{}, list.status());
-    return false;
-  }
-  if (list->empty()) {
+absl::Status ProcessAll(Session& s, const CmdArgs& a, bool silent,
+                        PerDeviceFn fn) {
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
+  DMKIT_ASSIGN_OR_RETURN(std::vector<dmioctl::DeviceListEntry> list,
+                         dm->ListDevices({.with_uuid = false}));
+  if (list.empty()) {
     if (!silent && !s.opt().json) s.Out("No devices found\n");
-    return true;
+    return absl::OkStatus();
   }
   // The list's names are unmangled first, as libdm does for the whole reply.
   std::vector<std::string> names;
-  for (const dmioctl::DeviceListEntry& e : *list) {
-    std::optional<std::string> n = s.Unmangled(e.name, "name");
-    if (!n) return false;
-    names.push_back(*n);
+  for (const dmioctl::DeviceListEntry& e : list) {
+    DMKIT_ASSIGN_OR_RETURN(names.emplace_back(), s.Unmangled(e.name, "name"));
   }
-  bool r = true;
+  absl::Status r;
   for (size_t i = 0; i < names.size(); ++i) {
     CmdArgs b;
     b.cmd = a.cmd;
     b.args = a.args;
     b.listed = &names[i];
     b.multiple = true;
-    b.listed_dev = (*list)[i].dev;
-    if (!fn(s, b)) r = false;
+    b.listed_dev = list[i].dev;
+    absl::Status done = fn(s, b);
+    if (!done.ok()) {
+      s.PrintError(done);
+      r = Printed();
+    }
   }
   return r;
 }
 
-bool Mknodes(Session& s, const std::string* name) {
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
+absl::Status Mknodes(Session& s, const std::string* name) {
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
   if (name == nullptr) {
     s.Nodes().set_ownership(kDebianNodeOwnership);
-    absl::StatusOr<dmioctl::MknodesReport> report = s.Nodes().Reconcile(*dm);
-    if (!report.ok()) {
-      if (dmioctl::GetIoctlErrorInfo(report.status())) {
-        s.IoctlError("names", IoctlTarget{}, report.status());
-      } else {
-        s.Err(report.status().message());
-      }
-      return false;
-    }
-    return true;
+    return s.Nodes().Reconcile(*dm).status();
   }
-  std::optional<DeviceSel> sel = s.SelectDevice(name);
-  if (!sel) return false;
-  absl::StatusOr<DeviceInfo> info = dm->GetInfo(sel->Ref());
+  DMKIT_ASSIGN_OR_RETURN(DeviceSel sel, s.SelectDevice(name));
+  absl::StatusOr<DeviceInfo> info = dm->GetInfo(sel.Ref());
   if (info.ok()) {
-    std::optional<std::string> shown = s.Unmangled(info->name, "name");
-    if (!shown) return false;
-    s.AddNode(*shown, info->dev);
-    return true;
+    DMKIT_ASSIGN_OR_RETURN(std::string shown, s.Unmangled(info->name, "name"));
+    s.AddNode(shown, info->dev);
+    return absl::OkStatus();
   }
-  if (dmkit::ErrnoOf(info.status()) == ENXIO) {
-    if (sel->kind == DeviceRef::Kind::kName) s.RemoveNode(sel->name);
-    return true;
+  if (dmkit::ErrnoOf(info.status()) != ENXIO) {
+    return AsSent(info.status(), "mknodes");
   }
-  s.IoctlError("mknodes", sel->Target(), info.status());
-  return false;
+  // libdm's _rm_dev_node(): the message, and the command goes on.
+  if (sel.kind == DeviceRef::Kind::kName && !s.Nodes().Remove(sel.name).ok()) {
+    s.PrintError(Failure(
+        absl::StrCat("Unable to unlink device node for '", sel.name, "'")));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace dmkit::dmsetup

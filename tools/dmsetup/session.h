@@ -5,6 +5,15 @@
 // libdevmapper addresses a device, words its errors and walks all devices.
 // The command files (commands.h, show.h, tree.h, batch.h) build on this and
 // not on each other's internals; dmsetup.cc holds the command table.
+//
+// Errors: every command, and everything it calls, returns an absl::Status
+// (dmioctl's for a failed ioctl, with what the request was sent to;
+// Failure() for dmsetup's own lines) and does not print it; the command's
+// caller hands it to Session::PrintError(), which words it as libdm does
+// (text.h ErrorText()), then says "Command failed.". Only what dmsetup
+// prints and goes on from (a node it could not make, each failed --retry
+// attempt, each device of a walk over all) is printed where it happens,
+// through the same PrintError().
 #ifndef DMKIT_TOOLS_DMSETUP_SESSION_H_
 #define DMKIT_TOOLS_DMSETUP_SESSION_H_
 
@@ -22,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "dmioctl/device_mapper.h"
 #include "dmioctl/nodes.h"
+#include "dmkit/status.h"
 #include "tools/common/json_writer.h"
 #include "tools/dmsetup/options.h"
 #include "tools/dmsetup/report.h"
@@ -47,8 +57,13 @@ struct DeviceSel {
   int minor = -1;
 
   dmioctl::DeviceRef Ref() const;
-  // What libdm's error line names for a request sent this way.
-  IoctlTarget Target() const;
+  // `status`, when it is a failed ioctl, named as libdm names request `op`
+  // sent this way.
+  absl::Status AsSent(const absl::Status& status, const char* op) const;
+  // The kernel's refusal of request `op` sent this way (for a request
+  // dmioctl refuses before the ioctl that libdm sends and the kernel
+  // refuses with `error_number`).
+  absl::Status KernelError(const char* op, int error_number) const;
 };
 
 class Session;
@@ -64,9 +79,11 @@ struct CmdArgs {
   bool multiple = false;                // several devices: prefix "NAME: "
 };
 
-using CommandFn = bool (*)(Session& s, const CmdArgs& a);
-// What ProcessAll runs for each device.
-using PerDeviceFn = absl::FunctionRef<bool(Session& s, const CmdArgs& a)>;
+// A command, and what ProcessAll runs for each device: OK, or the failure
+// for Session::PrintError().
+using CommandFn = absl::Status (*)(Session& s, const CmdArgs& a);
+using PerDeviceFn =
+    absl::FunctionRef<absl::Status(Session& s, const CmdArgs& a)>;
 
 struct Command {
   const char* name;
@@ -95,10 +112,16 @@ class Session {
   FILE* err() const { return err_; }
   void Out(absl::string_view text);
   void Err(absl::string_view line);
+  // PrintError()
+  //
+  // The one printer of dmsetup's failures: ErrorText(status) (the ioctl
+  // line, or the message) on the error stream. Prints nothing for OK or
+  // for a status without a message (Printed()).
+  void PrintError(const absl::Status& status);
 
-  // The kernel. When it could not be opened, prints dmsetup's lines (once)
-  // and returns nullptr.
-  dmioctl::DeviceMapper* Dm();
+  // The kernel, or dmsetup's lines for why it could not be opened (the
+  // first time; Printed() after).
+  absl::StatusOr<dmioctl::DeviceMapper*> Dm();
   dmioctl::DeviceNodes& Nodes() { return nodes_; }
 
   Mangling mangling() const { return mangling_; }
@@ -107,47 +130,45 @@ class Session {
   void set_dev_name_type(DevNameType t) { dev_name_type_ = t; }
 
   // libdm dm_task_set_name(): resolves a path to a name, checks length and
-  // mangles. Prints libdm's message and returns nullopt on error.
-  std::optional<std::string> TaskName(absl::string_view name, bool creating);
+  // mangles; libdm's message on error.
+  absl::StatusOr<std::string> TaskName(absl::string_view name, bool creating);
   // dm_task_set_uuid().
-  std::optional<std::string> TaskUuid(absl::string_view uuid);
+  absl::StatusOr<std::string> TaskUuid(absl::string_view uuid);
   // _set_task_device(): `name` if given, else -u, else -j/-m, else "No
   // device specified." (unless `optional`).
-  std::optional<DeviceSel> SelectDevice(const std::string* name,
-                                        bool optional = false);
-  // A kernel name for display (libdm unmangles replies in auto/hex mode).
-  // Prints libdm's message and returns nullopt when the kernel's name
-  // should have been mangled.
-  std::optional<std::string> Unmangled(absl::string_view kernel_name,
-                                       absl::string_view what);
+  absl::StatusOr<DeviceSel> SelectDevice(const std::string* name,
+                                         bool optional = false);
+  // libdm dm_task_set_newname() and dm_task_set_newuuid(): rename's
+  // checks and mangling of the new name or uuid.
+  absl::StatusOr<std::string> NewName(absl::string_view new_name);
+  absl::StatusOr<std::string> NewUuid(absl::string_view new_uuid);
+  // A kernel name for display (libdm unmangles replies in auto/hex mode);
+  // libdm's message when the kernel's name should have been mangled.
+  absl::StatusOr<std::string> Unmangled(absl::string_view kernel_name,
+                                        absl::string_view what);
 
-  // Prints the ioctl error line for a failed call (or, for a check the
-  // library made before any ioctl, the status message).
-  void IoctlError(absl::string_view op, const IoctlTarget& target,
-                  const absl::Status& status);
-  void IoctlErrno(absl::string_view op, const IoctlTarget& target,
-                  int error_number);
-
-  // Node operations as libdm stacks them (applied at once here).
-  // `owner`: create's -U/-G/-M; Debian's defaults otherwise.
+  // libdm _add_dev_node(), after a create or resume: DeviceNodes::Add()
+  // behind libdm's check and wording. `owner`: create's -U/-G/-M; Debian's
+  // defaults otherwise. As in libdm, a failure is printed and the command
+  // goes on.
   void AddNode(absl::string_view name, dmioctl::DevNum dev,
                const dmioctl::NodeOwnership* owner = nullptr);
-  void RemoveNode(absl::string_view name);
-  void RenameNode(absl::string_view old_name, absl::string_view new_name);
-  // After a resume: --readahead, as libdm's set_dev_node_read_ahead().
+  // After a resume: --readahead, as libdm's set_dev_node_read_ahead();
+  // failures are printed, and the command goes on.
   void SetReadAhead(absl::string_view name, dmioctl::DevNum dev);
   // libdm dm_task_get_read_ahead(): sysfs, else BLKRAGET on the node.
-  // Failures print libdm's messages and return nullopt.
-  std::optional<uint32_t> ReadAhead(absl::string_view name,
-                                    dmioctl::DevNum dev);
+  absl::StatusOr<uint32_t> ReadAhead(absl::string_view name,
+                                     dmioctl::DevNum dev);
   // dm_device_get_name(): the kernel name (dm-3, loop0) with
-  // `prefer_kernel_name`, else the dm name for dm devices.
-  std::optional<std::string> DeviceName(dmioctl::DevNum dev,
-                                        bool prefer_kernel_name);
+  // `prefer_kernel_name`, else the dm name for dm devices. A device sysfs
+  // does not know is a failure without a message.
+  absl::StatusOr<std::string> DeviceName(dmioctl::DevNum dev,
+                                         bool prefer_kernel_name);
   // Whether `major` is device-mapper's (/proc/devices).
   bool IsDmMajor(uint32_t major);
 
-  // `info` long form; `info -c` rows go to the report.
+  // `info` long form (a read-ahead that cannot be had is printed and
+  // left out); `info -c` rows go to the report.
   void DisplayInfo(const dmioctl::DeviceInfo& info, absl::string_view name);
 
   // --json: the document's top-level array of records.
@@ -169,8 +190,7 @@ class Session {
   void set_busy_hint(std::string hint) { busy_hint_ = std::move(hint); }
   // The dependency tree of all devices, built once (by the report's tree
   // fields) and kept for the rest of the run; nullptr until then.
-  DepTree* report_tree() const { return report_tree_.get(); }
-  bool report_tree_built() const { return report_tree_built_; }
+  const DepTree* report_tree() const { return report_tree_.get(); }
   void set_report_tree(std::unique_ptr<DepTree> tree);
 
  private:
@@ -178,7 +198,7 @@ class Session {
   std::string dev_dir_;
   dmioctl::DeviceNodes nodes_;
   absl::StatusOr<dmioctl::DeviceMapper*> dm_;
-  bool dm_failure_printed_ = false;
+  bool dm_failure_returned_ = false;
   FILE* out_;
   FILE* err_;
   Mangling mangling_ = Mangling::kAuto;
@@ -191,15 +211,34 @@ class Session {
   bool concise_output_ = false;
   std::string busy_hint_;
   std::unique_ptr<DepTree> report_tree_;
-  bool report_tree_built_ = false;
 };
 
-// dmsetup _process_all(): runs `fn` for every device the kernel lists.
+// Failure()
+//
+// A failure in dmsetup's own words: PrintError() prints `lines` (one or
+// more, without the last newline) as they are.
+absl::Status Failure(absl::string_view lines);
+
+// Printed()
+//
+// A failure with nothing (more) to say: its lines are out already
+// (ProcessAll prints each device's as it goes), or dmsetup fails without a
+// line. PrintError() prints nothing for it.
+absl::Status Printed();
+
+// ReadFd()
+//
+// Everything up to end of file (retrying EINTR and EAGAIN).
+absl::StatusOr<std::string> ReadFd(int fd);
+
+// dmsetup _process_all(): runs `fn` for every device the kernel lists,
+// printing each failure as it comes (the result is then Printed()).
 // Prints "No devices found" (unless `silent`) when there are none.
-bool ProcessAll(Session& s, const CmdArgs& a, bool silent, PerDeviceFn fn);
+absl::Status ProcessAll(Session& s, const CmdArgs& a, bool silent,
+                        PerDeviceFn fn);
 
 // libdm dm_mknodes(): one device's node, or the whole directory.
-bool Mknodes(Session& s, const std::string* name);
+absl::Status Mknodes(Session& s, const std::string* name);
 
 // The info long form as text (dmsetup _display_info_long).
 std::string FormatInfoLong(const dmioctl::DeviceInfo& info,

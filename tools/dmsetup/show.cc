@@ -87,223 +87,242 @@ void JsonInfoMembers(json::Writer& j, const DeviceInfo& info,
   j.Uint(info.target_count);
 }
 
-// One row of `info -c` (dmsetup _display_info_cols and its _disp
-// functions). Returns false, after dmsetup's messages, if a value cannot be
-// had.
-bool ReportRow(Session& s, const DeviceInfo& info, const std::string& name,
-               const std::string& uuid, const DepTree* tree) {
-  Report* report = s.report();
-  if (report->help_only()) return true;
-  const uint32_t types = report->types();
-  const int node = tree ? tree->Find(info.dev) : -1;
-  if ((types & kObjTree) && node < 0) {
-    s.Err(absl::StrCat("Cannot find node ", info.dev.major, ":", info.dev.minor,
-                       "."));
-    return false;
+// A reply's name and uuid for display: libdm unmangles both (and prints
+// what is wrong with each).
+struct Names {
+  std::string name;
+  std::string uuid;
+};
+absl::StatusOr<Names> UnmangleReply(Session& s, const DeviceInfo& info) {
+  absl::StatusOr<std::string> name = s.Unmangled(info.name, "name");
+  absl::StatusOr<std::string> uuid = s.Unmangled(info.uuid, "UUID");
+  if (!name.ok()) {
+    if (!uuid.ok()) s.PrintError(name.status());
+    return uuid.ok() ? name.status() : uuid.status();
   }
+  DMKIT_RETURN_IF_ERROR(uuid.status());
+  return Names{*std::move(name), *std::move(uuid)};
+}
+
+// What one row of `info -c` is made from.
+struct Row {
+  const DeviceInfo& info;
+  const std::string& name;
+  const std::string& uuid;
+  const DepTree* tree;  // with the tree fields
+  int node;             // `info`'s node in `tree`
   std::vector<DevNum> deps;
+};
+
+// "_do_report_object: report function failed for field ID", after what
+// made it fail.
+absl::Status FieldFailed(Field field, const absl::Status& why) {
+  for (const FieldInfo& f : AllFields()) {
+    if (f.field == field) {
+      return Failure(absl::StrCat(
+          why.message(), why.message().empty() ? "" : "\n",
+          "_do_report_object: report function failed for field ", f.id));
+    }
+  }
+  return why;
+}
+
+// The block device name of `d` for blkdevname and blkdevs_used.
+absl::StatusOr<std::string> BlockName(Session& s, DevNum d) {
+  absl::StatusOr<std::string> n = s.DeviceName(d, true);
+  if (n.ok()) return n;
+  s.PrintError(n.status());
+  return Failure(absl::StrCat("Could not resolve block device name for ",
+                              d.major, ":", d.minor, "."));
+}
+
+// The fields of the device's info reply (dmsetup _disp_* of DR_INFO).
+std::string InfoValue(Field field, const DeviceInfo& info) {
+  switch (field) {
+    case Field::kAttr:
+      return absl::StrCat(
+          info.live_table() ? "L" : "-", info.inactive_table() ? "I" : "-",
+          info.suspended() ? "s" : "-", info.read_only() ? "r" : "w");
+    case Field::kTablesLoaded:
+      return info.live_table() ? (info.inactive_table() ? "Both" : "Live")
+                               : (info.inactive_table() ? "Inactive" : "None");
+    case Field::kSuspended:
+      return info.suspended() ? "Suspended" : "Active";
+    case Field::kReadOnly:
+      return info.read_only() ? "Read-only" : "Writeable";
+    case Field::kDevNo:
+      return DevNo(info.dev);
+    case Field::kMajor:
+      return absl::StrCat(static_cast<int32_t>(info.dev.major));
+    case Field::kMinor:
+      return absl::StrCat(static_cast<int32_t>(info.dev.minor));
+    case Field::kOpen:
+      return absl::StrCat(info.open_count);
+    case Field::kSegments:
+      return absl::StrCat(static_cast<int32_t>(info.target_count));
+    default:  // kEvents
+      return absl::StrCat(info.event_nr);
+  }
+}
+
+// mangled_name, unmangled_name, mangled_uuid, unmangled_uuid.
+absl::StatusOr<std::string> MangledValue(Session& s, Field field,
+                                         const Row& row) {
+  bool is_name = field == Field::kMangledName || field == Field::kUnmangledName;
+  bool mangle = field == Field::kMangledName || field == Field::kMangledUuid;
+  const std::string& value = is_name ? row.name : row.uuid;
+  const char* what = is_name ? "name" : "UUID";
+  if (mangle) return MangleString(value, what, s.mangling());
+  // Otherwise the reply was unmangled already.
+  if (s.mangling() != Mangling::kNone) return value;
+  return UnmangleString(value, what, Mangling::kNone);
+}
+
+// The relationship fields: from the device's deps, or from the tree of all
+// devices.
+absl::StatusOr<std::string> RelationValue(Session& s, Field field,
+                                          const Row& row) {
+  std::vector<std::string> parts;
+  switch (field) {
+    case Field::kDeviceCount:
+      return absl::StrCat(row.deps.size());
+    case Field::kDeviceRefCount:
+      return absl::StrCat(row.tree->NumChildren(row.node, true));
+    case Field::kDevNosUsed:
+      for (DevNum d : row.deps) parts.push_back(DevNo(d));
+      break;
+    case Field::kBlkDevsUsed:
+      for (DevNum d : row.deps) {
+        DMKIT_ASSIGN_OR_RETURN(parts.emplace_back(), BlockName(s, d));
+      }
+      break;
+    case Field::kDevsUsed:
+    case Field::kNamesUsingDev: {
+      const TreeNode& n = row.tree->node(row.node);
+      for (int other : field == Field::kDevsUsed ? n.uses : n.used_by) {
+        const std::string& name = row.tree->node(other).name;
+        if (!name.empty()) parts.push_back(name);
+      }
+      break;
+    }
+    case Field::kDevNosUsingDev:
+      for (int other : row.tree->node(row.node).used_by) {
+        DevNum d = row.tree->node(other).dev;
+        if (!d.IsZero()) parts.push_back(DevNo(d));
+      }
+      break;
+    default:
+      break;
+  }
+  return absl::StrJoin(parts, ",");
+}
+
+// One field of a row (dmsetup's _disp_* functions).
+absl::StatusOr<std::string> FieldValue(Session& s, Field field, const Row& row,
+                                       const SplitName& split) {
+  switch (field) {
+    case Field::kName:
+      return row.name;
+    case Field::kUuid:
+      return row.uuid;
+    case Field::kMangledName:
+    case Field::kUnmangledName:
+    case Field::kMangledUuid:
+    case Field::kUnmangledUuid:
+      return MangledValue(s, field, row);
+    case Field::kReadAhead: {
+      absl::StatusOr<uint32_t> ra = s.ReadAhead(row.name, row.info.dev);
+      s.PrintError(ra.status());
+      return absl::StrCat(ra.value_or(0));
+    }
+    case Field::kBlkDevName:
+      return BlockName(s, row.info.dev);
+    case Field::kSubsystem:
+      return split.subsystem;
+    case Field::kVgName:
+      return split.vg_name;
+    case Field::kLvName:
+      return split.lv_name;
+    case Field::kLvLayer:
+      return split.lv_layer;
+    case Field::kAttr:
+    case Field::kTablesLoaded:
+    case Field::kSuspended:
+    case Field::kReadOnly:
+    case Field::kDevNo:
+    case Field::kMajor:
+    case Field::kMinor:
+    case Field::kOpen:
+    case Field::kSegments:
+    case Field::kEvents:
+      return InfoValue(field, row.info);
+    default:
+      return RelationValue(s, field, row);
+  }
+}
+
+// One row of `info -c` (dmsetup _display_info_cols): the values of the
+// fields the report asks for, fetching what they need.
+absl::Status ReportRow(Session& s, dmioctl::DeviceMapper& dm,
+                       const DeviceInfo& info, const std::string& name,
+                       const std::string& uuid, const DepTree* tree) {
+  Report* report = s.report();
+  if (report->help_only()) return absl::OkStatus();
+  const uint32_t types = report->types();
+  Row row{info, name, uuid, tree, tree ? tree->Find(info.dev) : -1, {}};
+  if ((types & kObjTree) && row.node < 0) {
+    return Failure(absl::StrCat("Cannot find node ", info.dev.major, ":",
+                                info.dev.minor, "."));
+  }
   if (types & kObjDeps) {
     absl::StatusOr<dmioctl::DepsReply> reply =
-        s.Dm()->GetDeps(DeviceRef::ByDevNum(info.dev), s.opt().inactive > 0);
+        dm.GetDeps(DeviceRef::ByDevNum(info.dev), s.opt().inactive > 0);
     if (!reply.ok()) {
-      s.IoctlError("deps",
-                   IoctlTarget{"", "", static_cast<int>(info.dev.major),
-                               static_cast<int>(info.dev.minor)},
-                   reply.status());
-      s.Err(absl::StrCat("Cannot get deps for ", info.dev.major, ":",
-                         info.dev.minor, "."));
-      return false;
+      return Failure(absl::StrCat(ErrorText(reply.status()),
+                                  "\nCannot get deps for ", info.dev.major, ":",
+                                  info.dev.minor, "."));
     }
-    deps = reply->devices;
+    row.deps = std::move(reply->devices);
   }
   SplitName split;
   if (types & kObjName) split = SplitDeviceName(uuid, name, '-');
-
-  auto failed = [&](const FieldInfo& f) {
-    s.Err(absl::StrCat("_do_report_object: report function failed for field ",
-                       f.id));
-    return false;
-  };
-  auto blk_name = [&](DevNum d, std::string* out) {
-    std::optional<std::string> n = s.DeviceName(d, true);
-    if (!n) {
-      s.Err(absl::StrCat("Could not resolve block device name for ", d.major,
-                         ":", d.minor, "."));
-      return false;
-    }
-    *out = *n;
-    return true;
-  };
   std::vector<std::string> values;
   for (Field field : report->fields()) {
-    const FieldInfo* f = nullptr;
-    for (const FieldInfo& fi : AllFields()) {
-      if (fi.field == field) f = &fi;
-    }
-    std::string v;
-    switch (field) {
-      case Field::kName:
-        v = name;
-        break;
-      case Field::kMangledName:
-      case Field::kUnmangledName:
-      case Field::kMangledUuid:
-      case Field::kUnmangledUuid: {
-        bool is_name =
-            field == Field::kMangledName || field == Field::kUnmangledName;
-        bool mangle =
-            field == Field::kMangledName || field == Field::kMangledUuid;
-        const std::string& value = is_name ? name : uuid;
-        const char* what = is_name ? "name" : "UUID";
-        MangleResult m;
-        if (mangle) {
-          m = MangleString(value, what, s.mangling());
-        } else if (s.mangling() == Mangling::kNone) {
-          // Otherwise the reply was unmangled already.
-          m = UnmangleString(value, what, Mangling::kNone);
-        }
-        if (m.changed < 0) {
-          s.Err(m.error);
-          return failed(*f);
-        }
-        v = m.changed ? m.value : value;
-        break;
-      }
-      case Field::kUuid:
-        v = uuid;
-        break;
-      case Field::kReadAhead:
-        v = absl::StrCat(s.ReadAhead(name, info.dev).value_or(0));
-        break;
-      case Field::kBlkDevName:
-        if (!blk_name(info.dev, &v)) return failed(*f);
-        break;
-      case Field::kAttr:
-        v = absl::StrCat(
-            info.live_table() ? "L" : "-", info.inactive_table() ? "I" : "-",
-            info.suspended() ? "s" : "-", info.read_only() ? "r" : "w");
-        break;
-      case Field::kTablesLoaded:
-        v = info.live_table() ? (info.inactive_table() ? "Both" : "Live")
-                              : (info.inactive_table() ? "Inactive" : "None");
-        break;
-      case Field::kSuspended:
-        v = info.suspended() ? "Suspended" : "Active";
-        break;
-      case Field::kReadOnly:
-        v = info.read_only() ? "Read-only" : "Writeable";
-        break;
-      case Field::kDevNo:
-        v = DevNo(info.dev);
-        break;
-      case Field::kMajor:
-        v = absl::StrCat(static_cast<int32_t>(info.dev.major));
-        break;
-      case Field::kMinor:
-        v = absl::StrCat(static_cast<int32_t>(info.dev.minor));
-        break;
-      case Field::kOpen:
-        v = absl::StrCat(info.open_count);
-        break;
-      case Field::kSegments:
-        v = absl::StrCat(static_cast<int32_t>(info.target_count));
-        break;
-      case Field::kEvents:
-        v = absl::StrCat(info.event_nr);
-        break;
-      case Field::kDeviceCount:
-        v = absl::StrCat(deps.size());
-        break;
-      case Field::kDevNosUsed: {
-        std::vector<std::string> parts;
-        for (DevNum d : deps) parts.push_back(DevNo(d));
-        v = absl::StrJoin(parts, ",");
-        break;
-      }
-      case Field::kBlkDevsUsed: {
-        std::vector<std::string> parts;
-        for (DevNum d : deps) {
-          std::string n;
-          if (!blk_name(d, &n)) return failed(*f);
-          parts.push_back(n);
-        }
-        v = absl::StrJoin(parts, ",");
-        break;
-      }
-      case Field::kDevsUsed:
-      case Field::kNamesUsingDev: {
-        bool inverted = field == Field::kNamesUsingDev;
-        const TreeNode& n = tree->node(node);
-        std::vector<std::string> parts;
-        for (int other : inverted ? n.used_by : n.uses) {
-          if (!tree->node(other).name.empty()) {
-            parts.push_back(tree->node(other).name);
-          }
-        }
-        v = absl::StrJoin(parts, ",");
-        break;
-      }
-      case Field::kDevNosUsingDev: {
-        std::vector<std::string> parts;
-        for (int other : tree->node(node).used_by) {
-          DevNum d = tree->node(other).dev;
-          if (d.IsZero()) continue;
-          parts.push_back(DevNo(d));
-        }
-        v = absl::StrJoin(parts, ",");
-        break;
-      }
-      case Field::kDeviceRefCount:
-        v = absl::StrCat(tree->NumChildren(node, true));
-        break;
-      case Field::kSubsystem:
-        v = split.subsystem;
-        break;
-      case Field::kVgName:
-        v = split.vg_name;
-        break;
-      case Field::kLvName:
-        v = split.lv_name;
-        break;
-      case Field::kLvLayer:
-        v = split.lv_layer;
-        break;
-    }
-    values.push_back(std::move(v));
+    absl::StatusOr<std::string> v = FieldValue(s, field, row, split);
+    if (!v.ok()) return FieldFailed(field, v.status());
+    values.push_back(*std::move(v));
   }
   s.Out(report->AddRow(std::move(values)));
-  return true;
+  return absl::OkStatus();
 }
 
-// The dependency tree, built once for the tree fields of a report.
-DepTree* ReportTree(Session& s) {
-  if (s.report_tree_built()) return s.report_tree();
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) {
-    s.set_report_tree(nullptr);
-    return nullptr;
-  }
+// The dependency tree, built once for the tree fields of a report. What
+// cannot be added is printed, and the report goes on without it.
+const DepTree* ReportTree(Session& s, dmioctl::DeviceMapper& dm) {
+  if (s.report_tree() != nullptr) return s.report_tree();
   auto tree = std::make_unique<DepTree>();
-  bool ok = true;
+  absl::Status built;
   absl::StatusOr<std::vector<dmioctl::DeviceListEntry>> list =
-      dm->ListDevices({.with_uuid = false});
+      dm.ListDevices({.with_uuid = false});
   if (!list.ok()) {
-    s.IoctlError("names", IoctlTarget{}, list.status());
-    ok = false;
+    s.PrintError(list.status());
+    built = Printed();
   } else {
     for (const dmioctl::DeviceListEntry& e : *list) {
-      ok = tree->AddDevice(s, e.dev) && ok;
+      absl::Status added = tree->AddDevice(s, e.dev);
+      s.PrintError(added);
+      if (!added.ok()) built = Printed();
     }
   }
   s.set_report_tree(std::move(tree));
-  if (!ok) s.Err("Internal device dependency tree creation failed.");
+  if (!built.ok()) {
+    s.PrintError(Failure("Internal device dependency tree creation failed."));
+  }
   return s.report_tree();
 }
 
-bool DisplayName(Session& s, const CmdArgs& a);
-
 // dmsetup _exec_command(): `--exec CMD` runs CMD <dm_dir>/<name>.
-bool ExecCommand(Session& s, const std::string& name) {
+absl::Status ExecCommand(Session& s, const std::string& name) {
   std::vector<std::string> words;
   std::string word;
   for (char c : s.opt().exec) {
@@ -315,11 +334,8 @@ bool ExecCommand(Session& s, const std::string& name) {
     }
   }
   if (!word.empty()) words.push_back(std::move(word));
-  if (words.empty()) return false;
-  if (words.size() >= 256) {
-    s.Err("Too many args to --exec.");
-    return false;
-  }
+  if (words.empty()) return Printed();
+  if (words.size() >= 256) return Failure("Too many args to --exec.");
   words.push_back(absl::StrCat(s.MapperDir(), "/", name));
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
@@ -330,24 +346,28 @@ bool ExecCommand(Session& s, const std::string& name) {
     execvp(argv[0], argv.data());
     _exit(127);
   }
-  if (pid < 0) return false;
+  if (pid < 0) return Printed();
   while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  return true;
+  return absl::OkStatus();
 }
 
-}  // namespace
-
-namespace {
+// -o devname/blkdevname of ls and deps: the name to show instead of the
+// number, if any (a name that cannot be had is printed; the number shows).
+std::optional<std::string> ShownDeviceName(Session& s, DevNum d) {
+  if (s.dev_name_type() == DevNameType::kDevNo) return std::nullopt;
+  absl::StatusOr<std::string> n =
+      s.DeviceName(d, s.dev_name_type() == DevNameType::kBlk);
+  s.PrintError(n.status());
+  if (!n.ok()) return std::nullopt;
+  return *std::move(n);
+}
 
 // dmsetup _display_name(): one `ls` line.
-bool DisplayName(Session& s, const CmdArgs& a) {
+absl::Status DisplayName(Session& s, const CmdArgs& a) {
   const std::string& name = *a.listed;
   const DevNum d = a.listed_dev;
-  std::optional<std::string> dev_name;
-  if (s.dev_name_type() != DevNameType::kDevNo) {
-    dev_name = s.DeviceName(d, s.dev_name_type() == DevNameType::kBlk);
-  }
+  std::optional<std::string> dev_name = ShownDeviceName(s, d);
   if (s.opt().json) {
     json::Writer& j = s.json();
     j.BeginObject();
@@ -362,19 +382,125 @@ bool DisplayName(Session& s, const CmdArgs& a) {
       j.String(*dev_name);
     }
     j.EndObject();
-    return true;
+    return absl::OkStatus();
   }
   if (dev_name) {
     s.Out(absl::StrCat(name, "\t(", *dev_name, ")\n"));
   } else {
     s.Out(absl::StrCat(name, "\t(", d.major, ":", d.minor, ")\n"));
   }
-  return true;
+  return absl::OkStatus();
+}
+
+// The reply of `status`, `table` or `ls --target` as --json writes it.
+void JsonStatus(Session& s, const dmioctl::TableReply& reply,
+                const std::string& name, const std::string& uuid,
+                bool table_cmd, bool ls_only) {
+  Options& o = s.opt();
+  json::Writer& j = s.json();
+  bool any = false;
+  auto begin = [&] {
+    j.BeginObject();
+    j.Key("name");
+    j.String(name);
+    if (ls_only) {
+      j.Key("major");
+      j.Uint(reply.info.dev.major);
+      j.Key("minor");
+      j.Uint(reply.info.dev.minor);
+    } else {
+      j.Key("uuid");
+      j.String(uuid);
+      j.Key("targets");
+      j.BeginArray();
+    }
+    any = true;
+  };
+  for (const dmioctl::Target& t : reply.targets) {
+    if (o.target_set && t.type != o.target) continue;
+    if (!any) begin();
+    if (ls_only) break;
+    j.BeginObject();
+    j.Key("start");
+    j.Uint(t.start);
+    j.Key("length");
+    j.Uint(t.length);
+    j.Key("type");
+    j.String(t.type);
+    j.Key(table_cmd ? "params" : "status");
+    j.String(table_cmd && !o.showkeys
+                 ? dmioctl::targets::RedactKeys(t.type, t.params)
+                 : t.params);
+    j.EndObject();
+  }
+  if (!any && !o.target_set && !ls_only) begin();
+  if (!any) return;
+  if (!ls_only) j.EndArray();
+  j.EndObject();
+}
+
+// The text of `status`, `table`, `table --concise` and `ls --target` for
+// one device; whether a target matched --target (or there was no filter).
+bool TextStatus(Session& s, const CmdArgs& a, const dmioctl::TableReply& reply,
+                const std::string& name, const std::string& kernel_name,
+                const std::string& uuid, std::string* out) {
+  Options& o = s.opt();
+  const bool table_cmd = absl::string_view(a.cmd->name) == "table";
+  const bool ls_only = absl::string_view(a.cmd->name) == "ls";
+  const bool concise = table_cmd && o.concise;
+  const bool show = !o.exec_set || o.verbose;
+  const DeviceInfo& info = reply.info;
+  // dmsetup walks dm_get_next_target(), which yields one empty entry for
+  // a device without a table.
+  std::vector<const dmioctl::Target*> entries;
+  for (const dmioctl::Target& t : reply.targets) entries.push_back(&t);
+  if (entries.empty()) entries.push_back(nullptr);
+  bool matched = false;
+  for (const dmioctl::Target* t : entries) {
+    if (o.target_set && (t == nullptr || t->type != o.target)) continue;
+    if (ls_only) {
+      if (show) {
+        absl::StrAppend(out, name, "\t(", info.dev.major, ", ", info.dev.minor,
+                        ")\n");
+      }
+      return true;
+    }
+    if (show) {
+      if (!concise) {
+        if (!matched && o.verbose) {
+          s.Out(*out);
+          out->clear();
+          s.DisplayInfo(info, kernel_name);
+        }
+        if (a.multiple && !o.verbose) absl::StrAppend(out, name, ": ");
+      } else if (!matched) {
+        if (s.concise_output()) out->push_back(';');
+        s.set_concise_output();
+        absl::StrAppend(out, QuoteConcise(name), ",", QuoteConcise(uuid), ",",
+                        info.dev.minor, ",", info.read_only() ? "ro" : "rw");
+      }
+      if (t != nullptr) {
+        std::string params =
+            table_cmd && !o.showkeys
+                ? dmioctl::targets::RedactKeys(t->type, t->params)
+                : t->params;
+        if (concise) out->push_back(',');
+        absl::StrAppend(out, t->start, " ", t->length, " ", t->type, " ");
+        *out += concise ? QuoteConcise(params) : params;
+      }
+      if (!concise) out->push_back('\n');
+    }
+    matched = true;
+  }
+  if (a.multiple && o.verbose && matched && (!concise || o.verbose > 1)) {
+    out->push_back('\n');
+  }
+  return matched;
 }
 
 }  // namespace
 
-bool CmdLs(Session& s, const CmdArgs& a) {
+absl::Status CmdLs(Session& s, const CmdArgs& a) {
   Options& o = s.opt();
   if (o.json) s.JsonBegin("devices");
   if ((o.target_set) || (o.exec_set)) {
@@ -387,52 +513,48 @@ bool CmdLs(Session& s, const CmdArgs& a) {
   return ProcessAll(s, a, false, DisplayName);
 }
 
-bool CmdInfo(Session& s, const CmdArgs& a) {
+absl::Status CmdInfo(Session& s, const CmdArgs& a) {
   std::string given;
   bool by_name;
   if (s.opt().json) s.JsonBegin("devices");
   if (PickDevice(s, a, &given, &by_name) == Pick::kAll) {
     return ProcessAll(s, a, false, CmdInfo);
   }
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
-  std::optional<DeviceSel> sel = s.SelectDevice(by_name ? &given : nullptr);
-  if (!sel) return false;
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
+  DMKIT_ASSIGN_OR_RETURN(DeviceSel sel,
+                         s.SelectDevice(by_name ? &given : nullptr));
   absl::StatusOr<DeviceInfo> info =
-      dm->GetInfo(sel->Ref(), s.opt().inactive > 0);
+      dm->GetInfo(sel.Ref(), s.opt().inactive > 0);
   if (!info.ok()) {
     // libdm turns ENXIO from DM_DEV_STATUS into "does not exist".
     if (dmkit::ErrnoOf(info.status()) == ENXIO) {
-      s.Err("Device does not exist.");
-    } else {
-      s.IoctlError("info", sel->Target(), info.status());
+      return Failure("Device does not exist.");
     }
-    return false;
+    return info.status();
   }
-  std::optional<std::string> name = s.Unmangled(info->name, "name");
-  std::optional<std::string> uuid = s.Unmangled(info->uuid, "UUID");
-  if (!name || !uuid) return false;
+  DMKIT_ASSIGN_OR_RETURN(Names names, UnmangleReply(s, *info));
+  const std::string& name = names.name;
+  const std::string& uuid = names.uuid;
   if (s.opt().json) {
-    std::optional<uint32_t> ra = s.ReadAhead(*name, info->dev);
+    absl::StatusOr<uint32_t> ra = s.ReadAhead(name, info->dev);
+    s.PrintError(ra.status());
     json::Writer& j = s.json();
     j.BeginObject();
-    JsonInfoMembers(j, *info, *name, *uuid, ra);
+    JsonInfoMembers(j, *info, name, uuid,
+                    ra.ok() ? std::optional<uint32_t>(*ra) : std::nullopt);
     j.EndObject();
-    return true;
+    return absl::OkStatus();
   }
   if (s.report() == nullptr) {
-    s.DisplayInfo(*info, *name);
-    return true;
+    s.DisplayInfo(*info, name);
+    return absl::OkStatus();
   }
-  DepTree* tree = nullptr;
-  if (s.report()->types() & kObjTree) {
-    tree = ReportTree(s);
-    if (tree == nullptr) return false;
-  }
-  return ReportRow(s, *info, *name, *uuid, tree);
+  const DepTree* tree = nullptr;
+  if (s.report()->types() & kObjTree) tree = ReportTree(s, *dm);
+  return ReportRow(s, *dm, *info, name, uuid, tree);
 }
 
-bool CmdDeps(Session& s, const CmdArgs& a) {
+absl::Status CmdDeps(Session& s, const CmdArgs& a) {
   std::string given;
   bool by_name;
   Options& o = s.opt();
@@ -440,36 +562,27 @@ bool CmdDeps(Session& s, const CmdArgs& a) {
   if (PickDevice(s, a, &given, &by_name) == Pick::kAll) {
     return ProcessAll(s, a, false, CmdDeps);
   }
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
-  std::optional<DeviceSel> sel = s.SelectDevice(by_name ? &given : nullptr);
-  if (!sel) return false;
-  absl::StatusOr<dmioctl::DepsReply> deps =
-      dm->GetDeps(sel->Ref(), o.inactive > 0);
-  if (!deps.ok()) {
-    s.IoctlError("deps", sel->Target(), deps.status());
-    return false;
-  }
-  std::optional<std::string> kernel_name = s.Unmangled(deps->info.name, "name");
-  if (!kernel_name) return false;
-  auto dep_name = [&](DevNum d) -> std::optional<std::string> {
-    if (s.dev_name_type() == DevNameType::kDevNo) return std::nullopt;
-    return s.DeviceName(d, s.dev_name_type() == DevNameType::kBlk);
-  };
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
+  DMKIT_ASSIGN_OR_RETURN(DeviceSel sel,
+                         s.SelectDevice(by_name ? &given : nullptr));
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DepsReply deps,
+                         dm->GetDeps(sel.Ref(), o.inactive > 0));
+  DMKIT_ASSIGN_OR_RETURN(std::string kernel_name,
+                         s.Unmangled(deps.info.name, "name"));
   if (o.json) {
     json::Writer& j = s.json();
     j.BeginObject();
     j.Key("name");
-    j.String(*kernel_name);
+    j.String(kernel_name);
     j.Key("deps");
     j.BeginArray();
-    for (DevNum d : deps->devices) {
+    for (DevNum d : deps.devices) {
       j.BeginObject();
       j.Key("major");
       j.Uint(d.major);
       j.Key("minor");
       j.Uint(d.minor);
-      if (std::optional<std::string> n = dep_name(d)) {
+      if (std::optional<std::string> n = ShownDeviceName(s, d)) {
         j.Key(s.dev_name_type() == DevNameType::kBlk ? "blkdevname"
                                                      : "devname");
         j.String(*n);
@@ -478,16 +591,16 @@ bool CmdDeps(Session& s, const CmdArgs& a) {
     }
     j.EndArray();
     j.EndObject();
-    return true;
+    return absl::OkStatus();
   }
-  if (o.verbose) s.DisplayInfo(deps->info, *kernel_name);
+  if (o.verbose) s.DisplayInfo(deps.info, kernel_name);
   std::string line;
   if (a.multiple && !o.verbose) {
-    absl::StrAppend(&line, by_name ? given : *kernel_name, ": ");
+    absl::StrAppend(&line, by_name ? given : kernel_name, ": ");
   }
-  absl::StrAppend(&line, deps->devices.size(), " dependencies\t:");
-  for (DevNum d : deps->devices) {
-    if (std::optional<std::string> n = dep_name(d)) {
+  absl::StrAppend(&line, deps.devices.size(), " dependencies\t:");
+  for (DevNum d : deps.devices) {
+    if (std::optional<std::string> n = ShownDeviceName(s, d)) {
       absl::StrAppend(&line, " (", *n, ")");
     } else {
       absl::StrAppend(&line, " (", d.major, ", ", d.minor, ")");
@@ -496,169 +609,59 @@ bool CmdDeps(Session& s, const CmdArgs& a) {
   line.push_back('\n');
   if (a.multiple && o.verbose) line.push_back('\n');
   s.Out(line);
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdStatus(Session& s, const CmdArgs& a) {
+absl::Status CmdStatus(Session& s, const CmdArgs& a) {
   Options& o = s.opt();
   std::string given;
   bool by_name;
-  absl::string_view cmd = a.cmd->name;
-  const bool table_cmd = cmd == "table";
-  const bool ls_only = cmd == "ls";
-  const bool concise = table_cmd && o.concise;
+  const bool table_cmd = absl::string_view(a.cmd->name) == "table";
+  const bool ls_only = absl::string_view(a.cmd->name) == "ls";
   if (o.json && !ls_only) s.JsonBegin("devices");
   if (PickDevice(s, a, &given, &by_name) == Pick::kAll) {
     return ProcessAll(s, a, false, CmdStatus);
   }
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
-  std::optional<DeviceSel> sel = s.SelectDevice(by_name ? &given : nullptr);
-  if (!sel) return false;
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
+  DMKIT_ASSIGN_OR_RETURN(DeviceSel sel,
+                         s.SelectDevice(by_name ? &given : nullptr));
   absl::StatusOr<dmioctl::TableReply> reply =
-      table_cmd ? dm->GetTable(sel->Ref(), o.inactive > 0)
-                : dm->GetStatus(sel->Ref(), {.inactive = o.inactive > 0,
-                                             .noflush = o.noflush > 0});
+      table_cmd ? dm->GetTable(sel.Ref(), o.inactive > 0)
+                : dm->GetStatus(sel.Ref(), {.inactive = o.inactive > 0,
+                                            .noflush = o.noflush > 0});
   if (!reply.ok()) {
     if (!table_cmd && dmkit::ErrnoOf(reply.status()) == ENXIO) {
-      s.Err("Device does not exist.");
-    } else {
-      s.IoctlError(table_cmd ? "table" : "status", sel->Target(),
-                   reply.status());
+      return Failure("Device does not exist.");
     }
-    return false;
+    return reply.status();
   }
-  std::optional<std::string> kernel_name =
-      s.Unmangled(reply->info.name, "name");
-  std::optional<std::string> uuid = s.Unmangled(reply->info.uuid, "UUID");
-  if (!kernel_name || !uuid) return false;
-  const std::string& name = by_name ? given : *kernel_name;
-  const DeviceInfo& info = reply->info;
-  const bool show = !o.exec_set || o.verbose;
-
+  DMKIT_ASSIGN_OR_RETURN(Names names, UnmangleReply(s, reply->info));
+  const std::string& kernel_name = names.name;
+  const std::string& uuid = names.uuid;
+  const std::string& name = by_name ? given : kernel_name;
   if (o.json) {
-    json::Writer& j = s.json();
-    bool any = false;
-    for (const dmioctl::Target& t : reply->targets) {
-      if (o.target_set && t.type != o.target) continue;
-      if (!any) {
-        j.BeginObject();
-        j.Key("name");
-        j.String(name);
-        if (!ls_only) {
-          j.Key("uuid");
-          j.String(*uuid);
-          j.Key("targets");
-          j.BeginArray();
-        } else {
-          j.Key("major");
-          j.Uint(info.dev.major);
-          j.Key("minor");
-          j.Uint(info.dev.minor);
-        }
-        any = true;
-      }
-      if (ls_only) break;
-      j.BeginObject();
-      j.Key("start");
-      j.Uint(t.start);
-      j.Key("length");
-      j.Uint(t.length);
-      j.Key("type");
-      j.String(t.type);
-      j.Key(table_cmd ? "params" : "status");
-      j.String(table_cmd && !o.showkeys
-                   ? dmioctl::targets::RedactKeys(t.type, t.params)
-                   : t.params);
-      j.EndObject();
-    }
-    if (!any && !o.target_set && !ls_only) {
-      j.BeginObject();
-      j.Key("name");
-      j.String(name);
-      j.Key("uuid");
-      j.String(*uuid);
-      j.Key("targets");
-      j.BeginArray();
-      any = true;
-    }
-    if (any) {
-      if (!ls_only) j.EndArray();
-      j.EndObject();
-    }
-    return true;
+    JsonStatus(s, *reply, name, uuid, table_cmd, ls_only);
+    return absl::OkStatus();
   }
-
-  // dmsetup walks dm_get_next_target(), which yields one empty entry for
-  // a device without a table.
-  std::vector<const dmioctl::Target*> entries;
-  for (const dmioctl::Target& t : reply->targets) entries.push_back(&t);
-  if (entries.empty()) entries.push_back(nullptr);
-  bool matched = false;
   std::string out;
-  for (const dmioctl::Target* t : entries) {
-    if (o.target_set && (t == nullptr || t->type != o.target)) continue;
-    if (ls_only) {
-      if (show) {
-        absl::StrAppend(&out, name, "\t(", info.dev.major, ", ", info.dev.minor,
-                        ")\n");
-      }
-      matched = true;
-      break;
-    }
-    if (show) {
-      if (!concise) {
-        if (!matched && o.verbose) {
-          s.Out(out);
-          out.clear();
-          s.DisplayInfo(info, *kernel_name);
-        }
-        if (a.multiple && !o.verbose) absl::StrAppend(&out, name, ": ");
-      } else if (!matched) {
-        if (s.concise_output()) out.push_back(';');
-        s.set_concise_output();
-        absl::StrAppend(&out, QuoteConcise(name), ",", QuoteConcise(*uuid), ",",
-                        info.dev.minor, ",", info.read_only() ? "ro" : "rw");
-      }
-      if (t != nullptr) {
-        std::string params =
-            table_cmd && !o.showkeys
-                ? dmioctl::targets::RedactKeys(t->type, t->params)
-                : t->params;
-        if (concise) out.push_back(',');
-        absl::StrAppend(&out, t->start, " ", t->length, " ", t->type, " ");
-        out += concise ? QuoteConcise(params) : params;
-      }
-      if (!concise) out.push_back('\n');
-    }
-    matched = true;
-  }
-  if (a.multiple && o.verbose && matched && !ls_only &&
-      (!concise || o.verbose > 1)) {
-    out.push_back('\n');
-  }
+  bool matched = TextStatus(s, a, *reply, name, kernel_name, uuid, &out);
   s.Out(out);
   if (matched && o.exec_set && !o.exec.empty()) {
     // dm_mknodes(name) first, so the path exists.
-    if (!Mknodes(s, &name)) return false;
-    if (!ExecCommand(s, name)) return false;
+    DMKIT_RETURN_IF_ERROR(Mknodes(s, &name));
+    DMKIT_RETURN_IF_ERROR(ExecCommand(s, name));
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdTargets(Session& s, const CmdArgs&) {
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
-  absl::StatusOr<std::vector<dmioctl::TargetVersion>> targets =
-      dm->ListTargetVersions();
-  if (!targets.ok()) {
-    s.IoctlError("versions", IoctlTarget{}, targets.status());
-    return false;
-  }
+absl::Status CmdTargets(Session& s, const CmdArgs&) {
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
+  DMKIT_ASSIGN_OR_RETURN(std::vector<dmioctl::TargetVersion> targets,
+                         dm->ListTargetVersions());
   if (s.opt().json) {
     s.JsonBegin("targets");
     json::Writer& j = s.json();
-    for (const dmioctl::TargetVersion& t : *targets) {
+    for (const dmioctl::TargetVersion& t : targets) {
       j.BeginObject();
       j.Key("name");
       j.String(t.name);
@@ -668,10 +671,10 @@ bool CmdTargets(Session& s, const CmdArgs&) {
       j.EndArray();
       j.EndObject();
     }
-    return true;
+    return absl::OkStatus();
   }
   std::string out;
-  for (const dmioctl::TargetVersion& t : *targets) {
+  for (const dmioctl::TargetVersion& t : targets) {
     char line[64];
     snprintf(line, sizeof(line), " v%d.%d.%d\n", static_cast<int>(t.version[0]),
              static_cast<int>(t.version[1]), static_cast<int>(t.version[2]));
@@ -680,43 +683,39 @@ bool CmdTargets(Session& s, const CmdArgs&) {
     absl::StrAppend(&out, padded, line);
   }
   s.Out(out);
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdTargetVersion(Session& s, const CmdArgs& a) {
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
+absl::Status CmdTargetVersion(Session& s, const CmdArgs& a) {
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
   const std::string& type = a.args[0];
   if (type.size() >= 128) {
-    s.Err(absl::StrCat("Name \"", type, "\" too long."));
-    return false;
+    return Failure(absl::StrCat("Name \"", type, "\" too long."));
   }
-  absl::StatusOr<dmioctl::TargetVersion> v =
+  // A type dmioctl refuses before the ioctl, the kernel refuses too.
+  DMKIT_ASSIGN_OR_RETURN(
+      dmioctl::TargetVersion v,
       type.empty() || type.size() > dmioctl::kMaxTargetTypeLength
-          ? absl::StatusOr<dmioctl::TargetVersion>(dmioctl::KernelError(
-                {.error_number = EINVAL, .operation = "target-version"}))
-          : dm->GetTargetVersion(type);
-  if (!v.ok()) {
-    s.IoctlError("target-version", IoctlTarget{type, ""}, v.status());
-    return false;
-  }
-  std::string padded = v->name;
+          ? absl::StatusOr<dmioctl::TargetVersion>(
+                dmioctl::KernelError({.error_number = EINVAL,
+                                      .operation = "target-version",
+                                      .name = type}))
+          : dm->GetTargetVersion(type));
+  std::string padded = v.name;
   if (padded.size() < 16) padded.resize(16, ' ');
-  s.Out(absl::StrCat(padded, " v", v->version[0], ".", v->version[1], ".",
-                     v->version[2], "\n"));
-  return true;
+  s.Out(absl::StrCat(padded, " v", v.version[0], ".", v.version[1], ".",
+                     v.version[2], "\n"));
+  return absl::OkStatus();
 }
 
-bool CmdVersion(Session& s, const CmdArgs&) {
+absl::Status CmdVersion(Session& s, const CmdArgs&) {
   std::string library = absl::StrCat("dmkit ", DMKIT_VERSION);
   if (!s.opt().json) s.Out(absl::StrCat("Library version:   ", library, "\n"));
-  dmioctl::DeviceMapper* dm = s.Dm();
-  if (dm == nullptr) return false;
+  DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
   absl::StatusOr<dmioctl::InterfaceVersion> v = dm->Version();
   if (!v.ok()) {
-    s.IoctlError("version", IoctlTarget{}, v.status());
-    s.Err("Failed to get driver version");
-    return false;
+    return Failure(
+        absl::StrCat(ErrorText(v.status()), "\nFailed to get driver version"));
   }
   std::string driver = absl::StrCat((*v)[0], ".", (*v)[1], ".", (*v)[2]);
   if (s.opt().json) {
@@ -728,15 +727,15 @@ bool CmdVersion(Session& s, const CmdArgs&) {
     j.String(driver);
     j.EndObject();
     s.Out(absl::StrCat(j.text(), "\n"));
-    return true;
+    return absl::OkStatus();
   }
   s.Out(absl::StrCat("Driver version:    ", driver, "\n"));
-  return true;
+  return absl::OkStatus();
 }
 
-bool CmdSplitname(Session& s, const CmdArgs& a) {
+absl::Status CmdSplitname(Session& s, const CmdArgs& a) {
   Report* report = s.report();
-  if (report == nullptr || report->help_only()) return true;
+  if (report == nullptr || report->help_only()) return absl::OkStatus();
   SplitName split =
       SplitDeviceName(a.args.size() == 2 ? a.args[1] : "LVM", a.args[0], '\0');
   std::vector<std::string> values;
@@ -757,15 +756,15 @@ bool CmdSplitname(Session& s, const CmdArgs& a) {
       default:
         for (const FieldInfo& f : AllFields()) {
           if (f.field == field) {
-            s.Err(absl::StrCat("_do_report_object: no data assigned to field ",
-                               f.id));
+            return Failure(absl::StrCat(
+                "_do_report_object: no data assigned to field ", f.id));
           }
         }
-        return false;
+        return Printed();
     }
   }
   s.Out(report->AddRow(std::move(values)));
-  return true;
+  return absl::OkStatus();
 }
 
 }  // namespace dmkit::dmsetup

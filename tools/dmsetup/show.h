@@ -8,14 +8,15 @@
 
 namespace dmkit::dmsetup {
 
-bool CmdLs(Session& s, const CmdArgs& a);
-bool CmdInfo(Session& s, const CmdArgs& a);
-bool CmdDeps(Session& s, const CmdArgs& a);
-bool CmdStatus(Session& s, const CmdArgs& a);  // status, table, ls --target
-bool CmdTargets(Session& s, const CmdArgs& a);
-bool CmdTargetVersion(Session& s, const CmdArgs& a);
-bool CmdVersion(Session& s, const CmdArgs& a);
-bool CmdSplitname(Session& s, const CmdArgs& a);
+absl::Status CmdLs(Session& s, const CmdArgs& a);
+absl::Status CmdInfo(Session& s, const CmdArgs& a);
+absl::Status CmdDeps(Session& s, const CmdArgs& a);
+absl::Status CmdStatus(Session& s,
+                       const CmdArgs& a);  // status, table, ls --target
+absl::Status CmdTargets(Session& s, const CmdArgs& a);
+absl::Status CmdTargetVersion(Session& s, const CmdArgs& a);
+absl::Status CmdVersion(Session& s, const CmdArgs& a);
+absl::Status CmdSplitname(Session& s, const CmdArgs& a);
 
 }  // namespace dmkit::dmsetup
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "dmioctl/error.h"
 
@@ -36,37 +38,34 @@ bool IsWhitelistedChar(char c) {
          (c >= 'a' && c <= 'z') || (c != '\0' && strchr("#+-.:=@_", c));
 }
 
-std::string CheckMultipleMangled(absl::string_view str, absl::string_view what,
-                                 Mangling mode) {
+absl::Status CheckMultipleMangled(absl::string_view str, absl::string_view what,
+                                  Mangling mode) {
   if (mode == Mangling::kAuto &&
       str.find("\\x5cx") != absl::string_view::npos) {
-    return absl::StrCat("The ", what, " \"", str,
-                        "\" seems to be mangled more than once. This is not "
-                        "allowed in auto mode.");
+    return absl::InvalidArgumentError(
+        absl::StrCat("The ", what, " \"", str,
+                     "\" seems to be mangled more than once. This is not "
+                     "allowed in auto mode."));
   }
-  return std::string();
+  return absl::OkStatus();
 }
 
-MangleResult MangleString(absl::string_view str, absl::string_view what,
-                          Mangling mode) {
-  MangleResult result;
-  if (str.empty()) return result;
+absl::StatusOr<std::string> MangleString(absl::string_view str,
+                                         absl::string_view what,
+                                         Mangling mode) {
   const size_t buf_len = BufferFor(what);
   if (mode == Mangling::kNone) mode = Mangling::kAuto;
   auto mixed = [&] {
-    result.changed = -1;
-    result.error = absl::StrCat("The ", what, " \"", str,
-                                "\" contains mixed mangled and unmangled "
-                                "characters or it's already mangled "
-                                "improperly.");
-    return result;
+    return absl::InvalidArgumentError(
+        absl::StrCat("The ", what, " \"", str,
+                     "\" contains mixed mangled and unmangled characters or "
+                     "it's already mangled improperly."));
   };
   auto too_long = [&] {
-    result.changed = -1;
-    result.error = absl::StrCat("Mangled form of the ", what,
-                                " too long for \"", str, "\".");
-    return result;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Mangled form of the ", what, " too long for \"", str, "\"."));
   };
+  if (str.empty()) return std::string();
   int need = -1;  // -1 unknown, 0 already mangled, 1 mangling applied
   std::string out;
   const size_t len = str.size();
@@ -93,28 +92,22 @@ MangleResult MangleString(absl::string_view str, absl::string_view what,
     }
   }
   if (buf_len - out.size() < 1) return too_long();
-  if (need == 1) {
-    result.changed = 1;
-    result.value = std::move(out);
-  }
-  return result;
+  return need == 1 ? out : std::string(str);
 }
 
-MangleResult UnmangleString(absl::string_view str, absl::string_view what,
-                            Mangling mode) {
-  MangleResult result;
-  if (str.empty()) return result;
+absl::StatusOr<std::string> UnmangleString(absl::string_view str,
+                                           absl::string_view what,
+                                           Mangling mode) {
   const bool strict = mode != Mangling::kNone;
+  bool decoded = false;
   std::string out;
-  int r = 0;
   const size_t len = str.size();
   for (size_t i = 0; i < len; ++i) {
     if (strict && !(IsWhitelistedChar(str[i]) || str[i] == '\\')) {
-      result.changed = -1;
-      result.error = absl::StrCat("The ", what, " \"", str,
-                                  "\" should be mangled but it contains "
-                                  "blacklisted characters.");
-      return result;
+      return absl::InvalidArgumentError(
+          absl::StrCat("The ", what, " \"", str,
+                       "\" should be mangled but it contains blacklisted "
+                       "characters."));
     }
     if (str[i] == '\\' && i + 1 < len && str[i + 1] == 'x') {
       // sscanf("%2x"): one or two hex digits. Without any, libdm stops
@@ -126,35 +119,38 @@ MangleResult UnmangleString(absl::string_view str, absl::string_view what,
       }
       out.push_back(static_cast<char>(code));
       i += 3;  // as libdm does, whatever the digit count
-      r = 1;
+      decoded = true;
     } else {
       out.push_back(str[i]);
     }
   }
-  result.changed = r;
-  if (r == 1) result.value = std::move(out);
-  return result;
+  return decoded ? out : std::string(str);
 }
 
-std::string FormatIoctlError(absl::string_view op, const IoctlTarget& target,
-                             int error_number) {
-  std::string line = absl::StrCat("device-mapper: ", op, " ioctl on ",
-                                  target.name, " ", target.uuid);
-  if (target.major > 0) {
-    absl::StrAppend(&line, "(", target.major, ":",
-                    target.minor > 0 ? target.minor : 0, ")");
-  }
-  absl::StrAppend(&line, " failed: ", strerror(error_number));
+std::string ErrorText(const absl::Status& status) {
+  std::optional<dmioctl::IoctlErrorInfo> info =
+      dmioctl::GetIoctlErrorInfo(status);
+  if (!info || info->error_number == 0) return std::string(status.message());
+  std::string line = absl::StrCat("device-mapper: ", info->operation,
+                                  " ioctl on ", info->name, " ", info->uuid);
+  // libdm keeps the number as ints: a major that does not fit one reads as
+  // negative and is not shown.
+  int major = info->dev ? static_cast<int>(info->dev->major) : 0;
+  int minor = info->dev ? static_cast<int>(info->dev->minor) : 0;
+  if (major > 0)
+    absl::StrAppend(&line, "(", major, ":", std::max(minor, 0), ")");
+  absl::StrAppend(&line, " failed: ", strerror(info->error_number));
   return line;
 }
 
-std::string FormatStatusError(absl::string_view op, const IoctlTarget& target,
-                              const absl::Status& status) {
-  int err = dmkit::ErrnoOf(status);
-  if (err != 0 && dmioctl::GetIoctlErrorInfo(status).has_value()) {
-    return FormatIoctlError(op, target, err);
-  }
-  return std::string(status.message());
+absl::Status AsSent(const absl::Status& status, absl::string_view op,
+                    std::optional<dmioctl::DevNum> dev) {
+  std::optional<dmioctl::IoctlErrorInfo> info =
+      dmioctl::GetIoctlErrorInfo(status);
+  if (!info) return status;
+  if (!op.empty()) info->operation = std::string(op);
+  if (dev) info->dev = dev;
+  return dmioctl::KernelError(*info);
 }
 
 std::string QuoteConcise(absl::string_view s) {

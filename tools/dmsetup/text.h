@@ -9,13 +9,13 @@
 #ifndef DMKIT_TOOLS_DMSETUP_TEXT_H_
 #define DMKIT_TOOLS_DMSETUP_TEXT_H_
 
-#include <cstdint>
+#include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "dmioctl/table.h"
+#include "dmioctl/types.h"
 
 namespace dmkit::dmsetup {
 
@@ -25,59 +25,53 @@ enum class Mangling { kNone, kAuto, kHex };
 // The characters udev takes literally in a node name: 0-9A-Za-z#+-.:=@_.
 bool IsWhitelistedChar(char c);
 
-struct MangleResult {
-  int changed = 0;    // -1 error, 0 nothing to do, 1 the output differs
-  std::string value;  // the (un)mangled string when changed == 1
-  std::string error;  // libdm's message when changed == -1
-};
-
 // MangleString()
 //
-// Replaces every character outside the whitelist by "\xNN". In auto mode
-// (and none, which mangles like auto) an already mangled string is kept and
-// a mix of mangled and raw characters is an error; hex mangles regardless.
-// `what` names the string in messages ("name", "UUID", "new name").
-MangleResult MangleString(absl::string_view str, absl::string_view what,
-                          Mangling mode);
+// Replaces every character outside the whitelist by "\xNN" and returns the
+// result (`str` itself when nothing needs mangling). In auto mode (and none,
+// which mangles like auto) an already mangled string is kept and a mix of
+// mangled and raw characters is an error; hex mangles regardless. `what`
+// names the string in libdm's messages ("name", "UUID", "new name").
+absl::StatusOr<std::string> MangleString(absl::string_view str,
+                                         absl::string_view what, Mangling mode);
 
 // UnmangleString()
 //
 // Decodes "\xNN". In auto and hex mode a string holding characters outside
 // the whitelist (other than '\') is an error: it should have been mangled.
-MangleResult UnmangleString(absl::string_view str, absl::string_view what,
-                            Mangling mode);
+absl::StatusOr<std::string> UnmangleString(absl::string_view str,
+                                           absl::string_view what,
+                                           Mangling mode);
 
-// "The name "..." seems to be mangled more than once. ..." or empty.
-std::string CheckMultipleMangled(absl::string_view str, absl::string_view what,
-                                 Mangling mode);
+// CheckMultipleMangled()
+//
+// In auto mode, "The name "..." seems to be mangled more than once. ..." for
+// a string that holds a mangled backslash.
+absl::Status CheckMultipleMangled(absl::string_view str, absl::string_view what,
+                                  Mangling mode);
 
-// What an ioctl was addressed to, as libdm prints it in an error line: the
-// name and uuid that were sent (or the task's own), and the device number
-// when the task had one (major > 0).
-struct IoctlTarget {
-  std::string name;
-  std::string uuid;
-  int major = -1;
-  int minor = -1;
-};
-
-// FormatIoctlError()
+// ErrorText()
+//
+// What dmsetup prints for a failure. A failed ioctl (a status that carries
+// dmioctl's IoctlErrorInfo) reads as libdm words it (libdm-iface.c
+// _do_dm_ioctl):
 //
 //   device-mapper: <op> ioctl on <name> <uuid>[(<maj>:<min>)] failed:
 //   <strerror>
 //
-// (libdm-iface.c _do_dm_ioctl). An empty uuid leaves two spaces before
-// "failed" (or before the device number).
-std::string FormatIoctlError(absl::string_view op, const IoctlTarget& target,
-                             int error_number);
+// where an empty uuid leaves two spaces before "failed" (or before the
+// device number), and the number is shown when the request carried one with
+// a major above 0. Anything else (a check made before any ioctl, dmsetup's
+// own messages) is the status message, which may hold several lines.
+std::string ErrorText(const absl::Status& status);
 
-// FormatStatusError()
+// AsSent()
 //
-// The line for a failed dmioctl call: the ioctl error line when the status
-// carries the kernel's errno, else (a check the library made before any
-// ioctl) the status message.
-std::string FormatStatusError(absl::string_view op, const IoctlTarget& target,
-                              const absl::Status& status);
+// `status`, when it is a failed ioctl, named as libdm's request was: with
+// operation `op` (unless empty) and device number `dev` (if given) besides
+// the name and uuid dmioctl sent. Any other status is returned as it is.
+absl::Status AsSent(const absl::Status& status, absl::string_view op,
+                    std::optional<dmioctl::DevNum> dev = std::nullopt);
 
 // Backslash before ',', ';' and '\' (concise output).
 std::string QuoteConcise(absl::string_view s);

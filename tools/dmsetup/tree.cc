@@ -54,13 +54,14 @@ int DepTree::NumChildren(int i, bool inverted) const {
   return static_cast<int>(nodes_[i].uses.size());
 }
 
-bool DepTree::AddDevice(Session& s, dmioctl::DevNum dev) {
-  return AddNode(s, kRoot, dev) >= 0;
+absl::Status DepTree::AddDevice(Session& s, dmioctl::DevNum dev) {
+  return AddNode(s, kRoot, dev).status();
 }
 
 // libdm _add_dev(): find or create the node, link it under `parent`, and
 // on creation recurse into the devices its table uses.
-int DepTree::AddNode(Session& s, int parent, dmioctl::DevNum dev) {
+absl::StatusOr<int> DepTree::AddNode(Session& s, int parent,
+                                     dmioctl::DevNum dev) {
   int idx = Find(dev);
   bool created = false;
   std::vector<dmioctl::DevNum> deps;
@@ -68,21 +69,20 @@ int DepTree::AddNode(Session& s, int parent, dmioctl::DevNum dev) {
     TreeNode node;
     node.dev = dev;
     if (s.IsDmMajor(dev.major)) {
+      DMKIT_ASSIGN_OR_RETURN(dmioctl::DeviceMapper * dm, s.Dm());
       absl::StatusOr<dmioctl::DepsReply> reply =
-          s.Dm()->GetDeps(dmioctl::DeviceRef::ByDevNum(dev));
+          dm->GetDeps(dmioctl::DeviceRef::ByDevNum(dev));
       if (!reply.ok()) {
-        s.IoctlError("deps",
-                     IoctlTarget{"", "", static_cast<int>(dev.major),
-                                 static_cast<int>(dev.minor)},
-                     reply.status());
-        s.Err(absl::StrCat("_deps: task run failed for (", dev.major, ":",
-                           dev.minor, ")"));
-        return -1;
+        return Failure(absl::StrCat(ErrorText(reply.status()),
+                                    "\n_deps: task run failed for (", dev.major,
+                                    ":", dev.minor, ")"));
       }
       node.exists = true;
       node.info = reply->info;
-      node.name =
-          s.Unmangled(reply->info.name, "name").value_or(reply->info.name);
+      // A name that cannot be shown is printed as libdm logs it, and kept.
+      absl::StatusOr<std::string> name = s.Unmangled(reply->info.name, "name");
+      s.PrintError(name.status());
+      node.name = name.value_or(reply->info.name);
       node.uuid = reply->info.uuid;
       deps = reply->devices;
     }
@@ -104,7 +104,7 @@ int DepTree::AddNode(Session& s, int parent, dmioctl::DevNum dev) {
     return idx;
   }
   for (dmioctl::DevNum d : deps) {
-    if (AddNode(s, idx, d) < 0) return -1;
+    DMKIT_RETURN_IF_ERROR(AddNode(s, idx, d).status());
   }
   return idx;
 }
@@ -206,7 +206,9 @@ class TreePrinter {
     }
     String(node.name);
     if (style_.blkdevname) {
-      if (std::optional<std::string> n = s_.DeviceName(node.dev, true)) {
+      absl::StatusOr<std::string> n = s_.DeviceName(node.dev, true);
+      s_.PrintError(n.status());
+      if (n.ok()) {
         String(" <");
         String(*n);
         Char('>');
@@ -284,7 +286,7 @@ bool Utf8Locale() {
 
 }  // namespace
 
-bool ParseTreeOptions(Session& s, absl::string_view options, TreeStyle* st) {
+absl::Status ParseTreeOptions(absl::string_view options, TreeStyle* st) {
   *st = TreeStyle();
   st->symbols = Utf8Locale() ? 1 : 0;
   absl::string_view rest = options;
@@ -324,8 +326,7 @@ bool ParseTreeOptions(Session& s, absl::string_view options, TreeStyle* st) {
     } else if (is("notrunc")) {
       st->truncate = false;
     } else {
-      s.Err(absl::StrCat("Tree options not recognised: ", rest, "."));
-      return false;
+      return Failure(absl::StrCat("Tree options not recognised: ", rest, "."));
     }
     if (comma == absl::string_view::npos) break;
     rest.remove_prefix(comma + 1);
@@ -337,7 +338,7 @@ bool ParseTreeOptions(Session& s, absl::string_view options, TreeStyle* st) {
       st->width = ws.ws_col - 3;
     }
   }
-  return true;
+  return absl::OkStatus();
 }
 
 std::string RenderTree(Session& s, const DepTree& tree,
@@ -345,11 +346,12 @@ std::string RenderTree(Session& s, const DepTree& tree,
   return TreePrinter(s, tree, style).Render();
 }
 
-bool CmdTree(Session& s, const CmdArgs& a) {
+absl::Status CmdTree(Session& s, const CmdArgs& a) {
   DepTree tree;
-  bool r = ProcessAll(s, a, false, [&](Session& s, const CmdArgs& listed) {
-    return tree.AddDevice(s, listed.listed_dev);
-  });
+  absl::Status r =
+      ProcessAll(s, a, false, [&](Session& s, const CmdArgs& listed) {
+        return tree.AddDevice(s, listed.listed_dev);
+      });
   s.Out(RenderTree(s, tree, s.opt().tree_style));
   return r;
 }

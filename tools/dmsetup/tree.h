@@ -29,7 +29,7 @@ class DepTree {
   static constexpr int kRoot = 0;
   DepTree();
   // dm_tree_add_dev(): the device and, recursively, what it uses.
-  bool AddDevice(Session& s, dmioctl::DevNum dev);
+  absl::Status AddDevice(Session& s, dmioctl::DevNum dev);
   const TreeNode& node(int i) const { return nodes_[i]; }
   int Find(dmioctl::DevNum dev) const;
   // dm_tree_node_num_children(): 0 for bottom (inverted: top) nodes.
@@ -37,19 +37,19 @@ class DepTree {
   const std::vector<TreeNode>& nodes() const { return nodes_; }
 
  private:
-  int AddNode(Session& s, int parent, dmioctl::DevNum dev);
+  absl::StatusOr<int> AddNode(Session& s, int parent, dmioctl::DevNum dev);
   bool Linked(int parent, int child) const;
   void Link(int parent, int child);
   void Unlink(int parent, int child);
   std::vector<TreeNode> nodes_;
 };
 
-// Parses --tree -o options; prints "Tree options not recognised" on error.
-bool ParseTreeOptions(Session& s, absl::string_view options, TreeStyle* style);
+// Parses --tree -o options ("Tree options not recognised: ..." on error).
+absl::Status ParseTreeOptions(absl::string_view options, TreeStyle* style);
 std::string RenderTree(Session& s, const DepTree& tree, const TreeStyle& style);
 
 // `ls --tree` (and `ls` with --tree among the options).
-bool CmdTree(Session& s, const CmdArgs& a);
+absl::Status CmdTree(Session& s, const CmdArgs& a);
 
 }  // namespace dmkit::dmsetup
 

@@ -77,7 +77,11 @@ class DeviceNodes {
 
   // Rename()
   //
-  // Moves the node for `old_name` to `new_name` (making it if missing).
+  // Moves the node for `old_name` to `new_name`, as libdevmapper does: what
+  // is at the new path must be a block node or a link to one (it is
+  // replaced); a missing old node stays missing (a device without a table
+  // has none yet). An old node with another device number is replaced by
+  // the right one.
   absl::Status Rename(absl::string_view old_name, absl::string_view new_name,
                       DevNum dev);
 
@@ -93,6 +97,7 @@ class DeviceNodes {
   // "unlink", "rename") with that name and the path; a non-zero return is
   // taken as the call's errno and the call is not made. Unset by default;
   // nothing but tests sets it.
+  // (NodeErrorStep() names the same steps.)
   using FaultHook = int (*)(absl::string_view step, absl::string_view path);
   void set_fault_hook_for_testing(FaultHook hook) { fault_hook_ = hook; }
 
@@ -106,6 +111,14 @@ class DeviceNodes {
   NodeOwnership owner_;
   FaultHook fault_hook_ = nullptr;
 };
+
+// NodeErrorStep()
+//
+// The step a DeviceNodes error failed at, for callers that word node errors
+// their own way (dmsetup words them as libdevmapper): "stat", "exists"
+// (something that is not a block node is in the way), "mkdir", "mknod",
+// "chown", "unlink" or "rename"; "" for any other status.
+std::string NodeErrorStep(const absl::Status& status);
 
 }  // namespace dmioctl
 

@@ -83,9 +83,6 @@ struct RemoveOptions {
   // Called after each failed attempt that will be retried, with its number
   // (1-based) and error, before the sleep (dmsetup prints each one).
   std::function<void(int attempt, const absl::Status& error)> on_retry;
-  // Called with the last attempt's error when the remove fails (before
-  // RemoveDevice returns it).
-  std::function<void(const absl::Status& error)> on_failure;
 };
 
 // RemoveDevice()
@@ -104,14 +101,24 @@ absl::StatusOr<DeviceInfo> RemoveDevice(DeviceMapper& dm,
 // If the resume fails, the inactive table is cleared again.
 absl::StatusOr<DeviceInfo> WipeTable(DeviceMapper& dm, const DeviceRef& device);
 
+struct RenameOptions {
+  // Moves the node along (DeviceNodes::Rename); nullptr leaves /dev alone.
+  DeviceNodes* nodes = nullptr;
+  // When the node cannot be moved. Unset: the kernel rename is undone and
+  // the node's error returned, so that name and node stay in step. Set
+  // (libdevmapper's way, which dmsetup follows): the rename stands, the
+  // hook gets the node's error, and RenameDevice succeeds.
+  std::function<void(const absl::Status& node_error)> on_node_failure;
+};
+
 // RenameDevice() / SetDeviceUuid()
 //
-// Rename moves the node along (nodes may be nullptr); if the node cannot be
-// moved the kernel rename is undone. SetDeviceUuid keeps the node.
+// Rename moves the node along (see RenameOptions). SetDeviceUuid keeps the
+// node.
 absl::StatusOr<DeviceInfo> RenameDevice(DeviceMapper& dm,
                                         absl::string_view name,
                                         absl::string_view new_name,
-                                        DeviceNodes* nodes);
+                                        const RenameOptions& options = {});
 absl::StatusOr<DeviceInfo> SetDeviceUuid(DeviceMapper& dm,
                                          absl::string_view name,
                                          absl::string_view uuid);
