@@ -109,6 +109,18 @@ void PrintWarnings(const Session& s) {
   }
 }
 
+std::unique_ptr<Session> OpenSession(const DeviceMapperOrError& dm,
+                                     const Options& options,
+                                     bool print_warnings) {
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(dm, options);
+  if (!session.ok()) {
+    Fail(session.status());
+    return nullptr;
+  }
+  if (print_warnings) PrintWarnings(**session);
+  return *std::move(session);
+}
+
 int Fail(const absl::Status& status) {
   fflush(stdout);  // what was done so far comes before why it stopped
   fprintf(stderr, "docker: %s\n", Describe(status).c_str());
@@ -322,11 +334,9 @@ void LsText(const LsInput& in) {
 
 int LsCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   if (!options.args.empty()) return Fail("ls takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-  PrintWarnings(s);
+  std::unique_ptr<Session> session = OpenSession(dm_or_error, options);
+  if (session == nullptr) return 1;
+  Session& s = *session;
   if (options.orphans) return LsOrphans(s, options);
   absl::StatusOr<std::vector<ThinMapping>> mappings = s.Mappings();
   if (!mappings.ok()) {
@@ -356,11 +366,9 @@ int LsCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
 int InspectCommand(const DeviceMapperOrError& dm_or_error,
                    const Options& options) {
   if (options.args.size() != 1) return Fail("inspect takes one CONTAINER");
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-  PrintWarnings(s);
+  std::unique_ptr<Session> session = OpenSession(dm_or_error, options);
+  if (session == nullptr) return 1;
+  Session& s = *session;
   absl::StatusOr<const Container*> found = s.Resolve(options.args[0]);
   if (!found.ok()) return Fail(found.status());
   const Container& c = **found;
@@ -553,11 +561,9 @@ void PrintDfText(const PoolState& pool, const std::vector<DfRow>& rows) {
 
 int DfCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   if (!options.args.empty()) return Fail("df takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-  PrintWarnings(s);
+  std::unique_ptr<Session> session = OpenSession(dm_or_error, options);
+  if (session == nullptr) return 1;
+  Session& s = *session;
   absl::StatusOr<DeviceMapper*> dm = s.Dm();
   if (!dm.ok()) return Fail(dm.status());
   absl::StatusOr<PoolState> pool = s.Pool();
@@ -661,11 +667,9 @@ absl::StatusOr<PoolState> ActivatePool(Session& s, DeviceMapper& dm,
 int PoolCommand(const DeviceMapperOrError& dm_or_error,
                 const Options& options) {
   if (!options.args.empty()) return Fail("pool takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-  PrintWarnings(s);
+  std::unique_ptr<Session> session = OpenSession(dm_or_error, options);
+  if (session == nullptr) return 1;
+  Session& s = *session;
   absl::StatusOr<DeviceMapper*> dm = s.Dm();
   if (!dm.ok()) return Fail(dm.status());
   if (options.grow_data || options.grow_metadata) {

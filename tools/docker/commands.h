@@ -118,6 +118,11 @@ void PrintPoolThins(Session& session);
 void PoolThinsJson(Session& session, json::Writer& w);
 // Discovery's warnings on stderr.
 void PrintWarnings(const Session& session);
+// Session::Open() for a command, with discovery's warnings printed (unless
+// told not to); null, with the error printed, when it could not be opened.
+std::unique_ptr<Session> OpenSession(const DeviceMapperOrError& dm,
+                                     const Options& options,
+                                     bool print_warnings = true);
 // CheckMountPoint()
 //
 // The real path of `path`, which must be a directory nothing is mounted on

@@ -233,11 +233,9 @@ int LsOrphans(Session& s, const Options& options) {
 
 int GcCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   if (!options.args.empty()) return Fail("gc takes no arguments");
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-  PrintWarnings(s);
+  std::unique_ptr<Session> session = OpenSession(dm_or_error, options);
+  if (session == nullptr) return 1;
+  Session& s = *session;
   absl::StatusOr<LiveView> v = ReadLiveView(s);
   if (!v.ok()) return Fail(v.status());
   Orphans o = FindOrphans(v->refs, v->thins);

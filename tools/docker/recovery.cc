@@ -176,10 +176,10 @@ int MountCommand(const DeviceMapperOrError& dm_or_error,
         "mount takes CONTAINER and MOUNTPOINT, or --device-id N and "
         "MOUNTPOINT");
   }
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
+  std::unique_ptr<Session> session =
+      OpenSession(dm_or_error, options, /*print_warnings=*/false);
+  if (session == nullptr) return 1;
+  Session& s = *session;
   if (options.device_id) return MountThinCommand(s, options);
   absl::StatusOr<const Container*> found = s.Resolve(options.args[0]);
   if (!found.ok()) return Fail(found.status());
@@ -315,10 +315,10 @@ int UmountCommand(const DeviceMapperOrError& dm_or_error,
   if (options.args.size() != 1) {
     return Fail("umount takes CONTAINER or MOUNTPOINT");
   }
-  absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Open(dm_or_error, options);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
+  std::unique_ptr<Session> session =
+      OpenSession(dm_or_error, options, /*print_warnings=*/false);
+  if (session == nullptr) return 1;
+  Session& s = *session;
   absl::StatusOr<DeviceMapper*> dmp = s.Dm();
   if (!dmp.ok()) return Fail(dmp.status());
   DeviceMapper& dm = **dmp;
