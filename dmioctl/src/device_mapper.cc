@@ -148,6 +148,17 @@ struct DeviceMapper::Request {
   uint32_t target_count = 0;
   absl::string_view payload;  // placed at kDataStart
   size_t buffer_size = 0;     // 0: the command's default
+
+  const CommandInfo& info() const { return kCommands[command]; }
+  // The first buffer's size; `hint` is the size the last reply of this
+  // command suggested, `*hinted` says whether it was taken.
+  size_t FirstBufferSize(uint32_t hint, bool* hinted) const;
+  // The header of an attempt with a buffer of `size` bytes.
+  void FillHeader(dm_ioctl* header, size_t size) const;
+  // The error of this request: the kernel's errno, or `error_number` of our
+  // own with `detail`. Built only when something failed: the success path
+  // copies no names.
+  absl::Status Error(int error_number, std::string detail) const;
 };
 
 namespace {
@@ -157,7 +168,108 @@ bool Terminated(const char* field, size_t size) {
   return field[size - 1] == '\0' || memchr(field, '\0', size) != nullptr;
 }
 
+// What is wrong with a reply the kernel wrote into a buffer of `size`
+// bytes; empty when nothing is.
+std::string MalformedReply(const dm_ioctl& header, size_t size) {
+  // Commands that return nothing (remove_all, set_geometry) leave the
+  // header as sent; header-only commands report data_size 305 < data_start.
+  // Anything else must describe a payload inside the buffer and after the
+  // header.
+  if (header.data_size > size || (header.data_size > header.data_start &&
+                                  header.data_start < kDataStart)) {
+    return absl::StrCat("malformed reply: data_start ", header.data_start,
+                        ", data_size ", header.data_size, ", buffer ", size);
+  }
+  // The kernel NUL-terminates the name and uuid it writes back; without
+  // the NUL they would read as a 128-byte name or a 129-byte uuid, which
+  // no device can have.
+  // A NUL in the last byte settles it (the request was zero-padded, so
+  // that is the common case) without scanning the fields.
+  if (!Terminated(header.name, sizeof(header.name)) ||
+      !Terminated(header.uuid, sizeof(header.uuid))) {
+    return "malformed reply: name or uuid not terminated";
+  }
+  return std::string();
+}
+
 }  // namespace
+
+size_t DeviceMapper::Request::FirstBufferSize(uint32_t hint,
+                                              bool* hinted) const {
+  const size_t minimum = kDataStart + payload.size();
+  size_t size = buffer_size;
+  *hinted = false;
+  if (size == 0) {
+    switch (info().buffer) {
+      case Buffer::kHeader:
+      case Buffer::kExact:
+        size = minimum;
+        break;
+      case Buffer::kGrows:
+        *hinted = hint > info().min_size;
+        size = std::max<size_t>(info().min_size, hint);
+        break;
+      case Buffer::kOnce:
+        size = kDefaultOnceSize;
+        break;
+    }
+  }
+  return std::max(size, minimum);
+}
+
+void DeviceMapper::Request::FillHeader(dm_ioctl* header, size_t size) const {
+  header->version[0] = info().min_version[0];
+  header->version[1] = info().min_version[1];
+  header->version[2] = info().min_version[2];
+  header->data_size = static_cast<uint32_t>(size);
+  header->data_start = kDataStart;
+  header->target_count = target_count;
+  header->flags = flags;
+  header->event_nr = event_nr;
+  header->dev = dev;
+  if (device == nullptr) {
+    CopyField(header->name, sizeof(header->name), name);
+    CopyField(header->uuid, sizeof(header->uuid), uuid);
+    return;
+  }
+  switch (device->kind()) {
+    case DeviceRef::Kind::kName:
+      CopyField(header->name, sizeof(header->name), device->id());
+      break;
+    case DeviceRef::Kind::kUuid:
+      CopyField(header->uuid, sizeof(header->uuid), device->id());
+      break;
+    case DeviceRef::Kind::kDevNum:
+      header->dev = device->dev().Encode();
+      break;
+  }
+}
+
+absl::Status DeviceMapper::Request::Error(int error_number,
+                                          std::string detail) const {
+  IoctlErrorInfo error;
+  error.error_number = error_number;
+  error.operation = operation;
+  error.ioctl_name = info().ioctl_name;
+  error.detail = std::move(detail);
+  if (device == nullptr) {
+    error.name = std::string(name);
+    error.uuid = std::string(uuid);
+    return KernelError(error);
+  }
+  switch (device->kind()) {
+    case DeviceRef::Kind::kName:
+      error.name = device->id();
+      break;
+    case DeviceRef::Kind::kUuid:
+      error.uuid = device->id();
+      break;
+    case DeviceRef::Kind::kDevNum:
+      error.dev = device->dev();
+      break;
+  }
+  return KernelError(error);
+}
 
 // Large ioctl buffers kept for the next call. A listing of 10,000 devices
 // needs about 1 MiB; allocating it afresh each time costs page faults on
@@ -356,87 +468,19 @@ InterfaceVersion DeviceMapper::kernel_version() const {
 absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
   static_assert(std::tuple_size_v<decltype(size_hints_)> ==
                 std::size(kCommands));
-  const CommandInfo& command = kCommands[request.command];
+  const CommandInfo& command = request.info();
   reply->cache = buffer_cache_.get();
   if (request.device != nullptr) {
     DMKIT_RETURN_IF_ERROR(request.device->Validate());
   }
-  // Built only when something failed: the success path copies no names.
-  auto error = [&](int error_number, std::string detail) {
-    IoctlErrorInfo info;
-    info.error_number = error_number;
-    info.operation = request.operation;
-    info.ioctl_name = command.ioctl_name;
-    info.detail = std::move(detail);
-    if (request.device != nullptr) {
-      switch (request.device->kind()) {
-        case DeviceRef::Kind::kName:
-          info.name = request.device->id();
-          break;
-        case DeviceRef::Kind::kUuid:
-          info.uuid = request.device->id();
-          break;
-        case DeviceRef::Kind::kDevNum:
-          info.dev = request.device->dev();
-          break;
-      }
-    } else {
-      info.name = std::string(request.name);
-      info.uuid = std::string(request.uuid);
-    }
-    return KernelError(info);
-  };
-
-  const size_t minimum = kDataStart + request.payload.size();
   std::atomic<uint32_t>& hint = size_hints_[request.command];
-  size_t size = request.buffer_size;
   bool hinted = false;  // sized from the last reply, not the default
-  if (size == 0) {
-    switch (command.buffer) {
-      case Buffer::kHeader:
-      case Buffer::kExact:
-        size = minimum;
-        break;
-      case Buffer::kGrows:
-        hinted = hint.load(std::memory_order_relaxed) > command.min_size;
-        size = std::max<size_t>(command.min_size,
-                                hint.load(std::memory_order_relaxed));
-        break;
-      case Buffer::kOnce:
-        size = kDefaultOnceSize;
-        break;
-    }
-  }
-  size = std::max(size, minimum);
+  size_t size =
+      request.FirstBufferSize(hint.load(std::memory_order_relaxed), &hinted);
 
   for (int attempt = 0;; ++attempt) {
     dm_ioctl* header = reply->Prepare(size, request.payload);
-    header->version[0] = command.min_version[0];
-    header->version[1] = command.min_version[1];
-    header->version[2] = command.min_version[2];
-    header->data_size = static_cast<uint32_t>(size);
-    header->data_start = kDataStart;
-    header->target_count = request.target_count;
-    header->flags = request.flags;
-    header->event_nr = request.event_nr;
-    header->dev = request.dev;
-    if (request.device != nullptr) {
-      switch (request.device->kind()) {
-        case DeviceRef::Kind::kName:
-          CopyField(header->name, sizeof(header->name), request.device->id());
-          break;
-        case DeviceRef::Kind::kUuid:
-          CopyField(header->uuid, sizeof(header->uuid), request.device->id());
-          break;
-        case DeviceRef::Kind::kDevNum:
-          header->dev = request.device->dev().Encode();
-          break;
-      }
-    } else {
-      CopyField(header->name, sizeof(header->name), request.name);
-      CopyField(header->uuid, sizeof(header->uuid), request.uuid);
-    }
-
+    request.FillHeader(header, size);
     counters_.ioctls.fetch_add(1, std::memory_order_relaxed);
     int r =
         transport_->Ioctl(_IOWR(DM_IOCTL, request.command, dm_ioctl), header);
@@ -447,33 +491,18 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
           Pack({header->version[0], header->version[1], header->version[2]}),
           std::memory_order_relaxed);
     }
-    if (r < 0) return error(-r, "");
+    if (r < 0) return request.Error(-r, "");
     if (r > 0) {
       // A positive return is a failure with nothing copied back. Read from
       // the source, 6.1's target_message returns 2 for a message to a
       // device without a live table; Debian's 6.1 kernel (6.1.192) answers
       // -EINVAL instead ("The device has no table."), which the VM suite
       // checks. Kept for kernels that do return 2.
-      return error(EINVAL, absl::StrCat("ioctl returned ", r));
+      return request.Error(EINVAL, absl::StrCat("ioctl returned ", r));
     }
-    // Commands that return nothing (remove_all, set_geometry) leave the
-    // header as sent; header-only commands report data_size 305 < data_start.
-    // Anything else must describe a payload inside the buffer and after the
-    // header.
-    if (header->data_size > size || (header->data_size > header->data_start &&
-                                     header->data_start < kDataStart)) {
-      return error(EPROTO, absl::StrCat("malformed reply: data_start ",
-                                        header->data_start, ", data_size ",
-                                        header->data_size, ", buffer ", size));
-    }
-    // The kernel NUL-terminates the name and uuid it writes back; without
-    // the NUL they would read as a 128-byte name or a 129-byte uuid, which
-    // no device can have.
-    // A NUL in the last byte settles it (the request was zero-padded, so
-    // that is the common case) without scanning the fields.
-    if (!Terminated(header->name, sizeof(header->name)) ||
-        !Terminated(header->uuid, sizeof(header->uuid))) {
-      return error(EPROTO, "malformed reply: name or uuid not terminated");
+    if (std::string malformed = MalformedReply(*header, size);
+        !malformed.empty()) {
+      return request.Error(EPROTO, std::move(malformed));
     }
     if (!(header->flags & DM_BUFFER_FULL_FLAG)) {
       if (command.buffer == Buffer::kGrows && request.buffer_size == 0) {
@@ -483,20 +512,19 @@ absl::Status DeviceMapper::Execute(const Request& request, Reply* reply) {
                        SizeHint(header->data_size, command.min_size)),
                    std::memory_order_relaxed);
       }
-      break;
+      return absl::OkStatus();
     }
     if (command.buffer != Buffer::kGrows) {
       reply->buffer_full = true;
-      break;
+      return absl::OkStatus();
     }
-    if (size >= kMaxBufferSize) return error(ENOBUFS, "");
+    if (size >= kMaxBufferSize) return request.Error(ENOBUFS, "");
     size_t growth = hinted         ? kHintedGrowth
                     : attempt == 0 ? kFirstGrowth
                                    : kLaterGrowth;
     size = std::min(size * growth, kMaxBufferSize);
     counters_.buffer_full_retries.fetch_add(1, std::memory_order_relaxed);
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<InterfaceVersion> DeviceMapper::Version() {
