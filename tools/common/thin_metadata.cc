@@ -597,14 +597,25 @@ absl::StatusOr<Superblock> OpenMetadata(const Source& source,
   return ReadSuperblock(source, sb->held_root);
 }
 
-absl::Status ReadDetails(Walker& walker, uint64_t root,
-                         std::vector<std::pair<uint64_t, DeviceDetails>>* out) {
-  return walker.Walk(root, kDetailsValueSize, [&](const Leaf& leaf) {
-    for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
-      out->emplace_back(leaf.key(i), DecodeDetails(leaf.value(i)));
-    }
-    return absl::OkStatus();
-  });
+absl::StatusOr<DetailsList> ReadDetails(const Source& source,
+                                        const Superblock& sb,
+                                        bool ignore_non_fatal) {
+  Walker walker(source);
+  walker.set_ignore_non_fatal(ignore_non_fatal);
+  DetailsList details;
+  absl::Status s = walker.Walk(
+      sb.device_details_root, kDetailsValueSize, [&](const Leaf& leaf) {
+        for (uint32_t i = 0; i < leaf.nr_entries; ++i) {
+          details.emplace_back(leaf.key(i), DecodeDetails(leaf.value(i)));
+        }
+        return absl::OkStatus();
+      });
+  if (!s.ok()) {
+    return absl::Status(
+        s.code(),
+        absl::StrCat(source.name(), ": device details tree: ", s.message()));
+  }
+  return details;
 }
 
 absl::StatusOr<std::optional<uint64_t>> HighestMappedBlock(

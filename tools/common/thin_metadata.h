@@ -283,9 +283,14 @@ absl::StatusOr<Superblock> OpenMetadata(const Source& source,
 
 // ReadDetails()
 //
-// The device details tree at `root`, in device id order.
-absl::Status ReadDetails(Walker& walker, uint64_t root,
-                         std::vector<std::pair<uint64_t, DeviceDetails>>* out);
+// Every device's details (the tree at `sb`'s device_details_root), in
+// device id order. Errors name the source and the tree. With
+// `ignore_non_fatal`, underfull nodes pass (thin_dump 0.9.0 walks so;
+// thin_ls does not).
+using DetailsList = std::vector<std::pair<uint64_t, DeviceDetails>>;
+absl::StatusOr<DetailsList> ReadDetails(const Source& source,
+                                        const Superblock& sb,
+                                        bool ignore_non_fatal = false);
 
 // HighestMappedBlock()
 //

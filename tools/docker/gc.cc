@@ -3,6 +3,8 @@
 // commands on top of tools/docker/orphans.h.
 #include <stdio.h>
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tools/common/json_writer.h"
@@ -24,7 +26,8 @@ struct LiveView {
   DockerReferences refs;
 };
 
-absl::StatusOr<LiveView> ReadLiveView(Session& s) {
+// `refs` is Docker's side, read by the caller.
+absl::StatusOr<LiveView> ReadLiveView(Session& s, DockerReferences refs) {
   absl::StatusOr<DeviceMapper*> dm = s.Dm();
   if (!dm.ok()) return dm.status();
   LiveView v;
@@ -38,7 +41,7 @@ absl::StatusOr<LiveView> ReadLiveView(Session& s) {
   absl::StatusOr<PoolThins> thins = ReadLivePoolThins(**dm, v.pool);
   if (!thins.ok()) return thins.status();
   v.thins = std::move(*thins);
-  v.refs = ReadReferences(s.store());
+  v.refs = std::move(refs);
   return v;
 }
 
@@ -173,7 +176,7 @@ void PrintPoolThins(Session& s) {
   DockerReferences refs = ReadReferences(s.store());
   std::string lost = MetadataLost(s, refs);
   if (lost.empty()) return;
-  absl::StatusOr<LiveView> v = ReadLiveView(s);
+  absl::StatusOr<LiveView> v = ReadLiveView(s, std::move(refs));
   if (!v.ok()) {
     fprintf(stderr,
             "docker: warning: Docker's metadata is missing or unreadable (%s), "
@@ -200,7 +203,7 @@ void PoolThinsJson(Session& s, json::Writer& w) {
   std::string lost = MetadataLost(s, refs);
   if (lost.empty()) return;
   w.Key("metadata_lost").String(lost);
-  absl::StatusOr<LiveView> v = ReadLiveView(s);
+  absl::StatusOr<LiveView> v = ReadLiveView(s, std::move(refs));
   if (!v.ok()) {
     w.Key("pool_thins_error").String(Describe(v.status()));
     return;
@@ -219,7 +222,7 @@ void PoolThinsJson(Session& s, json::Writer& w) {
 }
 
 int LsOrphans(Session& s, const Options& options) {
-  absl::StatusOr<LiveView> v = ReadLiveView(s);
+  absl::StatusOr<LiveView> v = ReadLiveView(s, ReadReferences(s.store()));
   if (!v.ok()) return Fail(v.status());
   Orphans o = FindOrphans(v->refs, v->thins);
   WarnIncomplete(v->refs);
@@ -236,7 +239,7 @@ int GcCommand(const DeviceMapperOrError& dm_or_error, const Options& options) {
   std::unique_ptr<Session> session = OpenSession(dm_or_error, options);
   if (session == nullptr) return 1;
   Session& s = *session;
-  absl::StatusOr<LiveView> v = ReadLiveView(s);
+  absl::StatusOr<LiveView> v = ReadLiveView(s, ReadReferences(s.store()));
   if (!v.ok()) return Fail(v.status());
   Orphans o = FindOrphans(v->refs, v->thins);
   if (o.thins.empty()) {

@@ -113,17 +113,12 @@ absl::StatusOr<PoolThins> ReadPoolThins(const thin::Source& source,
   absl::StatusOr<thin::Superblock> sb =
       thin::OpenMetadata(source, snapshot, nullptr);
   if (!sb.ok()) return sb.status();
-  thin::Walker walker(source);
-  std::vector<std::pair<uint64_t, thin::DeviceDetails>> details;
-  if (absl::Status s =
-          thin::ReadDetails(walker, sb->device_details_root, &details);
-      !s.ok()) {
-    return InTree(source, "device details tree", s);
-  }
+  absl::StatusOr<thin::DetailsList> details = thin::ReadDetails(source, *sb);
+  if (!details.ok()) return details.status();
   PoolThins out;
   out.data_block_sectors = sb->data_block_size;
   out.transaction_id = sb->transaction_id;
-  for (const auto& [id, d] : details) {
+  for (const auto& [id, d] : *details) {
     out.thins.push_back({.id = static_cast<uint32_t>(id),
                          .mapped_blocks = d.mapped_blocks,
                          .transaction_id = d.transaction_id,
@@ -131,6 +126,7 @@ absl::StatusOr<PoolThins> ReadPoolThins(const thin::Source& source,
                          .snapshotted_time = d.snapshotted_time});
   }
   if (extent_of && out.Find(*extent_of) != nullptr) {
+    thin::Walker walker(source);
     absl::StatusOr<std::optional<uint64_t>> highest =
         thin::HighestMappedBlock(walker, sb->data_mapping_root, *extent_of);
     if (!highest.ok()) {

@@ -203,23 +203,6 @@ int ReadMetadata(
   return held.ok() ? status : Fail(command, held);
 }
 
-using DetailsList = std::vector<std::pair<uint64_t, DeviceDetails>>;
-
-// Every device's details, in device order.
-absl::StatusOr<DetailsList> ReadAllDetails(const Source& source,
-                                           const Superblock& sb,
-                                           bool ignore_non_fatal) {
-  Walker walker(source);
-  walker.set_ignore_non_fatal(ignore_non_fatal);
-  DetailsList details;
-  if (absl::Status s = ReadDetails(walker, sb.device_details_root, &details);
-      !s.ok()) {
-    return absl::DataLossError(
-        absl::StrCat(source.name(), ": device details tree: ", s.message()));
-  }
-  return details;
-}
-
 // The error of a mapping tree that could not be read.
 absl::Status MappingTreeError(const Source& source, uint64_t dev,
                               const absl::Status& s) {
@@ -293,7 +276,7 @@ int DumpMetadata(const Source& source, const Superblock& sb) {
   // thin_dump 0.9.0 walks with ignore_non_fatal: underfull nodes pass
   // (thin_ls does not ignore them).
   absl::StatusOr<DetailsList> details =
-      ReadAllDetails(source, sb, /*ignore_non_fatal=*/true);
+      ReadDetails(source, sb, /*ignore_non_fatal=*/true);
   if (!details.ok()) return Fail("dump", details.status());
   Output out(STDOUT_FILENO);
   PutSuperblock(sb, out);
@@ -668,8 +651,7 @@ int PrintLsGrid(const LsOptions& o, const std::vector<LsRow>& rows,
 
 int ListDevices(const LsOptions& o, const Source& source, const Superblock& sb,
                 uint64_t data_blocks) {
-  absl::StatusOr<DetailsList> details =
-      ReadAllDetails(source, sb, /*ignore_non_fatal=*/false);
+  absl::StatusOr<DetailsList> details = ReadDetails(source, sb);
   if (!details.ok()) return Fail("ls", details.status());
   std::vector<uint64_t> exclusive(details->size(), 0);
   if (NeedsSharing(o.fields)) {
