@@ -143,15 +143,21 @@ absl::StatusOr<std::string> DetectFilesystemTypeOfFd(int fd) {
   return absl::NotFoundError("no ext2/3/4, xfs or btrfs superblock");
 }
 
+namespace {
+
+// `status` with "PATH: " before its message, its code and errno kept.
+absl::Status OnPath(const std::string& path, const absl::Status& status) {
+  return dmkit::WithErrno(
+      absl::Status(status.code(), absl::StrCat(path, ": ", status.message())),
+      dmkit::ErrnoOf(status));
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> DetectFilesystemType(const std::string& path) {
   DMKIT_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   absl::StatusOr<std::string> type = DetectFilesystemTypeOfFd(fd.get());
-  if (!type.ok()) {
-    return dmkit::WithErrno(
-        absl::Status(type.status().code(),
-                     absl::StrCat(path, ": ", type.status().message())),
-        dmkit::ErrnoOf(type.status()));
-  }
+  if (!type.ok()) return OnPath(path, type.status());
   return type;
 }
 
@@ -199,12 +205,7 @@ absl::StatusOr<FilesystemSize> ReadFilesystemSizeOfFd(int fd) {
 absl::StatusOr<FilesystemSize> ReadFilesystemSize(const std::string& path) {
   DMKIT_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDONLY));
   absl::StatusOr<FilesystemSize> size = ReadFilesystemSizeOfFd(fd.get());
-  if (!size.ok()) {
-    return dmkit::WithErrno(
-        absl::Status(size.status().code(),
-                     absl::StrCat(path, ": ", size.status().message())),
-        dmkit::ErrnoOf(size.status()));
-  }
+  if (!size.ok()) return OnPath(path, size.status());
   return size;
 }
 
